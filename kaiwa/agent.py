@@ -1,0 +1,88 @@
+"""Agent construction: an Agents SDK agent on the Responses API, over an OpenAI client aimed at the proxy.
+
+Imported only on the paths that talk to a model: it pulls in the Agents SDK and openai.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from agents import Agent, ModelSettings, OpenAIResponsesModel, RunConfig, set_tracing_disabled
+from openai import AsyncOpenAI
+from openai.types.shared import Reasoning
+
+INSTRUCTIONS = (
+    "You are kaiwa, a helpful assistant in a terminal. Answer in the language of the user's message. "
+    "Be concise; use Markdown when it helps. Use the tools you have when they give a more exact answer."
+)
+
+
+@dataclass
+class ProxyReceipts:
+    """What the proxy said about each HTTP exchange of a turn (its call ids and reported costs)."""
+
+    request_ids: list[str] = field(default_factory=list)
+    costs: list[float] = field(default_factory=list)
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        call_id = response.headers.get("x-litellm-call-id") or response.headers.get("x-request-id")
+        if call_id:
+            self.request_ids.append(call_id)
+        cost = response.headers.get("x-litellm-response-cost")
+        if cost:
+            with contextlib.suppress(ValueError):
+                self.costs.append(float(cost))
+
+
+def make_client(
+    base_url: str, api_key: str | None, timeout: float, max_retries: int, receipts: ProxyReceipts
+) -> AsyncOpenAI:
+    # The proxy's router retries too: keep the client's own retries few so a turn never stacks into minutes.
+    http_client = httpx2.AsyncClient(event_hooks={"response": [receipts.on_response]})
+    return AsyncOpenAI(
+        base_url=base_url,
+        # The SDK client refuses to start without a key; a proxy without auth accepts any.
+        api_key=api_key or "no-key",
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=http_client,
+    )
+
+
+def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:
+    return ModelSettings(
+        # LiteLLM groups a conversation's calls in its logs by this header and metadata field.
+        extra_headers={"x-litellm-session-id": session_id},
+        metadata={"session_id": session_id, "client": "kaiwa"},
+        # The store keeps the whole history and sends it every turn; nothing needs keeping upstream.
+        store=False,
+        # With store=False, reasoning can only be replayed from its encrypted (signed) content.
+        response_include=["reasoning.encrypted_content"],
+        reasoning=Reasoning(effort=reasoning, summary="auto") if reasoning else None,  # type: ignore[arg-type]
+    )
+
+
+def build_agent(
+    model: str,
+    client: AsyncOpenAI,
+    settings: ModelSettings,
+    tools: list[Any],
+    mcp_servers: list[Any],
+) -> Agent[Any]:
+    return Agent(
+        name="kaiwa",
+        instructions=INSTRUCTIONS,
+        model=OpenAIResponsesModel(model=model, openai_client=client),
+        model_settings=settings,
+        tools=tools,
+        mcp_servers=mcp_servers,
+    )
+
+
+def run_config() -> RunConfig:
+    # Belt and braces: nothing may ever reach a tracing endpoint with the proxy key.
+    set_tracing_disabled(True)
+    return RunConfig(tracing_disabled=True, trace_include_sensitive_data=False)
