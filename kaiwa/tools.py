@@ -192,17 +192,21 @@ def resolve_zone(place: str | None) -> tuple[tzinfo, str]:
         delta = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
         name = f"UTC{sign}{hours:02d}:{minutes:02d}"
         return timezone(delta, name), name
+    key = _place_key(text)
+    if key in _PLACE_ALIASES:  # before the zone files: "EST" means New York time to people, not fixed UTC-5
+        name = _PLACE_ALIASES[key]
+        return zoneinfo.ZoneInfo(name), name
     if _ZONE_KEY.match(text):
         try:
             return zoneinfo.ZoneInfo(text), text
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
     index = _zone_index()
-    key = _place_key(text)
-    for candidate in (text.lower(), key, _PLACE_ALIASES.get(key, "").lower(), key.split(" ", 1)[0]):
+    # "Paris, France" → "paris"; "new york" → America/New_York through the index of last components.
+    for candidate in (text.lower(), key, key.split(" ", 1)[0]):
         if candidate in _PLACE_ALIASES:
             candidate = _PLACE_ALIASES[candidate].lower()
-        if candidate and candidate in index:
+        if candidate in index:
             name = index[candidate]
             return zoneinfo.ZoneInfo(name), name
     close = difflib.get_close_matches(key, list(index) + list(_PLACE_ALIASES), n=3, cutoff=0.75)
@@ -399,6 +403,8 @@ def evaluate(expression: str) -> tuple[Fraction, bool]:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError) as error:
         raise CalcError(f"not a valid expression: {getattr(error, 'msg', error)}") from None
+    except (RecursionError, MemoryError):
+        raise CalcError("expression too deeply nested") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CalcError(f"expression too complex (more than {MAX_NODES} parts)")
     evaluator = _Evaluator(text)

@@ -49,6 +49,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any  # parsed JSON when it was JSON, else the raw bytes
+    raw: bytes = field(default=b"", repr=False)  # the body exactly as sent (signatures hash these bytes)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():

@@ -42,7 +42,7 @@ class StandIn:
                     body: Any = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                rec = Recorded(self.command, self.path, dict(self.headers.items()), body)
+                rec = Recorded(self.command, self.path, dict(self.headers.items()), body, raw)
                 with stand_in._lock:
                     stand_in.requests.append(rec)
                 try:
@@ -56,7 +56,10 @@ class StandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        # A short poll interval: stop() waits for the next poll, which otherwise costs 0.5 s per stand-in.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -1,0 +1,142 @@
+"""Shared fixtures: one REAL LiteLLM proxy for the whole run, in front of local stand-ins of the clouds,
+and `kaiwa`, which runs chat.py as a subprocess with the user's state isolated in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.standins.openai_compat import OpenAIChatStandIn
+
+REPO = Path(__file__).resolve().parent.parent
+CHAT = REPO / "chat.py"
+# Test-only aliases in front of the OpenAI-compatible stand-in (the shipped aliases stay as shipped).
+FAKE_MODELS = ("fake-a", "fake-b")
+
+
+@pytest.fixture(scope="session")
+def openai_upstream() -> Iterator[OpenAIChatStandIn]:
+    stand_in = OpenAIChatStandIn().start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(tmp_path_factory: pytest.TempPathFactory, openai_upstream: OpenAIChatStandIn) -> Iterator[object]:
+    from tests.harness.proxy import Proxy, build_test_config
+
+    tmp = tmp_path_factory.mktemp("proxy")
+    extra = [
+        {
+            "model_name": alias,
+            "litellm_params": {
+                "model": f"openai/{alias}-upstream",
+                "api_base": f"{openai_upstream.url}/v1",
+                "api_key": "sk-upstream-fake",
+                "use_chat_completions_api": True,
+            },
+        }
+        for alias in FAKE_MODELS
+    ]
+    config = build_test_config(REPO / "litellm_config.yaml", tmp / "config.yaml", {}, extra)
+    proc = Proxy.start(config, {}, tmp / "proxy.log")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def upstream(openai_upstream: OpenAIChatStandIn) -> OpenAIChatStandIn:
+    openai_upstream.reset()
+    return openai_upstream
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def session_id(self) -> str | None:
+        for line in self.err.splitlines():
+            if line.startswith("SESSION_ID="):
+                return line.split("=", 1)[1].strip()
+        return None
+
+
+class Kaiwa:
+    """chat.py as a user runs it, in a folder of its own with its own HOME, state and database."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.db = home / "sessions.sqlite3"
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(home),
+            "SESSION_DB_PATH": str(self.db),
+            "KAIWA_STATE_DIR": str(home / "state"),
+            "KAIWA_MCP_CONFIG": "",
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, str(CHAT), *args]
+
+    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 120, **env: str) -> Run:
+        proc = subprocess.run(
+            self.command(*args),
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            cwd=self.home,
+            env={**self.env, **env},
+            timeout=timeout,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.home,
+            env={**self.env, **env},
+        )
+
+    @staticmethod
+    def interrupt(proc: subprocess.Popen[str], after_stdout_bytes: int = 1, within: float = 60) -> Run:
+        """Send Ctrl-C (SIGINT) once the answer has started to arrive."""
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        seen = ""
+        deadline = time.monotonic() + within
+        while len(seen) < after_stdout_bytes and time.monotonic() < deadline and proc.poll() is None:
+            seen += proc.stdout.read() or ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        return Run(proc.returncode, seen + (out or ""), err)
+
+
+@pytest.fixture
+def kaiwa(tmp_path: Path, proxy: object) -> Kaiwa:
+    return Kaiwa(
+        tmp_path,
+        {
+            "LITELLM_BASE_URL": proxy.base_url,  # type: ignore[attr-defined]
+            "LITELLM_API_KEY": proxy.master_key,  # type: ignore[attr-defined]
+            "LITELLM_MODEL": "fake-a",
+        },
+    )

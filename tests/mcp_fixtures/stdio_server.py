@@ -1,0 +1,60 @@
+"""A real MCP server over stdio for kaiwa's tests: `python stdio_server.py [--fail-on-start | --hang]`.
+
+Tools: `lookup_word(word)` and `add_numbers(a, b)`, whose outputs are recognisable (they carry "[words-fixture]"),
+and `read_env(name)` to check the environment the client passed. With $KAIWA_FIXTURE_PID_FILE set it writes its
+PID there on start, so a test can check that the process is gone after the client cleans up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+MARK = "[words-fixture]"
+WORDS = {
+    "kaiwa": "conversation (会話, Japanese)",
+    "ramune": "a Japanese lemonade sold in a bottle sealed with a marble",
+    "petrichor": "the smell of rain on dry earth",
+}
+
+
+def main() -> None:
+    pid_file = os.environ.get("KAIWA_FIXTURE_PID_FILE")
+    if pid_file:
+        with open(pid_file, "w") as f:
+            f.write(str(os.getpid()))
+    if "--fail-on-start" in sys.argv:
+        print("words-fixture: cannot open the dictionary (failing on purpose)", file=sys.stderr)
+        sys.exit(3)
+    if "--hang" in sys.argv:  # starts but never speaks MCP: the client's connect timeout must fire
+        time.sleep(600)
+        return
+
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("words-fixture", log_level="WARNING")
+
+    @server.tool()
+    def lookup_word(word: str) -> str:
+        """Look up the meaning of an unusual word in the fixture dictionary."""
+        meaning = WORDS.get(word.strip().lower())
+        if meaning is None:
+            return f"{MARK} {word!r} is not in the dictionary"
+        return f"{MARK} {word.strip().lower()}: {meaning}"
+
+    @server.tool()
+    def add_numbers(a: int, b: int) -> str:
+        """Add two integers."""
+        return f"{MARK} {a} + {b} = {a + b}"
+
+    @server.tool()
+    def read_env(name: str) -> str:
+        """Return the value of an environment variable of this server process (for tests)."""
+        return f"{MARK} {name}={os.environ.get(name, '<unset>')}"
+
+    server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()
