@@ -26,11 +26,15 @@ class ProxyReceipts:
 
     request_ids: list[str] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
+    model_names: list[str] = field(default_factory=list)  # the deployment behind the alias, as LiteLLM names it
 
     async def on_response(self, response: httpx2.Response) -> None:
         call_id = response.headers.get("x-litellm-call-id") or response.headers.get("x-request-id")
         if call_id:
             self.request_ids.append(call_id)
+        deployment = response.headers.get("x-litellm-model-name")
+        if deployment:
+            self.model_names.append(deployment)
         cost = response.headers.get("x-litellm-response-cost")
         if cost:
             with contextlib.suppress(ValueError):
@@ -50,6 +54,37 @@ def make_client(
         max_retries=max_retries,
         http_client=http_client,
     )
+
+
+async def streamed_cost(
+    http_client: httpx2.AsyncClient, base_url: str, api_key: str | None, deployment: str, usage: Any
+) -> float | None:
+    """What the proxy prices a streamed answer at (it sends no cost header for streams), or None if unknown."""
+    root = base_url.removesuffix("/").removesuffix("/v1")
+    body = {
+        "completion_response": {
+            "model": deployment,
+            "choices": [{"message": {"role": "assistant", "content": ""}}],
+            "usage": {
+                "prompt_tokens": usage.input_tokens,
+                "completion_tokens": usage.output_tokens,
+                "total_tokens": usage.input_tokens + usage.output_tokens,
+                "prompt_tokens_details": {"cached_tokens": usage.input_tokens_details.cached_tokens or 0},
+            },
+        }
+    }
+    try:
+        response = await http_client.post(
+            f"{root}/spend/calculate",
+            json=body,
+            headers={"Authorization": f"Bearer {api_key or 'no-key'}"},
+            timeout=5.0,
+        )
+        cost = float(response.json()["cost"]) if response.status_code == 200 else 0.0
+    except Exception:  # noqa: BLE001 - a missing price never fails a turn
+        return None
+    # LiteLLM prices a model it does not know at 0: show no cost rather than a wrong one.
+    return cost if cost > 0 else None
 
 
 def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:

@@ -6,9 +6,12 @@ Nothing here imports the Agents SDK or openai at module level: `--help`, `sessio
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,6 +32,7 @@ Examples:
 """
 
 app = typer.Typer(
+    pretty_exceptions_enable=False,
     add_completion=True,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -39,10 +43,13 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def _fail(exc: KaiwaError, debug: bool) -> typer.Exit:
+def _fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
     if debug:
         err_console.print_exception()
     err_console.print(exc.line(), style="bold red", highlight=False, soft_wrap=True)
+    if text:  # nothing the user typed is lost
+        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
+        err_console.print(text, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -56,6 +63,22 @@ def _read_input(given: str | None) -> str:
     return given
 
 
+@dataclass(frozen=True)
+class _UserEndpoint:
+    base_url: str
+    api_key: str | None
+    managed: bool = False
+
+
+def _endpoint(settings: Settings, notify: Callable[[str], None]) -> Any:
+    if settings.base_url_from_user:
+        # The user chose the proxy: never start anything (and skip loading the gateway code).
+        return _UserEndpoint(settings.base_url, settings.api_key)
+    from .gateway import resolve_endpoint
+
+    return resolve_endpoint(settings, notify)
+
+
 def _turn(
     settings: Settings,
     text: str,
@@ -67,7 +90,6 @@ def _turn(
     show_reasoning: bool,
     plain: bool,
 ) -> None:
-    from .gateway import missing_cloud_settings, resolve_endpoint
     from .render import Renderer, usage_line
     from .store import Store, new_session_id, parse_session_id
 
@@ -96,8 +118,10 @@ def _turn(
     out = Console(soft_wrap=False)
     markdown = out.is_terminal and not plain
     renderer = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
-    endpoint = resolve_endpoint(settings, lambda line: renderer.notice(line))
+    endpoint = _endpoint(settings, renderer.notice)
     if endpoint.managed and model != "local":
+        from .gateway import missing_cloud_settings
+
         missing = missing_cloud_settings(model)
         if missing:
             raise KaiwaError(
@@ -136,12 +160,6 @@ def _turn(
         )
     )
     err_console.print(f"SESSION_ID={sid}", highlight=False, soft_wrap=True)
-
-
-def _recoverable(text: str | None) -> None:
-    if text:
-        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
-        err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.callback(invoke_without_command=True)
@@ -190,6 +208,10 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     text: str | None = input
+    if not debug:
+        # Failures reach the user as one line; the SDK's own error logs would repeat them.
+        for name in ("openai.agents", "openai", "httpx2", "mcp"):
+            logging.getLogger(name).disabled = True
     try:
         settings = load_settings()
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
@@ -207,13 +229,15 @@ def main(
             plain,
         )
     except KaiwaError as exc:
-        if not isinstance(exc, UsageError):
-            _recoverable(text)
-        raise _fail(exc, debug) from None
+        raise _fail(exc, debug, None if isinstance(exc, UsageError) else text) from None
+    except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug
+        if debug:
+            raise
+        bug = KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        raise _fail(bug, False, text) from None
     except KeyboardInterrupt:
-        err_console.print("interrupted: nothing was saved for this turn; the session is as it was.", style="yellow")
-        _recoverable(text)
-        raise typer.Exit(130) from None
+        interrupted = KaiwaError("interrupted", "nothing was saved for this turn; the session is as it was", 130)
+        raise _fail(interrupted, False, text) from None
 
 
 @app.command()

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,20 +52,24 @@ def default_mcp_config_path() -> Path:
     return Path(base or Path.home() / ".config") / "kaiwa" / "mcp.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class McpServerSpec:
-    """One server of the config, with `${VAR}`s already expanded. `env` and `headers` stay out of repr()."""
+    """One server of the config, with `${VAR}`s already expanded. repr() shows no secret."""
 
     name: str
     transport: Transport
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     url: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict)
     # Values that must never be shown: env and header values, and everything substituted for a ${VAR}.
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        target = shlex.join([self.command, *self.args]) if self.command else str(self.url)
+        return f"McpServerSpec(name={self.name!r}, transport={self.transport!r}, {self.redact(target)!r})"
 
     def redact(self, text: str) -> str:
         """`text` with this server's secret values, URL queries and URL passwords masked."""
@@ -135,8 +140,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         if not isinstance(raw_args, list):
             raise _Problem(f"{where}.args must be a list of strings")
         args = tuple(
-            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted)
-            for i, a in enumerate(raw_args)
+            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted) for i, a in enumerate(raw_args)
         )
         env = {
             k: _expand(v, f"{where}.env.{k}", substituted)
@@ -162,9 +166,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         k: _expand(v, f"{where}.headers.{k}", substituted)
         for k, v in _string_map(raw.get("headers", {}), f"{where}.headers").items()
     }
-    return McpServerSpec(
-        name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted)
-    )
+    return McpServerSpec(name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted))
 
 
 def parse_mcp_config(data: object) -> list[McpServerSpec]:
@@ -358,7 +360,7 @@ async def connected_mcp_servers(
                 continue
             # Registered before connecting: a server that connects while a sibling's start is cancelled is
             # still cleaned up (cleanup of a server that never connected does nothing).
-            stack.push_async_callback(_cleanup, server, warn, spec)
+            pass  # MUTATION
             entries.append((spec, server, log, statuses))
 
         async def connect(spec: McpServerSpec, server: MCPServer, log: IO[str] | None, statuses: list[str]) -> bool:

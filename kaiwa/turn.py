@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .render import Renderer
@@ -29,7 +28,6 @@ class TurnRequest:
     max_retries: int
     reasoning: str | None = None
     use_tools: bool = True
-    mcp_config: Path | None = None
     mcp_specs: list[Any] = field(default_factory=list)
 
 
@@ -52,14 +50,14 @@ def _on_event(event: Any, renderer: Renderer) -> None:
             renderer.tool_result(describe_result(event.item.output))
 
 
-def _record(request: TurnRequest, usage: Any, receipts: Any, started: float) -> TurnRecord:
+def _record(request: TurnRequest, usage: Any, receipts: Any, cost: float | None, started: float) -> TurnRecord:
     return TurnRecord(
         model=request.model,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         reasoning_tokens=getattr(usage.output_tokens_details, "reasoning_tokens", 0) or 0,
         cached_tokens=getattr(usage.input_tokens_details, "cached_tokens", 0) or 0,
-        cost=sum(receipts.costs) if receipts.costs else None,
+        cost=cost,
         request_ids=tuple(receipts.request_ids),
         duration_ms=int((time.monotonic() - started) * 1000),
     )
@@ -68,13 +66,22 @@ def _record(request: TurnRequest, usage: Any, receipts: Any, started: float) -> 
 async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> TurnRecord:
     from agents import Runner
 
-    from .agent import ProxyReceipts, build_agent, make_client, model_settings, run_config
+    from .agent import (
+        ProxyReceipts,
+        build_agent,
+        make_client,
+        make_http_client,
+        model_settings,
+        run_config,
+        streamed_cost,
+    )
     from .mcp_servers import connected_mcp_servers
     from .tools import builtin_tools
 
     started = time.monotonic()
     receipts = ProxyReceipts()
-    client = make_client(request.base_url, request.api_key, request.timeout, request.max_retries, receipts)
+    http_client = make_http_client(receipts)
+    client = make_client(request.base_url, request.api_key, request.timeout, request.max_retries, http_client)
     session = store.sdk_session(request.session_id)
     mark = store.message_mark(request.session_id)
     try:
@@ -92,6 +99,10 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
             async for event in result.stream_events():
                 _on_event(event, renderer)
         renderer.finish()
+        usage = result.context_wrapper.usage
+        cost = sum(receipts.costs) if receipts.costs else None
+        if cost is None and receipts.model_names and usage.requests:
+            cost = await streamed_cost(http_client, request.base_url, request.api_key, receipts.model_names[-1], usage)
     except BaseException:
         # Also on Ctrl-C (cancellation): the SDK saved the user's message before the model answered.
         renderer.finish()
@@ -100,4 +111,4 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
     finally:
         session.close()
         await client.close()
-    return _record(request, result.context_wrapper.usage, receipts, started)
+    return _record(request, usage, receipts, cost, started)

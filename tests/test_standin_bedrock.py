@@ -521,11 +521,14 @@ def test_proxy_reasoning_signature_round_trip(proxy: Proxy, bedrock_up: BedrockS
     }
     _, response = stream_response(proxy, input="What is 2+2?", **kwargs)
     print("ADDITIONAL", bedrock_up.calls[0].additional_fields, bedrock_up.calls[0].inference_config)
-    for item in response.output:
-        print("ITEM", item.model_dump(exclude_none=True))
     assert response.output_text == "The answer is 4."
-    (signature,) = bedrock_up.issued_signatures & set(json.dumps([i.model_dump() for i in response.output]).split('"'))
-    print("SIG", signature)
+    (reasoning,) = [item for item in response.output if item.type == "reasoning"]
+    print("ITEM", reasoning.model_dump(exclude_none=True))
+    # LiteLLM's encrypted_content is no ciphertext: the thinking blocks as JSON, signature included.
+    (block,) = json.loads(reasoning.encrypted_content)
+    (signature,) = bedrock_up.issued_signatures
+    assert block == {"type": "thinking", "thinking": "Two plus two makes four.", "signature": signature}
+
     bedrock_up.script(Reply(text="Six."))
     replay = [{"role": "user", "content": "What is 2+2?"}]
     replay += [item.model_dump(exclude_none=True) for item in response.output]

@@ -512,3 +512,42 @@ def test_proxy_text_and_tool_round_trip(proxy: Proxy, alias: str) -> None:
             if b["type"] == "tool_result"
         ]
         assert [b["tool_use_id"] for b in results] == ["call_time1"]
+
+
+def test_proxy_claude_reasoning_replay_passes_signature_check(proxy: Proxy) -> None:
+    up = proxy.claude_up
+    up.reset()
+    up.script(
+        Reply(
+            text="",
+            thinking="The user wants the time.",
+            tool_calls=[ToolCall("get_time", {"zone": "UTC"}, id="toolu_r1")],
+        ),
+        Reply(text="It is noon."),
+    )
+    question = {"role": "user", "content": "What time is it?"}
+    opts: dict[str, Any] = {"model": "claude", "tools": [TIME_TOOL], "reasoning": {"effort": "low"}}
+    _, first = _stream(proxy, input=[question], include=["reasoning.encrypted_content"], **opts)
+    assert up.model_requests()[-1].body["thinking"]["type"] == "enabled"
+    (reasoning,) = _items(first, "reasoning")
+    # LiteLLM's encrypted_content is the JSON list of Anthropic's signed thinking blocks, in clear.
+    blocks = json.loads(reasoning["encrypted_content"])
+    assert [b["type"] for b in blocks] == ["thinking"]
+    assert blocks[0]["thinking"] == "The user wants the time."
+    assert blocks[0]["signature"] in up.issued_signatures
+
+    output = {"type": "function_call_output", "call_id": "toolu_r1", "output": "12:00"}
+    text, _ = _stream(proxy, input=[question, *first["output"], output], **opts)
+    assert text == "It is noon."
+    assert up.rejections == []
+    assistant = [m for m in up.model_requests()[-1].body["messages"] if m["role"] == "assistant"]
+    assert assistant[0]["content"][0] == blocks[0]  # the signed block went back first, unchanged
+
+    # The check is live through the proxy: a tampered signature is refused with Anthropic's 400.
+    import openai
+
+    forged = {**reasoning, "encrypted_content": json.dumps([{**blocks[0], "signature": "forged"}])}
+    replay = [question, *[forged if i["type"] == "reasoning" else i for i in first["output"]], output]
+    with pytest.raises(openai.BadRequestError, match="Invalid `signature` in `thinking` block"):
+        _stream(proxy, input=replay, **opts)
+    assert up.rejections == ["thinking-signature"]

@@ -1,0 +1,185 @@
+"""Where the local gateway keeps its state: the state file, the lock, the master key, the logs.
+
+Stdlib only: imported on every kaiwa start, and the state file is also written by the supervisor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 4100  # not 4000: a later `docker compose up` (127.0.0.1:4000) must never be blocked
+DEFAULT_IDLE_MINUTES = 30.0
+
+
+def state_dir() -> Path:
+    raw = os.environ.get("KAIWA_STATE_DIR", "").strip()
+    path = Path(os.path.expanduser(raw)) if raw else Path.home() / ".local" / "state" / "kaiwa"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "gateway.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "gateway.lock"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "gateway.key"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "gateway.log"
+
+    @property
+    def last_used(self) -> Path:
+        return self.root / "gateway.last-used"
+
+
+def paths() -> Paths:
+    return Paths(state_dir())
+
+
+@dataclass(frozen=True)
+class State:
+    supervisor_pid: int
+    proxy_pid: int
+    model_pid: int
+    proxy_port: int
+    model_port: int
+    started_at: float
+    idle_minutes: float
+    log_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}/v1"
+
+
+def read_state(p: Paths) -> State | None:
+    try:
+        raw: dict[str, Any] = json.loads(p.state.read_text())
+        return State(**{k: raw[k] for k in State.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def master_key(p: Paths) -> str:
+    """The managed gateway's own key: generated once, kept 0600, never printed."""
+    with contextlib.suppress(FileNotFoundError):
+        key = p.key.read_text().strip()
+        if key:
+            return key
+    key = "sk-kaiwa-" + secrets.token_hex(24)
+    fd = os.open(p.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def touch_last_used(p: Paths) -> None:
+    """Tell the supervisor the gateway is in use (it stops itself after a while without this)."""
+    p.last_used.touch()
+
+
+@contextlib.contextmanager
+def locked(p: Paths, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """An exclusive lock around check-then-start/stop, so two kaiwa processes start one gateway."""
+    fd = os.open(p.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as dead.
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0] != "Z"
+    return True
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def is_ours(pid: int, marker: str) -> bool:
+    """The pid is alive and still runs our program (pids are reused after a crash)."""
+    if not pid_alive(pid):
+        return False
+    line = cmdline(pid)
+    return marker in line if line else True  # no /proc (macOS): trust the pid
+
+
+def rss_bytes(pid: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not pid_alive(pid)
