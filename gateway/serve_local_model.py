@@ -140,6 +140,7 @@ def main() -> None:
         n_threads_batch=args.threads,
         n_ctx=args.ctx,
         chat_format=CHAT_FORMAT,
+        verbose=False,  # else thousands of loader lines in the gateway log on every start
     )
     server = ServerSettings(host="127.0.0.1", port=args.port)
     app = create_app(server_settings=server, model_settings=[model])

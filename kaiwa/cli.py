@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,9 @@ def main(
         # Failures reach the user as one line; the SDK's own error logs would repeat them.
         for name in ("openai.agents", "openai", "httpx2", "mcp"):
             logging.getLogger(name).disabled = True
+        # LiteLLM's bridged reasoning items carry `output_text` parts where openai's types expect
+        # `reasoning_text`; the items replay fine, but pydantic warns on every serialisation.
+        warnings.filterwarnings("ignore", message=r"(?s).*Pydantic serializer warnings")
     try:
         settings = load_settings()
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:

@@ -84,6 +84,15 @@ def healthy(state: gs.State) -> bool:
     return _get(f"http://127.0.0.1:{state.proxy_port}/health/liveliness", 2.0)
 
 
+def _port_open(port: int) -> bool:
+    """A TCP connect, not an HTTP request: it writes no access-log line, so it does not count as use."""
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 class Progress:
     """What the gateway start is doing, on stderr: a live status on a terminal, plain lines otherwise."""
 
@@ -114,7 +123,7 @@ class Progress:
         if self.live:
             self.tick()
         else:
-            self.console.print(f"kaiwa: {step} …", markup=False)
+            self.console.print(f"kaiwa: {step} …", markup=False, soft_wrap=True)
             self.last_line = time.monotonic()
 
     def line(self, text: str) -> None:
@@ -123,7 +132,7 @@ class Progress:
         if self.live:
             self.tick()
         elif self.detail:
-            self.console.print(f"  {self.detail}", markup=False)
+            self.console.print(f"  {self.detail}", markup=False, soft_wrap=True)
             self.last_line = time.monotonic()
 
     def tick(self) -> None:
@@ -131,7 +140,7 @@ class Progress:
             detail = f" — {self.detail}" if self.detail else ""
             self._status.update(f"{self.step} ({self.elapsed():.0f}s){detail}")
         elif not self.live and time.monotonic() - self.last_line > 15:
-            self.console.print(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)", markup=False)
+            self.console.print(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)", markup=False, soft_wrap=True)
             self.last_line = time.monotonic()
 
 
@@ -148,7 +157,7 @@ def _which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _run_streaming(cmd: list[str], progress: Progress, what: str) -> str:
+def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = True) -> str:
     """Run a command, forwarding its output lines to the progress display; returns its output."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("VIRTUAL_ENV", None)  # uv would warn that it does not match the gateway project's env
@@ -174,7 +183,8 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str) -> str:
         if line is None:
             break
         output.append(line)
-        progress.line(line)
+        if echo:
+            progress.line(line)
     if proc.wait() != 0:
         tail = " / ".join(output[-3:])
         raise KaiwaError(f"{what} failed (exit {proc.returncode}): {tail}", f"run `{' '.join(cmd)}` to see why")
@@ -190,6 +200,7 @@ def _gateway_python(progress: Progress) -> str:
         [uv, "run", "--project", project, "--no-sync", "python", "-c", "import sys; print(sys.executable)"],
         progress,
         "locating the gateway environment",
+        echo=False,
     )
     return out.strip().splitlines()[-1]
 
@@ -382,7 +393,11 @@ def alias_env_refs(config: Path) -> dict[str, list[str]]:
             current = match.group(1)
             refs.setdefault(current, [])
         if in_models and current is not None:
-            for name in _ENV_REF.findall(line.split("#", 1)[0]):
+            code = line.split("#", 1)[0]
+            names = _ENV_REF.findall(code)
+            if re.search(r"\bmodel:\s*vertex_ai/", code):
+                names.append("GOOGLE_APPLICATION_CREDENTIALS")  # google-auth reads it, not the config
+            for name in names:
                 if name not in refs[current]:
                     refs[current].append(name)
     return refs
@@ -411,7 +426,7 @@ def status() -> dict[str, Any]:
     last = max((f.stat().st_mtime for f in (p.last_used, p.log) if f.exists()), default=time.time())
     info.update(
         running=True,
-        healthy=healthy(state),
+        healthy=_port_open(state.proxy_port) and _port_open(state.model_port),
         url=state.url,
         uptime_s=time.time() - state.started_at,
         idle_stop_in_s=max(0.0, state.idle_minutes * 60 - (time.time() - last)),

@@ -69,7 +69,7 @@ def status() -> None:
         out.print(f"local gateway: not running{stale}", markup=False)
         out.print(f"logs: {info['log_path']}", markup=False)
         raise typer.Exit(1)
-    health = "answering" if info["healthy"] else "NOT answering (starting, or stuck: see the log)"
+    health = "listening" if info["healthy"] else "NOT listening (starting, or stuck: see the log)"
     out.print(f"local gateway: running, {health}", markup=False)
     out.print(f"url: {info['url']}", markup=False)
     out.print(f"uptime: {_duration(info['uptime_s'])}; stops itself in {_duration(info['idle_stop_in_s'])} unless used")

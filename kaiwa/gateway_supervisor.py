@@ -116,7 +116,7 @@ def main() -> None:
                 break
             idle = time.time() - last_activity([last_used, log_file])
             if idle > args.idle_minutes * 60:
-                log(f"unused for {idle / 60:.0f} min; stopping the gateway")
+                log(f"unused for {idle / 60:.1f} min; stopping the gateway")
                 break
         else:
             log("asked to stop")

@@ -33,6 +33,7 @@ Transport = Literal["stdio", "http", "sse"]
 
 CONNECT_TIMEOUT = 20.0  # seconds for a server to start and answer `initialize`
 CALL_TIMEOUT = 120.0  # seconds for one MCP request (a tool call can be slow: a search, a build)
+START_GRACE = 3.0  # seconds a server that is starting may finish when start-up is cancelled
 CLEANUP_TIMEOUT = 10.0  # the stdio client itself waits 2 s for exit, then SIGTERM, 2 s, SIGKILL
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -140,7 +141,8 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         if not isinstance(raw_args, list):
             raise _Problem(f"{where}.args must be a list of strings")
         args = tuple(
-            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted) for i, a in enumerate(raw_args)
+            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted)
+            for i, a in enumerate(raw_args)
         )
         env = {
             k: _expand(v, f"{where}.env.{k}", substituted)
@@ -166,7 +168,9 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         k: _expand(v, f"{where}.headers.{k}", substituted)
         for k, v in _string_map(raw.get("headers", {}), f"{where}.headers").items()
     }
-    return McpServerSpec(name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted))
+    return McpServerSpec(
+        name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted)
+    )
 
 
 def parse_mcp_config(data: object) -> list[McpServerSpec]:
@@ -360,7 +364,7 @@ async def connected_mcp_servers(
                 continue
             # Registered before connecting: a server that connects while a sibling's start is cancelled is
             # still cleaned up (cleanup of a server that never connected does nothing).
-            pass  # MUTATION
+            stack.push_async_callback(_cleanup, server, warn, spec)
             entries.append((spec, server, log, statuses))
 
         async def connect(spec: McpServerSpec, server: MCPServer, log: IO[str] | None, statuses: list[str]) -> bool:
@@ -373,5 +377,20 @@ async def connected_mcp_servers(
                 warn(f"MCP server {spec.name!r} did not start: {reason}")
                 return False
 
-        results = await asyncio.gather(*(connect(*entry) for entry in entries))
-        yield [entry[1] for entry, ok in zip(entries, results, strict=True) if ok]
+        tasks = [asyncio.create_task(connect(*entry)) for entry in entries]
+        try:
+            if tasks:
+                await asyncio.wait(tasks)  # unlike gather, a cancelled wait leaves the starts running
+        except asyncio.CancelledError:
+            # Ctrl-C during start-up. Cancelling the SDK's connect() at the moment a server is almost up
+            # can leave its child running until kaiwa exits (seen with openai-agents 0.24), so give
+            # starts in flight a short grace to finish (the exit stack then stops them cleanly).
+            pending = [task for task in tasks if not task.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=START_GRACE)
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        yield [entry[1] for entry, task in zip(entries, tasks, strict=True) if task.result()]

@@ -272,9 +272,10 @@ def test_cut_stream_ends_mid_frame(bedrock: BedrockStandIn) -> None:
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 MASTER_KEY = "sk-test-0123456789abcdef"
 ALIASES = {
-    "bedrock-claude-3-5-sonnet": SONNET_35,
-    "bedrock-claude-sonnet-4-5": SONNET_45,
-    "bedrock-errors": SONNET_35,  # its own alias, so failures there cannot cool the others down
+    "bedrock-claude-3-5-sonnet": f"bedrock/converse/{SONNET_35}",
+    "bedrock-claude-sonnet-4-5": f"bedrock/converse/{SONNET_45}",
+    "bedrock-errors": f"bedrock/converse/{SONNET_35}",  # its own alias: failures there cool no other alias down
+    "bedrock-plain-3-5": f"bedrock/{SONNET_35}",  # no route prefix: LiteLLM's list of Converse models decides
 }
 
 
@@ -286,11 +287,11 @@ def free_port() -> int:
 
 def proxy_config(endpoint: str, num_retries: int | None) -> str:
     lines = ["model_list:"]
-    for alias, model_id in ALIASES.items():
+    for alias, model in ALIASES.items():
         lines += [
             f"  - model_name: {alias}",
             "    litellm_params:",
-            f"      model: bedrock/converse/{model_id}",
+            f"      model: {model}",
             f"      aws_bedrock_runtime_endpoint: {endpoint}",
             "      aws_region_name: us-east-1",
             # Named through the environment, so the keys never sit in the config file.
@@ -370,6 +371,9 @@ def start_proxy(workdir: Path, upstream: BedrockStandIn, num_retries: int | None
     proxy = Proxy(workdir, upstream.url, num_retries)
     try:
         proxy.wait_ready()
+        # The first Bedrock call loads botocore's service model in the proxy (5-20 s here): pay it now, once.
+        stream_response(proxy, model="bedrock-claude-3-5-sonnet", input="warm up")
+        upstream.reset()
         yield proxy
     finally:
         proxy.stop()
@@ -512,18 +516,37 @@ def test_proxy_retries_errors_by_default(
     assert failed_call(proxy, bedrock_up, status) == (client_status, exception, 3)
 
 
+def test_proxy_plain_bedrock_prefix_also_uses_converse(proxy: Proxy, bedrock_up: BedrockStandIn) -> None:
+    bedrock_up.script(Reply(text="via converse"))
+    _, response = stream_response(proxy, model="bedrock-plain-3-5", input="hi")
+    assert response.output_text == "via converse"
+    assert bedrock_up.requests[0].path == f"/model/{quote(SONNET_35, safe='')}/converse-stream"
+
+
+def test_proxy_cut_stream_fails_the_response(proxy_no_retry: Proxy, bedrock_up: BedrockStandIn) -> None:
+    bedrock_up.script(Reply(text="abcdefghij", chunks=5, cut_after=3))
+    events = list(client(proxy_no_retry).responses.create(model="bedrock-errors", input="hi", stream=True))
+    # HTTP 200 already went out: the cut arrives as a `response.failed` event after the text so far.
+    assert [e.delta for e in events if e.type == "response.output_text.delta"] == ["ab", "cd"]
+    assert events[-1].type == "response.failed"
+    assert "undecoded bytes" in events[-1].response.error.message
+    assert len(bedrock_up.calls) == 1
+
+
+REASONING: dict[str, Any] = {
+    "model": "bedrock-claude-sonnet-4-5",
+    "reasoning": {"effort": "low"},
+    "include": ["reasoning.encrypted_content"],
+}
+
+
 def test_proxy_reasoning_signature_round_trip(proxy: Proxy, bedrock_up: BedrockStandIn) -> None:
     bedrock_up.script(Reply(text="The answer is 4.", thinking="Two plus two makes four."))
-    kwargs: dict[str, Any] = {
-        "model": "bedrock-claude-sonnet-4-5",
-        "reasoning": {"effort": "low"},
-        "include": ["reasoning.encrypted_content"],
-    }
-    _, response = stream_response(proxy, input="What is 2+2?", **kwargs)
-    print("ADDITIONAL", bedrock_up.calls[0].additional_fields, bedrock_up.calls[0].inference_config)
+    _, response = stream_response(proxy, input="What is 2+2?", **REASONING)
     assert response.output_text == "The answer is 4."
+    # effort "low" becomes Claude's thinking budget in additionalModelRequestFields.
+    assert bedrock_up.calls[0].additional_fields == {"thinking": {"type": "enabled", "budget_tokens": 1024}}
     (reasoning,) = [item for item in response.output if item.type == "reasoning"]
-    print("ITEM", reasoning.model_dump(exclude_none=True))
     # LiteLLM's encrypted_content is no ciphertext: the thinking blocks as JSON, signature included.
     (block,) = json.loads(reasoning.encrypted_content)
     (signature,) = bedrock_up.issued_signatures
@@ -533,6 +556,32 @@ def test_proxy_reasoning_signature_round_trip(proxy: Proxy, bedrock_up: BedrockS
     replay = [{"role": "user", "content": "What is 2+2?"}]
     replay += [item.model_dump(exclude_none=True) for item in response.output]
     replay += [{"role": "user", "content": "And 3+3?"}]
-    _, second = stream_response(proxy, input=replay, **kwargs)
-    print("MESSAGES", json.dumps(bedrock_up.calls[1].messages), bedrock_up.rejections)
+    _, second = stream_response(proxy, input=replay, **REASONING)
     assert second.output_text == "Six."
+    assert bedrock_up.rejections == []
+    assert bedrock_up.calls[1].messages[1] == {
+        "role": "assistant",
+        "content": [
+            {"reasoningContent": {"reasoningText": {"text": "Two plus two makes four.", "signature": signature}}},
+            {"text": "The answer is 4."},
+        ],
+    }
+
+    # The same history with a forged signature is refused upstream, and the client sees a 400.
+    import openai
+
+    forged = [dict(item) for item in replay]
+    forged[1]["encrypted_content"] = json.dumps([{**block, "signature": "Zm9yZ2Vk"}])
+    with pytest.raises(openai.BadRequestError) as err:
+        stream_response(proxy, input=forged, **REASONING)
+    assert "Invalid `signature` in `thinking` block" in str(err.value.message)
+    assert bedrock_up.rejections == ["reasoning-signature-issued"]
+
+
+def test_proxy_reasoning_signature_arrives_without_include(proxy: Proxy, bedrock_up: BedrockStandIn) -> None:
+    bedrock_up.script(Reply(text="4", thinking="sum"))
+    request = {key: value for key, value in REASONING.items() if key != "include"}
+    _, response = stream_response(proxy, input="2+2?", **request)
+    (reasoning,) = [item for item in response.output if item.type == "reasoning"]
+    # LiteLLM 1.106.2 fills encrypted_content whether or not `include` asks for it.
+    assert json.loads(reasoning.encrypted_content)[0]["signature"] in bedrock_up.issued_signatures

@@ -388,9 +388,11 @@ def _ready(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    openai_up = OpenAIChatStandIn(api_key=UPSTREAM_KEY).start()
-    claude_up = AnthropicStandIn(api_key=FOUNDRY_KEY).start()
-    assert isinstance(openai_up, OpenAIChatStandIn) and isinstance(claude_up, AnthropicStandIn)
+    # The stand-ins insist on the configured keys, so these tests also show LiteLLM passes them upstream.
+    openai_up = OpenAIChatStandIn(api_key=UPSTREAM_KEY)
+    claude_up = AnthropicStandIn(api_key=FOUNDRY_KEY)
+    openai_up.start()
+    claude_up.start()
     work = tmp_path_factory.mktemp("litellm")
     config = {
         "model_list": [
@@ -420,7 +422,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     config_path = work / "config.yaml"
     config_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
     port = _free_port()
-    env = {**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    # VIRTUAL_ENV of the main env would only make uv warn: the gateway has its own.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env |= {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     log = work / "proxy.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -551,3 +555,22 @@ def test_proxy_claude_reasoning_replay_passes_signature_check(proxy: Proxy) -> N
     with pytest.raises(openai.BadRequestError, match="Invalid `signature` in `thinking` block"):
         _stream(proxy, input=replay, **opts)
     assert up.rejections == ["thinking-signature"]
+
+
+def test_proxy_claude_tool_loop_without_encrypted_content_is_refused(proxy: Proxy) -> None:
+    """A client that keeps only the reasoning summary loses the signed block: LiteLLM then sends the
+    assistant turn without thinking, which Claude refuses in an open tool loop while thinking is on."""
+    import openai
+
+    up = proxy.claude_up
+    up.reset()
+    up.script(Reply(text="", thinking="hmm", tool_calls=[ToolCall("get_time", {"zone": "UTC"}, id="toolu_s1")]))
+    question = {"role": "user", "content": "What time is it?"}
+    opts: dict[str, Any] = {"model": "claude", "tools": [TIME_TOOL], "reasoning": {"effort": "low"}}
+    _, first = _stream(proxy, input=[question], **opts)  # no `include`: LiteLLM fills encrypted_content anyway
+    assert all("encrypted_content" in i for i in _items(first, "reasoning"))
+    stripped = [{k: v for k, v in i.items() if k != "encrypted_content"} for i in first["output"]]
+    output = {"type": "function_call_output", "call_id": "toolu_s1", "output": "12:00"}
+    with pytest.raises(openai.BadRequestError, match="must start with a thinking block"):
+        _stream(proxy, input=[question, *stripped, output], **opts)
+    assert up.rejections == ["thinking-first-in-tool-loop"]

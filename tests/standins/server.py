@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from .script import Recorded, Reply
 
@@ -65,7 +65,7 @@ class StandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> StandIn:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
