@@ -41,11 +41,14 @@ class ProxyReceipts:
                 self.costs.append(float(cost))
 
 
+def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(event_hooks={"response": [receipts.on_response]})
+
+
 def make_client(
-    base_url: str, api_key: str | None, timeout: float, max_retries: int, receipts: ProxyReceipts
+    base_url: str, api_key: str | None, timeout: float, max_retries: int, http_client: httpx2.AsyncClient
 ) -> AsyncOpenAI:
     # The proxy's router retries too: keep the client's own retries few so a turn never stacks into minutes.
-    http_client = httpx2.AsyncClient(event_hooks={"response": [receipts.on_response]})
     return AsyncOpenAI(
         base_url=base_url,
         # The SDK client refuses to start without a key; a proxy without auth accepts any.

@@ -141,8 +141,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         if not isinstance(raw_args, list):
             raise _Problem(f"{where}.args must be a list of strings")
         args = tuple(
-            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted)
-            for i, a in enumerate(raw_args)
+            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted) for i, a in enumerate(raw_args)
         )
         env = {
             k: _expand(v, f"{where}.env.{k}", substituted)
@@ -168,9 +167,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         k: _expand(v, f"{where}.headers.{k}", substituted)
         for k, v in _string_map(raw.get("headers", {}), f"{where}.headers").items()
     }
-    return McpServerSpec(
-        name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted)
-    )
+    return McpServerSpec(name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted))
 
 
 def parse_mcp_config(data: object) -> list[McpServerSpec]:
@@ -353,8 +350,9 @@ async def connected_mcp_servers(
         for spec in specs:
             log: IO[str] | None = None
             if spec.transport == "stdio" and server_stderr is None:
+                # Closed by the exit stack, after the servers (so a cleanup can still write to it).
                 log = stack.enter_context(
-                    tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace", prefix="kaiwa-mcp-")
+                    tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace", prefix="kaiwa-mcp-")  # noqa: SIM115
                 )
             statuses: list[str] = []
             try:

@@ -4,6 +4,7 @@ and `kaiwa`, which runs chat.py as a subprocess with the user's state isolated i
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -14,12 +15,37 @@ from pathlib import Path
 
 import pytest
 
+from tests.standins.anthropic import AnthropicStandIn
+from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn
+from tests.standins.vertex import VertexStandIn
 
 REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "chat.py"
 # Test-only aliases in front of the OpenAI-compatible stand-in (the shipped aliases stay as shipped).
 FAKE_MODELS = ("fake-a", "fake-b")
+FOUNDRY_KEY = "foundry-standin-key-0123456789"  # fake; the Anthropic stand-in accepts only this key
+
+
+@pytest.fixture(scope="session")
+def bedrock_cloud() -> Iterator[BedrockStandIn]:
+    stand_in = BedrockStandIn(access_key=ACCESS_KEY, secret_key=SECRET_KEY, region="us-east-1").start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def foundry_cloud() -> Iterator[AnthropicStandIn]:
+    stand_in = AnthropicStandIn(api_key=FOUNDRY_KEY).start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def vertex_cloud() -> Iterator[VertexStandIn]:
+    stand_in = VertexStandIn().start()
+    yield stand_in
+    stand_in.stop()
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +56,16 @@ def openai_upstream() -> Iterator[OpenAIChatStandIn]:
 
 
 @pytest.fixture(scope="session")
-def proxy(tmp_path_factory: pytest.TempPathFactory, openai_upstream: OpenAIChatStandIn) -> Iterator[object]:
-    from tests.harness.proxy import Proxy, build_test_config
+def proxy(
+    tmp_path_factory: pytest.TempPathFactory,
+    openai_upstream: OpenAIChatStandIn,
+    bedrock_cloud: BedrockStandIn,
+    foundry_cloud: AnthropicStandIn,
+    vertex_cloud: VertexStandIn,
+) -> Iterator[object]:
+    """The shipped config with each cloud pointed at its stand-in (endpoints in the config, credentials in
+    the environment, as a user sets them), plus the test-only fake-a/fake-b aliases."""
+    from tests.harness.proxy import Proxy, build_test_config, fake_cloud_env
 
     tmp = tmp_path_factory.mktemp("proxy")
     extra = [
@@ -46,8 +80,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, openai_upstream: OpenAIChatS
         }
         for alias in FAKE_MODELS
     ]
-    config = build_test_config(REPO / "litellm_config.yaml", tmp / "config.yaml", {}, extra)
-    proc = Proxy.start(config, {}, tmp / "proxy.log")
+    # Azure AI Foundry's endpoint is itself a credential variable (AZURE_FOUNDRY_API_BASE), so it comes in env.
+    endpoints = {"bedrock": bedrock_cloud.url, "vertex_ai": vertex_cloud.url}
+    config = build_test_config(REPO / "litellm_config.yaml", tmp / "config.yaml", endpoints, extra)
+    env = fake_cloud_env(tmp, bedrock=bedrock_cloud, azure=foundry_cloud, vertex=vertex_cloud)
+    proc = Proxy.start(config, env, tmp / "proxy.log")
     yield proc
     proc.stop()
 
@@ -56,6 +93,24 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, openai_upstream: OpenAIChatS
 def upstream(openai_upstream: OpenAIChatStandIn) -> OpenAIChatStandIn:
     openai_upstream.reset()
     return openai_upstream
+
+
+@pytest.fixture
+def bedrock(bedrock_cloud: BedrockStandIn) -> BedrockStandIn:
+    bedrock_cloud.reset()
+    return bedrock_cloud
+
+
+@pytest.fixture
+def foundry(foundry_cloud: AnthropicStandIn) -> AnthropicStandIn:
+    foundry_cloud.reset()
+    return foundry_cloud
+
+
+@pytest.fixture
+def vertex(vertex_cloud: VertexStandIn) -> VertexStandIn:
+    vertex_cloud.reset()
+    return vertex_cloud
 
 
 @dataclass
@@ -119,15 +174,16 @@ class Kaiwa:
     def interrupt(proc: subprocess.Popen[str], after_stdout_bytes: int = 1, within: float = 60) -> Run:
         """Send Ctrl-C (SIGINT) once the answer has started to arrive."""
         assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
-        seen = ""
+        fd = proc.stdout.fileno()
+        seen = b""
         deadline = time.monotonic() + within
         while len(seen) < after_stdout_bytes and time.monotonic() < deadline and proc.poll() is None:
-            seen += proc.stdout.read() or ""
-            time.sleep(0.05)
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                seen += os.read(fd, 4096)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        return Run(proc.returncode, seen + (out or ""), err)
+        return Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -145,15 +147,73 @@ def test_timeout(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     assert_one_line_failure(run, 1, "did not answer within 1 s")
 
 
-def test_stream_cut_midway_leaves_the_session_as_it_was(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+class CuttingRelay:
+    """A loopback TCP relay in front of the proxy that drops the connection once the answer has begun:
+    what a network cut or a dying proxy looks like to kaiwa."""
+
+    def __init__(self, target_port: int, cut_marker: bytes = b"output_text.delta") -> None:
+        self.target_port = target_port
+        self.cut_marker = cut_marker
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+
+        def forward_requests() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(65536):
+                    upstream.sendall(data)
+
+        threading.Thread(target=forward_requests, daemon=True).start()
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                if self.cut_marker in data:
+                    client.sendall(data[: data.index(self.cut_marker) + 200])
+                    self.cuts += 1
+                    break
+                client.sendall(data)
+        for s in (client, upstream):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_stream_cut_midway_leaves_the_session_as_it_was(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, proxy) -> None:  # type: ignore[no-untyped-def]
     upstream.script(Reply(text="the first answer"))
     sid = kaiwa("--input", "one").session_id
     assert sid
     before = message_rows(kaiwa.db, sid)
-    upstream.script(*[Reply(text="a long answer that breaks", chunks=8, cut_after=2)] * 4)
-    run = kaiwa("--input", "two", "--session-id", sid, KAIWA_MAX_RETRIES="0")
+    relay = CuttingRelay(int(proxy.base_url.rsplit(":", 1)[1].split("/")[0]))
+    try:
+        upstream.script(Reply(text="a long answer that breaks off", chunks=8, chunk_delay=0.05))
+        run = kaiwa(
+            "--input",
+            "two",
+            "--session-id",
+            sid,
+            KAIWA_MAX_RETRIES="0",
+            LITELLM_BASE_URL=f"http://127.0.0.1:{relay.port}/v1",
+        )
+    finally:
+        relay.close()
+    assert relay.cuts == 1
     assert run.code == 1 and "Traceback" not in run.err
-    assert len([line for line in run.err.splitlines() if line.startswith("error:")]) == 1, run.err
+    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "broke off" in errors[0], run.err
     assert "two" in run.err
     assert message_rows(kaiwa.db, sid) == before
     upstream.script(Reply(text="recovered"))

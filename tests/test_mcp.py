@@ -55,7 +55,11 @@ def test_good_config_with_env_expansion(monkeypatch: pytest.MonkeyPatch, tmp_pat
                 "args": ["server.py", "--key=${WORDS_KEY}"],
                 "env": {"API_KEY": "${WORDS_KEY}", "MODE": "${KAIWA_UNSET_VAR:-plain}", "LITERAL": "x$y"},
             },
-            "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${REMOTE_TOKEN}"}},
+            "remote": {
+                "type": "http",
+                "url": "http://127.0.0.1:9/mcp",
+                "headers": {"Authorization": "Bearer ${REMOTE_TOKEN}"},
+            },
             "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
             "off": {"command": "whatever", "disabled": True},
         },
@@ -160,9 +164,7 @@ def test_stdio_and_http_servers_connect_list_and_call(
     monkeypatch.setenv("FIXTURE_TOKEN", TOKEN)
     monkeypatch.setenv("FIXTURE_GREETING", "hello-from-config")
     config = {
-        "words": stdio_server_config(
-            env={"KAIWA_FIXTURE_PID_FILE": str(pid_file), "GREETING": "${FIXTURE_GREETING}"}
-        ),
+        "words": stdio_server_config(env={"KAIWA_FIXTURE_PID_FILE": str(pid_file), "GREETING": "${FIXTURE_GREETING}"}),
         "web": http_server_config(http_url, {"Authorization": "Bearer ${FIXTURE_TOKEN}"}),
     }
     warnings: list[str] = []
@@ -190,7 +192,10 @@ def test_stdio_and_http_servers_connect_list_and_call(
 
     out = asyncio.run(run())
     assert warnings == []
-    assert out["listed"] == {"words": ["add_numbers", "lookup_word", "read_env"], "web": ["count_letters", "reverse_text"]}
+    assert out["listed"] == {
+        "words": ["add_numbers", "lookup_word", "read_env"],
+        "web": ["count_letters", "reverse_text"],
+    }
     assert out["texts"] == [
         "[words-fixture] kaiwa: conversation (会話, Japanese)",
         "[words-fixture] GREETING=hello-from-config",
@@ -222,7 +227,15 @@ def test_sdk_agent_sees_builtin_and_mcp_tools_and_invokes_one(http_url: str) -> 
             return sorted(t.name for t in tools), describe_result(output)
 
     names, shown = asyncio.run(run())
-    assert names == ["add_numbers", "calculate", "count_letters", "current_time", "lookup_word", "read_env", "reverse_text"]
+    assert names == [
+        "add_numbers",
+        "calculate",
+        "count_letters",
+        "current_time",
+        "lookup_word",
+        "read_env",
+        "reverse_text",
+    ]
     assert shown == "[words-fixture] 20 + 22 = 42"
 
 

@@ -36,10 +36,8 @@ def build_app(token: str | None = None, transport: str = "streamable-http") -> A
         """Count how many times a letter occurs in a text (case-insensitive)."""
         return f"{MARK} {text.lower().count(letter.lower())}"
 
-    if transport == "sse":  # the older HTTP+SSE transport, which some configs still list
-        app = server.sse_app(host="127.0.0.1")
-    else:
-        app = server.streamable_http_app(host="127.0.0.1")
+    # SSE: the older HTTP+SSE transport, which some configs still list.
+    app = server.sse_app(host="127.0.0.1") if transport == "sse" else server.streamable_http_app(host="127.0.0.1")
     if token is None:
         return app
 
