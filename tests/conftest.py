@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "chat.py"
 # Test-only aliases in front of the OpenAI-compatible stand-in (the shipped aliases stay as shipped).
 FAKE_MODELS = ("fake-a", "fake-b")
+FAKE_INPUT_PRICE = 2e-6  # USD per token on fake-a/fake-b
+FAKE_OUTPUT_PRICE = 8e-6
 FOUNDRY_KEY = "foundry-standin-key-0123456789"  # fake; the Anthropic stand-in accepts only this key
 
 
@@ -66,6 +68,7 @@ def proxy(
     """The shipped config with each cloud pointed at its stand-in (endpoints in the config, credentials in
     the environment, as a user sets them), plus the test-only fake-a/fake-b aliases."""
     from tests.harness.proxy import Proxy, build_test_config, fake_cloud_env
+    from tests.harness.session_probe import install as install_session_probe
 
     tmp = tmp_path_factory.mktemp("proxy")
     extra = [
@@ -77,12 +80,15 @@ def proxy(
                 "api_key": "sk-upstream-fake",
                 "use_chat_completions_api": True,
             },
+            # A price, so the usage line's cost can be checked against tokens x prices.
+            "model_info": {"input_cost_per_token": FAKE_INPUT_PRICE, "output_cost_per_token": FAKE_OUTPUT_PRICE},
         }
         for alias in FAKE_MODELS
     ]
     # Azure AI Foundry's endpoint is itself a credential variable (AZURE_FOUNDRY_API_BASE), so it comes in env.
     endpoints = {"bedrock": bedrock_cloud.url, "vertex_ai": vertex_cloud.url}
     config = build_test_config(REPO / "litellm_config.yaml", tmp / "config.yaml", endpoints, extra)
+    install_session_probe(config)  # test-only callback: what the proxy's upstream-facing side saw
     env = fake_cloud_env(tmp, bedrock=bedrock_cloud, azure=foundry_cloud, vertex=vertex_cloud)
     proc = Proxy.start(config, env, tmp / "proxy.log")
     yield proc
