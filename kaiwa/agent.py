@@ -90,6 +90,19 @@ async def streamed_cost(
     return cost if cost > 0 else None
 
 
+def reported_cost(raw_responses: list[Any]) -> float | None:
+    """The sum of the `usage.cost` LiteLLM put in each model response of a turn, or None unless every
+    response carried one (a partial sum would understate the turn) or the total is 0 (an unpriced model)."""
+    costs: list[float] = []
+    for response in raw_responses:
+        cost = (getattr(response, "raw_usage", None) or {}).get("cost")
+        if isinstance(cost, bool) or not isinstance(cost, int | float):
+            return None
+        costs.append(float(cost))
+    total = sum(costs)
+    return total if costs and total > 0 else None
+
+
 def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:
     return ModelSettings(
         # LiteLLM groups a conversation's calls in its logs by this header and metadata field.
@@ -100,6 +113,9 @@ def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:
         # With store=False, reasoning can only be replayed from its encrypted (signed) content.
         response_include=["reasoning.encrypted_content"],
         reasoning=Reasoning(effort=reasoning, summary="auto") if reasoning else None,  # type: ignore[arg-type]
+        # Keeps the usage object as the proxy sent it: LiteLLM adds the call's `cost` there, priced with the
+        # deployment's own model_info, which /spend/calculate (keyed by model name only) cannot see.
+        preserve_raw_usage=True,
     )
 
 

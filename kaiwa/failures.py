@@ -14,6 +14,8 @@ from .errors import KaiwaError
 
 _SECRETISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]+)")
 MESSAGE_LIMIT = 240
+_FAILED_CODE = re.compile(r"code='([a-z_]+)'")
+_UPSTREAM_MESSAGE = re.compile(r'"message":\s*"([^"]{1,400})"')
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -97,7 +99,23 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
             f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
         )
     if isinstance(exc, ModelBehaviorError):
-        return KaiwaError(f"the model's answer failed mid-stream: {redact(_short(str(exc)), api_key)}", "try again")
+        # Some bridges (Vertex) report upstream HTTP errors as a 200 stream ending in `response.failed`.
+        text = str(exc)
+        code = _FAILED_CODE.search(text)
+        upstream = _UPSTREAM_MESSAGE.search(text)
+        detail = redact(_short(upstream.group(1) if upstream else text), api_key)
+        if code and code.group(1) == "rate_limit_exceeded":
+            return KaiwaError(
+                f"the model {model!r} is rate-limited (429) even after retries", "wait a moment and retry"
+            )
+        if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
+            return KaiwaError(
+                f"the model {model!r} failed upstream even after retries: {detail}",
+                "retry later; the proxy's log has the details",
+            )
+        return KaiwaError(
+            f"the model's answer failed mid-stream: {detail}", "nothing was saved for this turn; try again"
+        )
     if isinstance(exc, MaxTurnsExceeded):
         return KaiwaError("the agent kept calling tools without answering", "rephrase, or try --no-tools")
     if isinstance(exc, openai.APIError):

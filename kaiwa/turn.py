@@ -72,6 +72,7 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
         make_client,
         make_http_client,
         model_settings,
+        reported_cost,
         run_config,
         streamed_cost,
     )
@@ -100,7 +101,10 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
                 _on_event(event, renderer)
         renderer.finish()
         usage = result.context_wrapper.usage
-        cost = sum(receipts.costs) if receipts.costs else None
+        # Streamed answers carry no cost header: the cost LiteLLM put in each stream's usage comes first.
+        cost = reported_cost(result.raw_responses)
+        if cost is None and receipts.costs:
+            cost = sum(receipts.costs)
         if cost is None and receipts.model_names and usage.requests:
             cost = await streamed_cost(http_client, request.base_url, request.api_key, receipts.model_names[-1], usage)
     except BaseException:

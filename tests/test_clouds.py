@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Kaiwa, Run
+from tests.conftest import FOUNDRY_KEY, Kaiwa, Run
 from tests.standins.anthropic import AnthropicStandIn
-from tests.standins.bedrock import BedrockStandIn
+from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.script import Reply, ToolCall
 from tests.standins.server import StandIn
 from tests.standins.vertex import VertexStandIn
@@ -212,13 +212,9 @@ def test_three_turns_resumed_send_the_whole_history(cloud: Cloud, kaiwa: Kaiwa, 
 
 
 # -- 4. the cloud's 429 and 500 ------------------------------------------------------------------------------
-# Vertex's stream errors reach kaiwa as HTTP 200 + `response.failed` (the SDK raises ModelBehaviorError with
-# the ResponseError's code inside), and kaiwa words that as a mid-stream failure instead of naming the 429/500.
-VERTEX_WORDING = pytest.mark.xfail(
-    strict=True, reason="kaiwa words Vertex's response.failed as 'failed mid-stream', not the 429/500 line"
-)
+# Vertex's stream errors reach kaiwa as HTTP 200 + `response.failed`; kaiwa words them like the others.
 ERRORS = [
-    pytest.param(cloud, status, needle, id=f"{cloud.alias}-{status}", marks=[VERTEX_WORDING] if cloud is VERTEX else [])
+    pytest.param(cloud, status, needle, id=f"{cloud.alias}-{status}")
     for cloud in (BEDROCK, FOUNDRY, VERTEX)
     for status, needle in ((429, "rate-limited"), (500, "failed upstream"))
 ]
@@ -244,6 +240,8 @@ def test_cloud_errors_are_one_line_and_leave_the_session_unchanged(
     assert "two" in run.err  # the user's text is shown back, not lost
     assert 1 <= cloud.attempts(stand_in) <= 2, f"{cloud.attempts(stand_in)} attempts: retries stack"
     assert message_rows(kaiwa.db, sid) == before
+    for secret in (ACCESS_KEY, SECRET_KEY, FOUNDRY_KEY, *getattr(stand_in, "issued_tokens", [])):
+        assert secret not in run.err  # the upstream's error is shown, never a credential
     assert needle in errors[0] and cloud.alias in errors[0], errors[0]
 
 

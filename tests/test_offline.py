@@ -68,7 +68,7 @@ def ours_running(state_dir: Path) -> list[int]:
 
 
 def default_proxy_answers() -> bool:
-    return gateway._get("http://localhost:4000/health/liveliness", 1.0)
+    return gateway.http_ok("http://localhost:4000/health/liveliness", 1.0)
 
 
 # --- rules that need no gateway ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -45,10 +46,8 @@ class StandIn:
                 rec = Recorded(self.command, self.path, dict(self.headers.items()), body, raw)
                 with stand_in._lock:
                     stand_in.requests.append(rec)
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     stand_in.handle(rec, self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             do_GET = _dispatch
             do_POST = _dispatch
