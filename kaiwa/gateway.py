@@ -37,7 +37,7 @@ from .settings import Settings
 __all__ = ["Endpoint", "Progress", "ensure_running", "missing_cloud_settings", "resolve_endpoint", "status"]
 
 # Set by the managed gateway itself, so an alias never "needs" them from the user.
-PROVIDED_BY_GATEWAY = {"LOCAL_MODEL_API_BASE", "LITELLM_MASTER_KEY"}
+PROVIDED_BY_GATEWAY = {"LITELLM_MASTER_KEY"}
 
 
 @dataclass(frozen=True)

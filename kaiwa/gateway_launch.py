@@ -32,6 +32,10 @@ MODEL_LAUNCHER = GATEWAY_PROJECT / "serve_local_model.py"
 SUPERVISOR = Path(__file__).resolve().parent / "gateway_supervisor.py"
 START_TIMEOUT = 240.0  # seconds for both servers to answer (the proxy alone takes 10-30 s on 2 cores)
 VERTEX_SECRET = Path("secrets") / "vertex-service-account.json"
+# Where litellm_config.yaml's `local` alias looks (a loopback literal: an unset variable there would make
+# LiteLLM fall back to a public API). When the port is taken, the gateway runs a copy with only that changed.
+LOCAL_MODEL_PORT = 8089
+LOCAL_MODEL_URL = f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1"
 
 
 def config_path() -> Path:
@@ -200,7 +204,16 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v}
 
 
-def _gateway_env(key: str, model_port: int, env_litellm: Path) -> dict[str, str]:
+def _config_for_model_port(config: Path, model_port: int, state_dir: Path) -> Path:
+    text = config.read_text(encoding="utf-8")
+    if LOCAL_MODEL_URL not in text:
+        raise KaiwaError(f"{config} has no `local` alias at {LOCAL_MODEL_URL}", "restore litellm_config.yaml from git")
+    moved = state_dir / "litellm_config.yaml"
+    moved.write_text(text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1"), encoding="utf-8")
+    return moved
+
+
+def _gateway_env(key: str, env_litellm: Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("LITELLM_BASE_URL", "LITELLM_API_KEY", "VIRTUAL_ENV", "CONFIG_FILE"):
         env.pop(name, None)  # kaiwa's client settings, not the proxy's
@@ -211,7 +224,6 @@ def _gateway_env(key: str, model_port: int, env_litellm: Path) -> dict[str, str]
     env.update(
         LITELLM_MASTER_KEY=key,
         LITELLM_LOCAL_MODEL_COST_MAP="True",
-        LOCAL_MODEL_API_BASE=f"http://127.0.0.1:{model_port}/v1",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -242,12 +254,14 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
         raise UsageError(f"KAIWA_GATEWAY_PORT={raw_port!r} is not a port number", "e.g. 4100")
     wanted = int(raw_port or gs.DEFAULT_PORT)
     proxy_port = wanted if gs.port_free(wanted) else gs.free_port()
-    model_port = gs.free_port()
-    while model_port == proxy_port:
+    model_port = LOCAL_MODEL_PORT if gs.port_free(LOCAL_MODEL_PORT) and proxy_port != LOCAL_MODEL_PORT else 0
+    while model_port in (0, proxy_port):
         model_port = gs.free_port()
+    if model_port != LOCAL_MODEL_PORT:
+        config = _config_for_model_port(config, model_port, p.root)
     if p.log.exists():
         os.replace(p.log, p.log.with_suffix(".log.1"))
-    env = _gateway_env(gs.master_key(p), model_port, env_litellm)
+    env = _gateway_env(gs.master_key(p), env_litellm)
     progress.set("starting the local gateway (LiteLLM proxy and offline model)")
     with open(p.log, "ab") as log:
         supervisor = subprocess.Popen(

@@ -94,6 +94,8 @@ def test_no_secret_or_endpoint_is_written_in_the_config(config: dict[str, Any]) 
                 continue  # llama_cpp.server runs without a key; the placeholder is not a secret
             assert str(params[field]).startswith("os.environ/"), (entry["model_name"], field)
         for field in ("api_base", "aws_bedrock_runtime_endpoint", "aws_region_name", "vertex_project"):
+            if entry["model_name"] == "local" and field == "api_base":
+                continue  # the offline server's loopback address (test_local_alias_is_bridged_...)
             if field in params:
                 assert str(params[field]).startswith("os.environ/"), (entry["model_name"], field)
 
@@ -110,7 +112,8 @@ def test_gemini_models_keep_system_prompt_and_tools(config: dict[str, Any]) -> N
 def test_local_alias_is_bridged_to_chat_completions(config: dict[str, Any]) -> None:
     params = aliases(config)["local"]["litellm_params"]
     assert params["model"].startswith("openai/")
-    assert params["api_base"] == "os.environ/LOCAL_MODEL_API_BASE"
+    # A loopback literal: with an unset variable LiteLLM would send `openai/` requests to OpenAI's public API.
+    assert params["api_base"] == "http://127.0.0.1:8089/v1"
     assert params["use_chat_completions_api"] is True
 
 
@@ -128,7 +131,7 @@ def test_every_env_var_is_documented_in_the_example(config: dict[str, Any]) -> N
     documented = example_vars()
     used = env_names(config)
     assert used <= env_refs(SHIPPED_CONFIG)  # the harness scrubs these from a test proxy's environment
-    assert {"LITELLM_MASTER_KEY", "AWS_ACCESS_KEY_ID", "VERTEX_PROJECT_ID", "LOCAL_MODEL_API_BASE"} <= used
+    assert {"LITELLM_MASTER_KEY", "AWS_ACCESS_KEY_ID", "VERTEX_PROJECT_ID"} <= used
     assert used <= set(documented), used - set(documented)
     for name, comment in documented.items():
         assert len(comment) > 10, f"{name} has no one-line comment above it"
@@ -171,7 +174,6 @@ def test_compose_proxy_settings(compose: dict[str, Any]) -> None:
     env = svc["environment"]
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/run/secrets/vertex-service-account.json"
     assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
-    assert env["LOCAL_MODEL_API_BASE"].startswith("http://127.0.0.1:")
     command = svc["command"]
     assert command[command.index("--config") + 1] == "/app/config.yaml"
     test = svc["healthcheck"]["test"]
@@ -187,8 +189,7 @@ def test_compose_local_profile_serves_the_pinned_model(compose: dict[str, Any]) 
         version = re.search(rf'\nname = "{package}"\nversion = "([^"]+)"', lock)
         assert version and f"{package}" in script and f"=={version.group(1)}" in script, package
     assert "-DGGML_NATIVE=OFF" in local["environment"]["CMAKE_ARGS"]
-    port = compose["services"]["litellm"]["environment"]["LOCAL_MODEL_API_BASE"].split(":")[2].split("/")[0]
-    assert f"--port {port}" in script
+    assert "--port 8089" in script  # where litellm_config.yaml's `local` alias looks
     assert local["network_mode"] == "service:litellm"  # the launcher listens on 127.0.0.1 only
     assert "ports" not in local
 

@@ -114,7 +114,7 @@ def test_missing_cloud_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     env_file = tmp_path / ".env.litellm"
     env_file.write_text("AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=\n")
     assert gateway.missing_cloud_settings("bedrock-claude-3-5-sonnet", env_file) == ["AWS_SECRET_ACCESS_KEY"]
-    assert gateway.missing_cloud_settings("local", env_file) == []  # the gateway sets LOCAL_MODEL_API_BASE
+    assert gateway.missing_cloud_settings("local", env_file) == []  # its endpoint is a loopback literal in the config
     assert "GOOGLE_APPLICATION_CREDENTIALS" in gateway.missing_cloud_settings("vertex-gemini-2.0-flash", env_file)
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "vertex-service-account.json").write_text("{}")

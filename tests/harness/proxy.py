@@ -42,7 +42,7 @@ ENDPOINT_FIELDS = {
     "vertex_ai": "api_base",
     "local": "api_base",
 }
-LOCAL_ENV = "os.environ/LOCAL_MODEL_API_BASE"
+LOCAL_URL = "http://127.0.0.1:8089/v1"  # the shipped `local` alias's server
 
 # Never inherited from the developer's shell: real credentials must not reach a test proxy.
 _SCRUB_PREFIXES = (
@@ -92,7 +92,7 @@ def provider_kind(entry: dict[str, Any]) -> str | None:
     prefix = str(params.get("model", "")).split("/", 1)[0]
     if prefix in ("bedrock", "azure_ai", "vertex_ai"):
         return prefix
-    if entry.get("model_name") == "local" or params.get("api_base") == LOCAL_ENV:
+    if entry.get("model_name") == "local" or params.get("api_base") == LOCAL_URL:
         return "local"
     return None
 
@@ -132,7 +132,6 @@ def fake_cloud_env(
     bedrock: Any = None,
     azure: Any = None,
     vertex: Any = None,
-    local_api_base: str | None = None,
     vertex_project: str = "kaiwa-standin",
     vertex_location: str = "us-central1",
 ) -> dict[str, str]:
@@ -159,9 +158,6 @@ def fake_cloud_env(
         env["GOOGLE_APPLICATION_CREDENTIALS"] = str(path)
         env["VERTEX_PROJECT_ID"] = vertex_project
         env["VERTEX_LOCATION"] = vertex_location
-    if local_api_base is not None:
-        _require_loopback(local_api_base)
-        env["LOCAL_MODEL_API_BASE"] = local_api_base
     return env
 
 
