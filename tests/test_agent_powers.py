@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -357,3 +358,16 @@ def test_proxy_sees_the_session_id_on_every_call_of_a_resumed_session(
     # And no call of this session went out without kaiwa knowing its id.
     ours = {r["litellm_call_id"] for r in records if r["event"] == "pre_api_call" and r["litellm_session_id"] == sid}
     assert ours == kept
+    # The proxy's logging payload groups the calls under the session (success is logged after the stream ends).
+    deadline = time.monotonic() + 15
+    while True:
+        logged = {
+            r["logged_call_id"]: r
+            for r in read_records(proxy.log_path.parent / RECORDS)
+            if r["event"] == "success" and r["logged_call_id"] in kept
+        }
+        if set(logged) == kept or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert set(logged) == kept
+    assert {r["logged_trace_id"] for r in logged.values()} == {sid}

@@ -70,6 +70,9 @@ def _summary(event: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         "metadata_session_id": metadata.get("session_id") if isinstance(metadata, dict) else None,
         "header_session_id": _header(request.get("headers") if isinstance(request, dict) else None,
                                      "x-litellm-session-id"),
+        # What logging integrations receive (StandardLoggingPayload): trace_id carries the session id unless
+        # litellm_settings.request_correlation_in_logs is on, which fills session_id instead.
+        "logged_trace_id": standard.get("trace_id"),
         "logged_session_id": standard.get("session_id"),
         "logged_call_id": standard.get("litellm_call_id"),
         "response_cost": standard.get("response_cost"),
