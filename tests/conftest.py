@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,28 +96,22 @@ def proxy(
     proc.stop()
 
 
-@pytest.fixture
-def upstream(openai_upstream: OpenAIChatStandIn) -> OpenAIChatStandIn:
-    openai_upstream.reset()
-    return openai_upstream
+def _reset_per_test(session_fixture: str, name: str) -> Any:
+    """Fixture `name`: the session's stand-in with its script and recorded requests cleared for each test."""
+
+    @pytest.fixture(name=name)
+    def fresh(request: pytest.FixtureRequest) -> Any:
+        stand_in = request.getfixturevalue(session_fixture)
+        stand_in.reset()
+        return stand_in
+
+    return fresh
 
 
-@pytest.fixture
-def bedrock(bedrock_cloud: BedrockStandIn) -> BedrockStandIn:
-    bedrock_cloud.reset()
-    return bedrock_cloud
-
-
-@pytest.fixture
-def foundry(foundry_cloud: AnthropicStandIn) -> AnthropicStandIn:
-    foundry_cloud.reset()
-    return foundry_cloud
-
-
-@pytest.fixture
-def vertex(vertex_cloud: VertexStandIn) -> VertexStandIn:
-    vertex_cloud.reset()
-    return vertex_cloud
+upstream = _reset_per_test("openai_upstream", "upstream")  # OpenAIChatStandIn
+bedrock = _reset_per_test("bedrock_cloud", "bedrock")  # BedrockStandIn
+foundry = _reset_per_test("foundry_cloud", "foundry")  # AnthropicStandIn
+vertex = _reset_per_test("vertex_cloud", "vertex")  # VertexStandIn
 
 
 @dataclass

@@ -4,10 +4,6 @@ rules directly, then the same stand-in behind a real LiteLLM proxy driven with t
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +17,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 
+from tests.harness.proxy import GATEWAY, Proxy, write_config
 from tests.standins.bedrock import (
     ACCESS_KEY,
     EVENTSTREAM,
@@ -269,8 +266,6 @@ def test_cut_stream_ends_mid_frame(bedrock: BedrockStandIn) -> None:
 
 
 # -- (b) behind a real LiteLLM proxy ------------------------------------------------------------------
-GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
-MASTER_KEY = "sk-test-0123456789abcdef"
 ALIASES = {
     "bedrock-claude-3-5-sonnet": f"bedrock/converse/{SONNET_35}",
     "bedrock-claude-sonnet-4-5": f"bedrock/converse/{SONNET_45}",
@@ -279,78 +274,21 @@ ALIASES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proxy_config(endpoint: str, num_retries: int | None) -> str:
-    lines = ["model_list:"]
-    for alias, model in ALIASES.items():
-        lines += [
-            f"  - model_name: {alias}",
-            "    litellm_params:",
-            f"      model: {model}",
-            f"      aws_bedrock_runtime_endpoint: {endpoint}",
-            "      aws_region_name: us-east-1",
-            # Named through the environment, so the keys never sit in the config file.
-            "      aws_access_key_id: os.environ/STANDIN_AWS_ACCESS_KEY_ID",
-            "      aws_secret_access_key: os.environ/STANDIN_AWS_SECRET_ACCESS_KEY",
-        ]
-    lines += ["litellm_settings:", "  drop_params: true"]
+def proxy_config(endpoint: str, num_retries: int | None) -> dict[str, Any]:
+    params = {
+        "aws_bedrock_runtime_endpoint": endpoint,
+        "aws_region_name": "us-east-1",
+        # Named through the environment, so the keys never sit in the config file.
+        "aws_access_key_id": "os.environ/STANDIN_AWS_ACCESS_KEY_ID",
+        "aws_secret_access_key": "os.environ/STANDIN_AWS_SECRET_ACCESS_KEY",
+    }
+    config: dict[str, Any] = {
+        "model_list": [{"model_name": a, "litellm_params": {"model": m, **params}} for a, m in ALIASES.items()],
+        "litellm_settings": {"drop_params": True},
+    }
     if num_retries is not None:
-        lines += ["router_settings:", f"  num_retries: {num_retries}"]
-    return "\n".join(lines) + "\n"
-
-
-class Proxy:
-    """A LiteLLM proxy process from the gateway env, logging to a file, stopped by its own process group."""
-
-    def __init__(self, workdir: Path, endpoint: str, num_retries: int | None) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        config = workdir / "config.yaml"
-        config.write_text(proxy_config(endpoint, num_retries))
-        self.log_path = workdir / "proxy.log"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "LITELLM_MASTER_KEY": MASTER_KEY,
-            "STANDIN_AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "STANDIN_AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        }
-        command = ["uv", "run", "--project", str(GATEWAY), "--no-sync", "litellm", "--config", str(config)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"proxy exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health/readiness", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"proxy not ready after {timeout}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)  # the group this test started: uv and the proxy under it
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(timeout=5)
-        self._log.close()
+        config["router_settings"] = {"num_retries": num_retries}
+    return config
 
 
 def needs_gateway() -> None:
@@ -368,15 +306,13 @@ def upstream() -> Iterator[BedrockStandIn]:
 
 def start_proxy(workdir: Path, upstream: BedrockStandIn, num_retries: int | None) -> Iterator[Proxy]:
     needs_gateway()
-    proxy = Proxy(workdir, upstream.url, num_retries)
-    try:
-        proxy.wait_ready()
+    config = write_config(workdir / "config.yaml", proxy_config(upstream.url, num_retries))
+    env = {"STANDIN_AWS_ACCESS_KEY_ID": ACCESS_KEY, "STANDIN_AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    with Proxy.start(config, env, workdir / "proxy.log") as proxy:
         # The first Bedrock call loads botocore's service model in the proxy (5-20 s here): pay it now, once.
         stream_response(proxy, model="bedrock-claude-3-5-sonnet", input="warm up")
         upstream.reset()
         yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +337,7 @@ def client(proxy: Proxy) -> Any:
     from openai import OpenAI
 
     # No client retries: every upstream attempt counted below is the proxy's own.
-    return OpenAI(base_url=f"{proxy.url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=60)
+    return OpenAI(base_url=proxy.base_url, api_key=proxy.master_key, max_retries=0, timeout=60)
 
 
 def stream_response(proxy: Proxy, **kwargs: Any) -> tuple[list[Any], Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -20,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.harness.proxy import GATEWAY, Proxy, write_config
 from tests.standins.script import Reply, ToolCall
 from tests.standins.vertex import (
     JWT_BEARER,
@@ -32,11 +31,8 @@ from tests.standins.vertex import (
     VertexStandIn,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-GATEWAY = REPO / "gateway"
 PROJECT = "kaiwa-standin"
 LOCATION = "us-central1"
-MASTER_KEY = "sk-test-0123456789abcdef"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 
@@ -342,12 +338,6 @@ FLASH_25 = "vertex-gemini-2.5-flash"
 LITE_20_BARE = "vertex-gemini-2.0-flash-lite-bare"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def gemini() -> Iterator[VertexStandIn]:
     stand_in = VertexStandIn()
@@ -357,7 +347,7 @@ def gemini() -> Iterator[VertexStandIn]:
 
 
 @pytest.fixture(scope="module")
-def proxy_url(tmp_path_factory: pytest.TempPathFactory, gemini: VertexStandIn) -> Iterator[str]:
+def proxy(tmp_path_factory: pytest.TempPathFactory, gemini: VertexStandIn) -> Iterator[Proxy]:
     tmp = tmp_path_factory.mktemp("vertex-proxy")
     sa_path = tmp / "service-account.json"
     gemini.write_service_account(sa_path)
@@ -384,43 +374,9 @@ def proxy_url(tmp_path_factory: pytest.TempPathFactory, gemini: VertexStandIn) -
         "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
         "router_settings": {"num_retries": 0},  # one scripted error reply, one upstream attempt
     }
-    config_path = tmp / "config.yaml"
-    config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-    port = free_port()
-    env = {
-        **os.environ,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MASTER_KEY": MASTER_KEY,
-        "GOOGLE_APPLICATION_CREDENTIALS": str(sa_path),
-    }
-    log = (tmp / "proxy.log").open("wb")
-    cmd = ["uv", "run", "--project", str(GATEWAY), "--no-sync", "litellm", "--config", str(config_path),
-           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"proxy exited ({proc.returncode}); log: {tmp / 'proxy.log'}")
-            try:
-                with urllib.request.urlopen(f"{url}/health/readiness", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"proxy not ready in 180 s; log: {tmp / 'proxy.log'}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(proc.pid, 15)  # our own process group: uv and the litellm child it started
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-        log.close()
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(sa_path)}
+    with Proxy.start(write_config(tmp / "config.yaml", config), env, tmp / "proxy.log") as running:
+        yield running
 
 
 @pytest.fixture
@@ -430,10 +386,10 @@ def upstream(gemini: VertexStandIn) -> VertexStandIn:
 
 
 @pytest.fixture(scope="module")
-def client(proxy_url: str) -> Any:
+def client(proxy: Proxy) -> Any:
     from openai import OpenAI
 
-    return OpenAI(base_url=f"{proxy_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=60)
+    return OpenAI(base_url=proxy.base_url, api_key=proxy.master_key, max_retries=0, timeout=60)
 
 
 def stream_turn(client: Any, **kwargs: Any) -> tuple[list[Any], Any]:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.harness.proxy import Proxy, write_config
 from tests.standins.anthropic import MESSAGES_PATH, AnthropicStandIn
 from tests.standins.openai_compat import TOOL_WITHOUT_CALL, OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
@@ -55,16 +51,14 @@ def sse(raw: bytes) -> list[tuple[str | None, str]]:
 
 @pytest.fixture
 def oa() -> Iterator[OpenAIChatStandIn]:
-    s = OpenAIChatStandIn()
-    s.start()
+    s = OpenAIChatStandIn().start()
     yield s
     s.stop()
 
 
 @pytest.fixture
 def an() -> Iterator[AnthropicStandIn]:
-    s = AnthropicStandIn()
-    s.start()
+    s = AnthropicStandIn().start()
     yield s
     s.stop()
 
@@ -350,49 +344,29 @@ def test_anthropic_thinking_signatures(an: AnthropicStandIn) -> None:
 
 # -- through a real LiteLLM proxy ---------------------------------------------------------------------
 
-GATEWAY = Path(__file__).resolve().parent.parent / "gateway"
-MASTER_KEY = "sk-test-0123456789abcdef"
 FOUNDRY_KEY = "foundry-test-key-0123"
 UPSTREAM_KEY = "sk-upstream-fake-0123"
 
 
-class Proxy:
-    def __init__(self, url: str, openai_up: OpenAIChatStandIn, claude_up: AnthropicStandIn, log: Path) -> None:
-        self.url = url
-        self.openai_up = openai_up
-        self.claude_up = claude_up
-        self.log = log
-
-    def client(self) -> Any:
-        import openai  # costly import, only for the proxy tests
-
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _ready(url: str) -> bool:
-    try:
-        conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=2)
-        conn.request("GET", "/health/readiness")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
+@pytest.fixture(scope="module")
+def openai_up() -> Iterator[OpenAIChatStandIn]:
+    # The stand-ins insist on the configured keys, so these tests also show LiteLLM passes them upstream.
+    s = OpenAIChatStandIn(api_key=UPSTREAM_KEY).start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    # The stand-ins insist on the configured keys, so these tests also show LiteLLM passes them upstream.
-    openai_up = OpenAIChatStandIn(api_key=UPSTREAM_KEY)
-    claude_up = AnthropicStandIn(api_key=FOUNDRY_KEY)
-    openai_up.start()
-    claude_up.start()
+def claude_up() -> Iterator[AnthropicStandIn]:
+    s = AnthropicStandIn(api_key=FOUNDRY_KEY).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    tmp_path_factory: pytest.TempPathFactory, openai_up: OpenAIChatStandIn, claude_up: AnthropicStandIn
+) -> Iterator[Proxy]:
     work = tmp_path_factory.mktemp("litellm")
     config = {
         "model_list": [
@@ -419,48 +393,21 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         "router_settings": {"num_retries": 0},
         "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
     }
-    config_path = work / "config.yaml"
-    config_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
-    port = _free_port()
-    # VIRTUAL_ENV of the main env would only make uv warn: the gateway has its own.
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env |= {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    log = work / "proxy.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["uv", "run", "--frozen", "--project", str(GATEWAY), "litellm", "--config", str(config_path)]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # its own process group: teardown ends uv and litellm together
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _ready(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"LiteLLM proxy did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Proxy(url, openai_up, claude_up, log)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        openai_up.stop()
-        claude_up.stop()
+    with Proxy.start(write_config(work / "config.yaml", config), {}, work / "proxy.log") as running:
+        yield running
+
+
+def client(proxy: Proxy) -> Any:
+    import openai  # costly import, only for the proxy tests
+
+    return openai.OpenAI(base_url=proxy.base_url, api_key=proxy.master_key, max_retries=0, timeout=60)
 
 
 def _stream(proxy: Proxy, **kwargs: Any) -> tuple[str, dict[str, Any]]:
     """Stream one /v1/responses call: (the text deltas joined, the completed response as a dict)."""
     text = ""
     completed: dict[str, Any] | None = None
-    with proxy.client().responses.create(stream=True, **kwargs) as stream:
+    with client(proxy).responses.create(stream=True, **kwargs) as stream:
         for event in stream:
             if event.type == "response.output_text.delta":
                 text += event.delta
@@ -483,8 +430,10 @@ TIME_TOOL = {
 
 
 @pytest.mark.parametrize("alias", ["fake", "claude"])
-def test_proxy_text_and_tool_round_trip(proxy: Proxy, alias: str) -> None:
-    up: OpenAIChatStandIn | AnthropicStandIn = proxy.openai_up if alias == "fake" else proxy.claude_up
+def test_proxy_text_and_tool_round_trip(
+    proxy: Proxy, openai_up: OpenAIChatStandIn, claude_up: AnthropicStandIn, alias: str
+) -> None:
+    up: OpenAIChatStandIn | AnthropicStandIn = openai_up if alias == "fake" else claude_up
     up.reset()
     up.script(Reply(text="Hello from the stand-in"))
     text, _ = _stream(proxy, model=alias, input="hi")
@@ -518,8 +467,8 @@ def test_proxy_text_and_tool_round_trip(proxy: Proxy, alias: str) -> None:
         assert [b["tool_use_id"] for b in results] == ["call_time1"]
 
 
-def test_proxy_claude_reasoning_replay_passes_signature_check(proxy: Proxy) -> None:
-    up = proxy.claude_up
+def test_proxy_claude_reasoning_replay_passes_signature_check(proxy: Proxy, claude_up: AnthropicStandIn) -> None:
+    up = claude_up
     up.reset()
     up.script(
         Reply(
@@ -557,12 +506,12 @@ def test_proxy_claude_reasoning_replay_passes_signature_check(proxy: Proxy) -> N
     assert up.rejections == ["thinking-signature"]
 
 
-def test_proxy_claude_tool_loop_without_encrypted_content_is_refused(proxy: Proxy) -> None:
+def test_proxy_claude_tool_loop_without_encrypted_content_is_refused(proxy: Proxy, claude_up: AnthropicStandIn) -> None:
     """A client that keeps only the reasoning summary loses the signed block: LiteLLM then sends the
     assistant turn without thinking, which Claude refuses in an open tool loop while thinking is on."""
     import openai
 
-    up = proxy.claude_up
+    up = claude_up
     up.reset()
     up.script(Reply(text="", thinking="hmm", tool_calls=[ToolCall("get_time", {"zone": "UTC"}, id="toolu_s1")]))
     question = {"role": "user", "content": "What time is it?"}

@@ -50,6 +50,7 @@ _SCRUB_PREFIXES = (
     "LITELLM_", "LOCAL_MODEL_", "DATABASE_URL", "REDIS_",
 )  # fmt: skip
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+_DROP = {"VIRTUAL_ENV"}  # the main env's: it would only make `uv run --project gateway` warn
 # Always set: loopback only, no metadata-server probes (169.254.169.254), no price-list download.
 _HYGIENE = {
     "AWS_EC2_METADATA_DISABLED": "true",
@@ -121,8 +122,13 @@ def build_test_config(shipped: Path, out: Path, endpoints: dict[str, str], extra
         if kind in endpoints:
             entry["litellm_params"][ENDPOINT_FIELDS[kind]] = endpoints[kind].rstrip("/")
     models.extend(json.loads(json.dumps(extra_models)))  # a copy: the caller's list stays as given
+    return write_config(out, config)
+
+
+def write_config(out: Path, config: dict[str, Any]) -> Path:
+    """Write a proxy config (for `Proxy.start`) as JSON, which is valid YAML."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(config, indent=2) + "\n")  # JSON is valid YAML
+    out.write_text(json.dumps(config, indent=2) + "\n")
     return out
 
 
@@ -168,7 +174,7 @@ def free_port() -> int:
 
 
 def _scrubbed_environ(config: Path) -> dict[str, str]:
-    drop = env_refs(config)
+    drop = env_refs(config) | _DROP
     return {
         k: v
         for k, v in os.environ.items()
