@@ -9,10 +9,8 @@ import asyncio
 import logging
 import sys
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -64,22 +62,6 @@ def _read_input(given: str | None) -> str:
     return given
 
 
-@dataclass(frozen=True)
-class _UserEndpoint:
-    base_url: str
-    api_key: str | None
-    managed: bool = False
-
-
-def _endpoint(settings: Settings, notify: Callable[[str], None]) -> Any:
-    if settings.base_url_from_user:
-        # The user chose the proxy: never start anything (and skip loading the gateway code).
-        return _UserEndpoint(settings.base_url, settings.api_key)
-    from .gateway import resolve_endpoint
-
-    return resolve_endpoint(settings, notify)
-
-
 def _turn(
     settings: Settings,
     text: str,
@@ -109,20 +91,16 @@ def _turn(
     if use_tools:
         from .mcp_servers import default_mcp_config_path, load_mcp_config
 
-        path = mcp_config or settings.mcp_config
-        if path is not None and not path.is_file():
-            raise UsageError(f"MCP config not found: {path}", "fix --mcp-config or KAIWA_MCP_CONFIG")
-        path = path or default_mcp_config_path()
-        if path.is_file():
-            mcp_specs = load_mcp_config(path)
+        chosen = mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
+        mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
 
     out = Console(soft_wrap=False)
     markdown = out.is_terminal and not plain
     renderer = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
-    endpoint = _endpoint(settings, renderer.notice)
-    if endpoint.managed and model != "local":
-        from .gateway import missing_cloud_settings
+    from .gateway import missing_cloud_settings, resolve_endpoint
 
+    endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never for a user's URL)
+    if endpoint.managed and model != "local":
         missing = missing_cloud_settings(model)
         if missing:
             raise KaiwaError(
