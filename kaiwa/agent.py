@@ -5,7 +5,6 @@ Imported only on the paths that talk to a model: it pulls in the Agents SDK and 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,23 +21,14 @@ INSTRUCTIONS = (
 
 @dataclass
 class ProxyReceipts:
-    """What the proxy said about each HTTP exchange of a turn (its call ids and reported costs)."""
+    """What the proxy said about each HTTP exchange of a turn: its call ids, kept with the turn."""
 
     request_ids: list[str] = field(default_factory=list)
-    costs: list[float] = field(default_factory=list)
-    model_names: list[str] = field(default_factory=list)  # the deployment behind the alias, as LiteLLM names it
 
     async def on_response(self, response: httpx2.Response) -> None:
         call_id = response.headers.get("x-litellm-call-id") or response.headers.get("x-request-id")
         if call_id:
             self.request_ids.append(call_id)
-        deployment = response.headers.get("x-litellm-model-name")
-        if deployment:
-            self.model_names.append(deployment)
-        cost = response.headers.get("x-litellm-response-cost")
-        if cost:
-            with contextlib.suppress(ValueError):
-                self.costs.append(float(cost))
 
 
 def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
@@ -57,37 +47,6 @@ def make_client(
         max_retries=max_retries,
         http_client=http_client,
     )
-
-
-async def streamed_cost(
-    http_client: httpx2.AsyncClient, base_url: str, api_key: str | None, deployment: str, usage: Any
-) -> float | None:
-    """What the proxy prices a streamed answer at (it sends no cost header for streams), or None if unknown."""
-    root = base_url.removesuffix("/").removesuffix("/v1")
-    body = {
-        "completion_response": {
-            "model": deployment,
-            "choices": [{"message": {"role": "assistant", "content": ""}}],
-            "usage": {
-                "prompt_tokens": usage.input_tokens,
-                "completion_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": usage.input_tokens_details.cached_tokens or 0},
-            },
-        }
-    }
-    try:
-        response = await http_client.post(
-            f"{root}/spend/calculate",
-            json=body,
-            headers={"Authorization": f"Bearer {api_key or 'no-key'}"},
-            timeout=5.0,
-        )
-        cost = float(response.json()["cost"]) if response.status_code == 200 else 0.0
-    except Exception:  # noqa: BLE001 - a missing price never fails a turn
-        return None
-    # LiteLLM prices a model it does not know at 0: show no cost rather than a wrong one.
-    return cost if cost > 0 else None
 
 
 def reported_cost(raw_responses: list[Any]) -> float | None:
@@ -113,8 +72,8 @@ def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:
         # With store=False, reasoning can only be replayed from its encrypted (signed) content.
         response_include=["reasoning.encrypted_content"],
         reasoning=Reasoning(effort=reasoning, summary="auto") if reasoning else None,  # type: ignore[arg-type]
-        # Keeps the usage object as the proxy sent it: LiteLLM adds the call's `cost` there, priced with the
-        # deployment's own model_info, which /spend/calculate (keyed by model name only) cannot see.
+        # Keeps the usage object as the proxy sent it: LiteLLM adds the call's `cost` there (streamed answers
+        # get no cost header), priced with the deployment's own model_info.
         preserve_raw_usage=True,
     )
 

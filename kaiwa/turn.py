@@ -74,7 +74,6 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
         model_settings,
         reported_cost,
         run_config,
-        streamed_cost,
     )
     from .mcp_servers import connected_mcp_servers
     from .tools import builtin_tools
@@ -101,12 +100,7 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
                 _on_event(event, renderer)
         renderer.finish()
         usage = result.context_wrapper.usage
-        # Streamed answers carry no cost header: the cost LiteLLM put in each stream's usage comes first.
         cost = reported_cost(result.raw_responses)
-        if cost is None and receipts.costs:
-            cost = sum(receipts.costs)
-        if cost is None and receipts.model_names and usage.requests:
-            cost = await streamed_cost(http_client, request.base_url, request.api_key, receipts.model_names[-1], usage)
     except BaseException:
         # Also on Ctrl-C (cancellation): the SDK saved the user's message before the model answered.
         renderer.finish()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -275,15 +275,7 @@ def _anthropic_thinking_on(s: AnthropicStandIn) -> bool:
 
 REASONING = [
     pytest.param(
-        Cloud(
-            "bedrock-claude-sonnet-4-5",
-            "bedrock",
-            "assistant",
-            _bedrock_history,
-            _bedrock_streamed,
-            _bedrock_tool_results,
-            _bedrock_attempts,
-        ),
+        replace(BEDROCK, alias="bedrock-claude-sonnet-4-5"),
         _bedrock_signatures,
         _bedrock_thinking_on,
         id="bedrock-claude-sonnet-4-5",
