@@ -16,7 +16,7 @@ from tests.harness.proxy import REPO, SHIPPED_CONFIG, Proxy, build_test_config, 
 
 COMPOSE = REPO / "compose.yaml"
 ENV_EXAMPLE = REPO / ".env.litellm.example"
-GATEWAY_LOCK = REPO / "gateway" / "uv.lock"
+GATEWAY_LOCK = REPO / "proxy" / "uv.lock"
 CLOUD_ALIASES = {"bedrock-claude-3-5-sonnet", "azure-foundry-claude", "vertex-gemini-2.0-flash"}
 REQUIRED_ALIASES = CLOUD_ALIASES | {"local"}
 SECRET_FIELDS = {"api_key", "aws_access_key_id", "aws_secret_access_key", "master_key", "vertex_credentials"}
@@ -38,7 +38,7 @@ def aliases(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def locked_litellm_version() -> str:
     match = re.search(r'\[\[package\]\]\nname = "litellm"\nversion = "([^"]+)"', GATEWAY_LOCK.read_text())
-    assert match, "litellm is not in gateway/uv.lock"
+    assert match, "litellm is not in proxy/uv.lock"
     return match.group(1)
 
 

@@ -1,5 +1,5 @@
 """MCP config parsing, and real MCP servers (stdio child process, streamable HTTP and SSE on 127.0.0.1) connected
-through kaiwa.mcp_servers.connected_mcp_servers and used through the Agents SDK."""
+through kaiwa.tools.mcp.connected_mcp_servers and used through the Agents SDK."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kaiwa.errors import UsageError
-from kaiwa.mcp_servers import (
+from kaiwa.tools.mcp import (
     McpServerSpec,
     connected_mcp_servers,
     default_mcp_config_path,

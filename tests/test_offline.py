@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from kaiwa import gateway
-from kaiwa import gateway_state as gs
+from kaiwa.gateway import endpoint as gateway
+from kaiwa.gateway import state as gs
 from kaiwa.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def ours_running(state_dir: Path) -> list[int]:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and gs.pid_alive(int(proc.name)):
             line = gs.cmdline(int(proc.name))
-            if "gateway_supervisor" in line and str(state_dir) in line:
+            if "kaiwa/gateway/supervisor.py" in line and str(state_dir) in line:
                 pids.append(int(proc.name))
     return pids
 
@@ -126,7 +126,7 @@ def test_missing_cloud_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 RESOLVE = """
 import json, sys
 from pathlib import Path
-from kaiwa.gateway import resolve_endpoint
+from kaiwa.gateway.endpoint import resolve_endpoint
 from kaiwa.settings import Settings
 s = Settings(base_url=sys.argv[1], base_url_from_user=False, api_key=None, model="local",
              db_path=Path("x"), reasoning=None, timeout=60.0, max_retries=0, mcp_config=None)
@@ -143,7 +143,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     env = gateway_env(state, free_port())
     yield {"state": state, "env": env}
     subprocess.run(
-        [sys.executable, "-c", "from kaiwa.gateway import stop_gateway; stop_gateway()"],
+        [sys.executable, "-c", "from kaiwa.gateway.endpoint import stop_gateway; stop_gateway()"],
         cwd=REPO,
         env=env,
         timeout=60,

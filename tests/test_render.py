@@ -4,7 +4,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from kaiwa.render import Renderer, usage_line
+from kaiwa.chat.render import Renderer, usage_line
 
 
 def consoles(terminal: bool) -> tuple[Console, Console, StringIO, StringIO]:

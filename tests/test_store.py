@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kaiwa.errors import KaiwaError, UsageError
-from kaiwa.store import Store, TurnRecord, make_title, new_session_id, parse_session_id
+from kaiwa.store.sqlite import Store, TurnRecord, make_title, new_session_id, parse_session_id
 
 
 def test_new_ids_are_uuid7_and_ordered() -> None:

@@ -30,7 +30,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
-GATEWAY = REPO / "gateway"
+GATEWAY = REPO / "proxy"
 SHIPPED_CONFIG = REPO / "litellm_config.yaml"
 DEFAULT_MASTER_KEY = "sk-test-0123456789abcdef"
 READY_TIMEOUT = 120.0  # 10-30 s on an idle 2-core box, up to ~65 s measured while other jobs compile

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
 
-from .errors import UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from agents.mcp import MCPServer

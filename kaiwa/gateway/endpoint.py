@@ -1,8 +1,8 @@
 """The local gateway: when no proxy answers at the default URL, kaiwa runs one itself.
 
 The gateway is the same LiteLLM proxy and `litellm_config.yaml` as in Docker, plus the offline model server
-(alias `local`), both from the locked env in `gateway/`, loopback only, under a small supervisor
-(`gateway_supervisor.py`) that outlives kaiwa and stops both after a while unused.
+(alias `local`), both from the locked env in `proxy/`, loopback only, under a small supervisor
+(`supervisor.py`) that outlives kaiwa and stops both after a while unused.
 Import cost matters (every kaiwa run imports this): stdlib and rich only, the rest is imported lazily.
 """
 
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import gateway_state as gs
-from .gateway_launch import (
+from ..settings import Settings
+from . import state as gs
+from .launch import (
     VERTEX_SECRET,
     Progress,
     config_path,
@@ -32,7 +33,6 @@ from .gateway_launch import (
     stop_pid,
     url_root,
 )
-from .settings import Settings
 
 __all__ = ["Endpoint", "Progress", "ensure_running", "missing_cloud_settings", "resolve_endpoint", "status"]
 
@@ -54,11 +54,11 @@ def ensure_running(
     """Reuse the running gateway or start one; returns its state and master key. Safe across processes."""
     p = gs.paths()
     state = gs.read_state(p)
-    if state is not None and gs.is_ours(state.supervisor_pid, "gateway_supervisor") and healthy(state):
+    if state is not None and gs.is_ours(state.supervisor_pid, "gateway/supervisor.py") and healthy(state):
         return state, gs.master_key(p)
     with gs.locked(p, waiting=lambda: progress.set("waiting for another kaiwa that is starting the gateway")):
         state = gs.read_state(p)  # again, under the lock: another process may have started it meanwhile
-        if state is not None and gs.is_ours(state.supervisor_pid, "gateway_supervisor"):
+        if state is not None and gs.is_ours(state.supervisor_pid, "gateway/supervisor.py"):
             if healthy(state):
                 return state, gs.master_key(p)
             stop_pid(state.supervisor_pid)  # alive but not answering: nobody is starting it (we hold the lock)
@@ -100,7 +100,7 @@ def stop_gateway() -> bool:
         state = gs.read_state(p)
         if state is None:
             return False
-        running = gs.is_ours(state.supervisor_pid, "gateway_supervisor")
+        running = gs.is_ours(state.supervisor_pid, "gateway/supervisor.py")
         if running:
             stop_pid(state.supervisor_pid)
         kill_leftovers(state)
@@ -154,7 +154,7 @@ def status() -> dict[str, Any]:
     p = gs.paths()
     state = gs.read_state(p)
     info: dict[str, Any] = {"running": False, "log_path": str(p.log), "state_dir": str(p.root)}
-    if state is None or not gs.is_ours(state.supervisor_pid, "gateway_supervisor"):
+    if state is None or not gs.is_ours(state.supervisor_pid, "gateway/supervisor.py"):
         info["stale"] = state is not None
         return info
     last = max((f.stat().st_mtime for f in (p.last_used, p.log) if f.exists()), default=time.time())

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..store.sqlite import Store, TurnRecord
 from .render import Renderer
-from .store import Store, TurnRecord
 
 MAX_TOOL_ROUNDS = 12
 TEXT_EVENTS = {"response.output_text.delta"}
@@ -32,7 +32,7 @@ class TurnRequest:
 
 
 def _on_event(event: Any, renderer: Renderer) -> None:
-    from .tools import describe_call, describe_result
+    from ..tools.display import describe_call, describe_result
 
     if event.type == "raw_response_event":
         kind = getattr(event.data, "type", "")
@@ -66,6 +66,8 @@ def _record(request: TurnRequest, usage: Any, receipts: Any, cost: float | None,
 async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> TurnRecord:
     from agents import Runner
 
+    from ..tools import builtin_tools
+    from ..tools.mcp import connected_mcp_servers
     from .agent import (
         ProxyReceipts,
         build_agent,
@@ -75,8 +77,6 @@ async def run_turn(request: TurnRequest, store: Store, renderer: Renderer) -> Tu
         reported_cost,
         run_config,
     )
-    from .mcp_servers import connected_mcp_servers
-    from .tools import builtin_tools
 
     started = time.monotonic()
     receipts = ProxyReceipts()

@@ -15,41 +15,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .errors import KaiwaError, UsageError
-from .settings import REASONING_EFFORTS, Settings, load_settings
-
-EXAMPLES = """
-
-Examples:
-
-\b
-  uv run chat.py --input "こんにちは"                        # one turn, new session
-  uv run chat.py --input "続けて" --session-id 0190…          # continue a session
-  uv run chat.py --input "hi" --model local                  # the offline demo model
-  echo "summarise this" | uv run chat.py                     # text from a pipe
-  uv run chat.py sessions                                    # list stored sessions
-"""
-
-app = typer.Typer(
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    no_args_is_help=False,
-    rich_markup_mode=None,
-    help="kaiwa: chat with models behind a LiteLLM proxy (Responses API), sessions kept in SQLite." + EXAMPLES,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-err_console = Console(stderr=True)
-
-
-def _fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
-    if debug:
-        err_console.print_exception()
-    err_console.print(exc.line(), style="bold red", highlight=False, soft_wrap=True)
-    if text:  # nothing the user typed is lost
-        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
-        err_console.print(text, markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
+from ..errors import KaiwaError, UsageError
+from ..settings import REASONING_EFFORTS, Settings, load_settings
+from .common import app, err_console, fail
 
 
 def _read_input(given: str | None) -> str:
@@ -73,8 +41,8 @@ def _turn(
     show_reasoning: bool,
     plain: bool,
 ) -> None:
-    from .render import Renderer, usage_line
-    from .store import Store, new_session_id, parse_session_id
+    from ..chat.render import Renderer, usage_line
+    from ..store.sqlite import Store, new_session_id, parse_session_id
 
     store = Store(settings.db_path)
     if session_id is not None:
@@ -89,7 +57,7 @@ def _turn(
 
     mcp_specs = []
     if use_tools:
-        from .mcp_servers import default_mcp_config_path, load_mcp_config
+        from ..tools.mcp import default_mcp_config_path, load_mcp_config
 
         chosen = mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
@@ -97,7 +65,7 @@ def _turn(
     out = Console(soft_wrap=False)
     markdown = out.is_terminal and not plain
     renderer = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
-    from .gateway import missing_cloud_settings, resolve_endpoint
+    from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
 
     endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never for a user's URL)
     if endpoint.managed and model != "local":
@@ -108,7 +76,7 @@ def _turn(
                 "add them (see .env.litellm.example), or try --model local",
             )
 
-    from .turn import TurnRequest, run_turn
+    from ..chat.turn import TurnRequest, run_turn
 
     request = TurnRequest(
         session_id=sid,
@@ -127,7 +95,7 @@ def _turn(
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        from .failures import explain
+        from ..chat.failures import explain
 
         raise explain(
             exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=model, timeout=settings.timeout
@@ -211,54 +179,12 @@ def main(
             plain,
         )
     except KaiwaError as exc:
-        raise _fail(exc, debug, None if isinstance(exc, UsageError) else text) from None
+        raise fail(exc, debug, None if isinstance(exc, UsageError) else text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug
         if debug:
             raise
         bug = KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it")
-        raise _fail(bug, False, text) from None
+        raise fail(bug, False, text) from None
     except KeyboardInterrupt:
         interrupted = KaiwaError("interrupted", "nothing was saved for this turn; the session is as it was", 130)
-        raise _fail(interrupted, False, text) from None
-
-
-@app.command()
-def sessions(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
-    """List stored sessions, newest first: id, last used, model, turns, tokens, title."""
-    import datetime as dt
-
-    from .store import Store
-
-    try:
-        store = Store(load_settings().db_path)
-    except KaiwaError as exc:
-        raise _fail(exc, debug) from None
-    out = Console()
-    for s in store.sessions(limit):
-        when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
-        cost = f" ${s.cost:.4f}" if s.cost else ""
-        out.print(
-            f"{s.session_id}  {when}  {s.model}  {s.turns} turns"
-            f"  {s.input_tokens + s.output_tokens:,} tok{cost}  {s.title}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-
-
-def _mount_gateway() -> None:
-    try:
-        from .gateway_cli import gateway_app
-    except ImportError:  # not built yet
-        return
-    app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
-
-
-_mount_gateway()
-
-
-def run() -> None:
-    app()
+        raise fail(interrupted, False, text) from None

@@ -10,7 +10,7 @@ import re
 import urllib.request
 from typing import Any
 
-from .errors import KaiwaError
+from ..errors import KaiwaError
 
 _SECRETISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]+)")
 MESSAGE_LIMIT = 240

@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.text import Text
 
-from . import gateway_state as gs
-from .errors import KaiwaError, UsageError
+from ..errors import KaiwaError, UsageError
+from . import state as gs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GATEWAY_PROJECT = REPO_ROOT / "gateway"
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+GATEWAY_PROJECT = REPO_ROOT / "proxy"
 MODEL_LAUNCHER = GATEWAY_PROJECT / "serve_local_model.py"
-SUPERVISOR = Path(__file__).resolve().parent / "gateway_supervisor.py"
+SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"
 START_TIMEOUT = 240.0  # seconds for both servers to answer (the proxy alone takes 10-30 s on 2 cores)
 VERTEX_SECRET = Path("secrets") / "vertex-service-account.json"
 # Where litellm_config.yaml's `local` alias looks (a loopback literal: an unset variable there would make
@@ -232,7 +232,7 @@ def _gateway_env(key: str, env_litellm: Path) -> dict[str, str]:
 def kill_leftovers(state: gs.State) -> None:
     """After a crash: stop whatever of an old gateway still runs (only processes that are still ours)."""
     for pid, marker in (
-        (state.supervisor_pid, "gateway_supervisor"),
+        (state.supervisor_pid, "gateway/supervisor.py"),
         (state.proxy_pid, "litellm"),
         (state.model_pid, "serve_local_model"),
     ):

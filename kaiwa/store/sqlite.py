@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import KaiwaError, UsageError
+from ..errors import KaiwaError, UsageError
 
 if TYPE_CHECKING:
     from agents.memory import SQLiteSession

