@@ -1,4 +1,5 @@
-"""Settings from the process environment and `.env.app` (the process environment wins)."""
+"""Settings from the process environment, then `.env.app` in the current folder, then
+`~/.config/kaiwa/.env.app` (the first that sets a variable wins)."""
 
 from __future__ import annotations
 
@@ -27,14 +28,28 @@ class Settings:
     timeout: float  # seconds without progress before a turn fails
     max_retries: int  # the client's own retries; the proxy's router retries too
     mcp_config: Path | None
+    db_url: str | None = None  # SESSION_DB_URL (postgresql://…): wins over db_path
+    system: str | None = None  # KAIWA_SYSTEM: instructions for new sessions
+    temperature: float | None = None  # KAIWA_TEMPERATURE
+    max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
 
 
-def _env(env_file: Path | None) -> dict[str, str]:
+def user_config_dir() -> Path:
+    raw = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return (Path(os.path.expanduser(raw)) if raw else Path.home() / ".config") / "kaiwa"
+
+
+def _env(env_files: list[Path]) -> dict[str, str]:
     merged: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    for env_file in reversed(env_files):  # later files are overridden by earlier ones
+        if env_file.is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ)
     return merged
+
+
+def _optional_number(env: dict[str, str], name: str) -> float | None:
+    return _number(env, name, -1.0) if env.get(name, "").strip() else None
 
 
 def _number(env: dict[str, str], name: str, default: float) -> float:
@@ -51,7 +66,8 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
 
 
 def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
-    env = _env(env_file)
+    """`env_file` None: the process environment only (tests)."""
+    env = _env([] if env_file is None else [env_file, user_config_dir() / ".env.app"])
     base_url = env.get("LITELLM_BASE_URL", "").strip()
     reasoning = env.get("KAIWA_REASONING", "").strip().lower() or None
     if reasoning is not None and reasoning not in REASONING_EFFORTS:
@@ -67,4 +83,8 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         timeout=_number(env, "KAIWA_TIMEOUT", 120.0),
         max_retries=int(_number(env, "KAIWA_MAX_RETRIES", 1)),
         mcp_config=Path(os.path.expanduser(mcp)) if mcp else None,
+        db_url=env.get("SESSION_DB_URL", "").strip() or None,
+        system=env.get("KAIWA_SYSTEM", "").strip() or None,
+        temperature=_optional_number(env, "KAIWA_TEMPERATURE"),
+        max_output_tokens=int(tokens) if (tokens := _optional_number(env, "KAIWA_MAX_OUTPUT_TOKENS")) else None,
     )

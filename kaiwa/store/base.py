@@ -1,0 +1,158 @@
+"""The one interface every session store implements (SQLite today, Postgres next).
+
+The conversation items themselves live in the Agents SDK's own tables (`agent_sessions`, `agent_messages`, one
+JSON item per row, exactly as the SDK's `SQLiteSession` / `SQLAlchemySession` write them), so the SDK's session
+classes can read them back; kaiwa keeps what users need on top (`kaiwa_sessions`, `kaiwa_turns`).
+
+A turn is atomic: the turn's items are buffered in memory while the model answers (see `chat/turn.py`) and
+written by `commit_turn` in ONE transaction together with kaiwa's rows. A process that dies mid-turn therefore
+leaves the session exactly as it was — nothing to clean up afterwards.
+
+Nothing here imports the Agents SDK, openai or SQLAlchemy: `sessions list` and friends stay cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+Item = dict[str, Any]  # one Responses input item, as the SDK stores it (JSON object)
+
+TITLE_LENGTH = 60
+
+
+def make_title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """What kaiwa keeps per turn beside the items: usage, cost, the proxy's call ids, duration."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float | None = None
+    request_ids: tuple[str, ...] = ()
+    duration_ms: int = 0
+    created_at: float = 0.0  # set by the store when 0
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: str
+    created_at: float
+    updated_at: float
+    model: str
+    title: str
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    instructions: str | None = None  # the session's system prompt (None: kaiwa's default)
+    origin: str | None = None  # e.g. "fork of <id>", "compacted from <id>", "imported"
+
+    @property
+    def short_id(self) -> str:
+        return self.session_id[-8:]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    session: SessionInfo
+    snippet: str
+
+
+@dataclass
+class SessionDump:
+    """A whole session, lossless: what export writes, import/fork/migrate read, `create_session` stores."""
+
+    info: SessionInfo
+    items: list[Item] = field(default_factory=list)
+    turns: list[TurnRecord] = field(default_factory=list)
+
+
+class Store(ABC):
+    """A session store. Every method may raise `KaiwaError` (one line for the user); none leaks a secret."""
+
+    #: Where the store lives, safe to print (a path, or a URL with the password masked).
+    location: str
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Check the store and create or migrate kaiwa's tables (in a transaction). Bad stores: KaiwaError."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # -- reading -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
+        """Most recently used first."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> SessionInfo | None: ...
+
+    @abstractmethod
+    async def find_sessions(self, fragment: str, limit: int = 10) -> list[SessionInfo]:
+        """Sessions whose id contains `fragment` (case-insensitive), most recent first."""
+
+    @abstractmethod
+    async def items(self, session_id: str) -> list[Item]:
+        """The session's items in order, as the SDK stored them."""
+
+    @abstractmethod
+    async def turns(self, session_id: str) -> list[TurnRecord]: ...
+
+    @abstractmethod
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Full-text search over message text (SQLite FTS5 / Postgres tsvector), newest session first."""
+
+    # -- writing -----------------------------------------------------------------------------------
+    @abstractmethod
+    def lock(
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+    ) -> AbstractAsyncContextManager[None]:
+        """Serialise turns per session across processes (and machines, on Postgres). Calls `on_wait` once if
+        another holder is seen; raises KaiwaError after `timeout` seconds."""
+
+    @abstractmethod
+    async def commit_turn(
+        self,
+        session_id: str,
+        items: list[Item],
+        record: TurnRecord,
+        *,
+        title: str,
+        instructions: str | None = None,
+        replace_from: int | None = None,
+    ) -> None:
+        """In ONE transaction: create the session if new (with `title`, `instructions`), append `items`, add the
+        turn's record, bump `updated_at`. `replace_from`: first delete the items from that index on (and the
+        last turn record) — `/retry` replaces the last exchange atomically."""
+
+    @abstractmethod
+    async def create_session(self, dump: SessionDump) -> None:
+        """Store a whole session (import, fork, compact, migrate) in one transaction. KaiwaError if the id
+        exists."""
+
+    @abstractmethod
+    async def rename(self, session_id: str, title: str) -> None: ...
+
+    @abstractmethod
+    async def set_instructions(self, session_id: str, instructions: str | None) -> None: ...
+
+    @abstractmethod
+    async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
+        """Keep only the first `keep_items` items and `keep_turns` turn records (`/undo`), in one transaction."""
+
+    @abstractmethod
+    async def delete(self, session_ids: list[str]) -> int:
+        """Remove the sessions and everything stored for them, in one transaction; returns how many."""
