@@ -96,6 +96,22 @@ def proxy(
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A REAL PostgreSQL server for the whole run (tests/harness/postgres.py): password auth on 127.0.0.1."""
+    from tests.harness.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: Any) -> str:
+    """A fresh empty database on that server, as a user's SESSION_DB_URL (password included)."""
+    return str(postgres.create_database())
+
+
 def _reset_per_test(session_fixture: str, name: str) -> Any:
     """Fixture `name`: the session's stand-in with its script and recorded requests cleared for each test."""
 
