@@ -84,10 +84,11 @@ def build_agent(
     settings: ModelSettings,
     tools: list[Any],
     mcp_servers: list[Any],
+    instructions: str | None = None,
 ) -> Agent[Any]:
     return Agent(
         name="kaiwa",
-        instructions=INSTRUCTIONS,
+        instructions=instructions or INSTRUCTIONS,
         model=OpenAIResponsesModel(model=model, openai_client=client),
         model_settings=settings,
         tools=tools,

@@ -42,6 +42,7 @@ def _turn(
     plain: bool,
 ) -> None:
     from ..chat.render import Renderer, usage_line
+    from ..store.base import TurnRecord
     from ..store.sqlite import Store, new_session_id, parse_session_id
 
     store = Store(settings.db_path)
@@ -76,23 +77,33 @@ def _turn(
                 "add them (see .env.litellm.example), or try --model local",
             )
 
-    from ..chat.turn import TurnRequest, run_turn
+    from ..chat.turn import ChatEngine, EngineConfig, TurnOptions
 
-    request = TurnRequest(
-        session_id=sid,
-        text=text,
-        model=model,
+    config = EngineConfig(
         base_url=endpoint.base_url,
         api_key=endpoint.api_key,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
-        reasoning=reasoning,
         use_tools=use_tools,
         mcp_specs=mcp_specs,
     )
+    options = TurnOptions(model=model, reasoning=reasoning)
+
+    async def one_turn() -> TurnRecord:
+        async with ChatEngine(config, lambda line: renderer.notice(line, "yellow")) as engine:
+            result = await engine.run_turn(
+                store,
+                sid,
+                text,
+                options,
+                renderer,
+                on_wait=lambda: renderer.notice(f"waiting: another kaiwa process is in a turn on session {sid}"),
+            )
+            return result.record
+
     try:
-        record = asyncio.run(run_turn(request, store, renderer))
-    except KeyboardInterrupt:
+        record = asyncio.run(one_turn())
+    except (KeyboardInterrupt, KaiwaError):
         raise
     except Exception as exc:
         from ..chat.failures import explain
@@ -100,7 +111,6 @@ def _turn(
         raise explain(
             exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=model, timeout=settings.timeout
         ) from exc
-    store.record_turn(sid, text, record)
     renderer.usage(
         usage_line(
             model, record.input_tokens, record.output_tokens, record.reasoning_tokens, record.cached_tokens, record.cost

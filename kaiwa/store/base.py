@@ -115,7 +115,12 @@ class Store(ABC):
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Full-text search over message text (SQLite FTS5 / Postgres tsvector), newest session first."""
 
-    # -- writing -----------------------------------------------------------------------------------
+    # -- the turn ----------------------------------------------------------------------------------
+    @abstractmethod
+    def sdk_session(self, session_id: str) -> Any:
+        """The Agents SDK's own session class on this store's tables (SQLiteSession / SQLAlchemySession), used by
+        a turn to read the history. Imports the SDK; a turn never writes through it (see `commit_turn`)."""
+
     @abstractmethod
     def lock(
         self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
@@ -138,6 +143,7 @@ class Store(ABC):
         turn's record, bump `updated_at`. `replace_from`: first delete the items from that index on (and the
         last turn record) — `/retry` replaces the last exchange atomically."""
 
+    # -- managing sessions ---------------------------------------------------------------------------
     @abstractmethod
     async def create_session(self, dump: SessionDump) -> None:
         """Store a whole session (import, fork, compact, migrate) in one transaction. KaiwaError if the id

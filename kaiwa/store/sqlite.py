@@ -7,23 +7,25 @@ Nothing here imports the Agents SDK except `sdk_session`, so listing sessions st
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import json
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KaiwaError, UsageError
+from .base import SessionInfo, TurnRecord, make_title
 
 if TYPE_CHECKING:
     from agents.memory import SQLiteSession
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-TITLE_LENGTH = 60
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kaiwa_sessions (
@@ -65,36 +67,6 @@ def parse_session_id(raw: str) -> str:
             f"--session-id {raw!r} is not a UUID",
             "copy the id printed as SESSION_ID=… or list them with `chat.py sessions`",
         ) from None
-
-
-def make_title(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
-
-
-@dataclass(frozen=True)
-class TurnRecord:
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    cached_tokens: int = 0
-    cost: float | None = None
-    request_ids: tuple[str, ...] = ()
-    duration_ms: int = 0
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    session_id: str
-    created_at: float
-    updated_at: float
-    model: str
-    title: str
-    turns: int
-    input_tokens: int
-    output_tokens: int
-    cost: float | None
 
 
 def check_db_path(path: Path) -> Path:
@@ -142,6 +114,69 @@ class Store:
 
         return SQLiteSession(session_id, self.path)
 
+    @asynccontextmanager
+    async def lock(
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+    ) -> AsyncIterator[None]:
+        """One turn at a time per session, across processes: an fcntl byte-range lock in `<db>.lock` at an
+        offset derived from the session id (the kernel releases it when a process dies, however it dies)."""
+        import zlib
+
+        offset = zlib.crc32(session_id.encode()) & 0x7FFFFFFF
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + timeout
+            waited = False
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                    break
+                except OSError:
+                    if not waited and on_wait is not None:
+                        on_wait()
+                    waited = True
+                    if time.monotonic() > deadline:
+                        raise KaiwaError(
+                            f"session {session_id} is busy: another kaiwa process is in a turn on it",
+                            "wait for it to finish and try again",
+                        ) from None
+                    await asyncio.sleep(0.1)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    async def commit_turn(
+        self,
+        session_id: str,
+        items: list[dict[str, Any]],
+        record: TurnRecord,
+        *,
+        title: str,
+        instructions: str | None = None,
+        replace_from: int | None = None,
+    ) -> None:
+        """The whole turn in one transaction: the SDK's rows (in its own format) and kaiwa's."""
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if replace_from is not None:
+                conn.execute(
+                    "DELETE FROM agent_messages WHERE id IN (SELECT id FROM agent_messages WHERE session_id=?"
+                    " ORDER BY id LIMIT -1 OFFSET ?)",
+                    (session_id, replace_from),
+                )
+                conn.execute(
+                    "DELETE FROM kaiwa_turns WHERE id=(SELECT MAX(id) FROM kaiwa_turns WHERE session_id=?)",
+                    (session_id,),
+                )
+            conn.execute("INSERT OR IGNORE INTO agent_sessions (session_id) VALUES (?)", (session_id,))
+            conn.executemany(
+                "INSERT INTO agent_messages (session_id, message_data) VALUES (?, ?)",
+                [(session_id, json.dumps(item)) for item in items],
+            )
+            conn.execute("UPDATE agent_sessions SET updated_at=CURRENT_TIMESTAMP WHERE session_id=?", (session_id,))
+            self._record_turn(conn, session_id, title, record, now)
+
     def exists(self, session_id: str) -> bool:
         with self._connect() as conn:
             if conn.execute("SELECT 1 FROM kaiwa_sessions WHERE session_id=?", (session_id,)).fetchone():
@@ -178,29 +213,31 @@ class Store:
             return removed
 
     def record_turn(self, session_id: str, user_text: str, turn: TurnRecord) -> None:
-        now = time.time()
         with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title) VALUES (?,?,?,?,?)"
-                " ON CONFLICT(session_id) DO UPDATE SET updated_at=excluded.updated_at, model=excluded.model",
-                (session_id, now, now, turn.model, make_title(user_text)),
-            )
-            conn.execute(
-                "INSERT INTO kaiwa_turns (session_id, created_at, model, input_tokens, output_tokens,"
-                " reasoning_tokens, cached_tokens, cost, request_ids, duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    session_id,
-                    now,
-                    turn.model,
-                    turn.input_tokens,
-                    turn.output_tokens,
-                    turn.reasoning_tokens,
-                    turn.cached_tokens,
-                    turn.cost,
-                    " ".join(turn.request_ids),
-                    turn.duration_ms,
-                ),
-            )
+            self._record_turn(conn, session_id, make_title(user_text), turn, time.time())
+
+    def _record_turn(self, conn: sqlite3.Connection, session_id: str, title: str, turn: TurnRecord, now: float) -> None:
+        conn.execute(
+            "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(session_id) DO UPDATE SET updated_at=excluded.updated_at, model=excluded.model",
+            (session_id, now, now, turn.model, title),
+        )
+        conn.execute(
+            "INSERT INTO kaiwa_turns (session_id, created_at, model, input_tokens, output_tokens,"
+            " reasoning_tokens, cached_tokens, cost, request_ids, duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                session_id,
+                now,
+                turn.model,
+                turn.input_tokens,
+                turn.output_tokens,
+                turn.reasoning_tokens,
+                turn.cached_tokens,
+                turn.cost,
+                " ".join(turn.request_ids),
+                turn.duration_ms,
+            ),
+        )
 
     def sessions(self, limit: int | None = None) -> list[SessionInfo]:
         query = (
