@@ -26,7 +26,18 @@ from rich.text import Text
 from ..errors import KaiwaError, UsageError
 from . import state as gs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+def _resource_root() -> Path:
+    """Where `litellm_config.yaml` and the proxy's locked project (`proxy/`) are: the checkout kaiwa runs from,
+    or, for an installed kaiwa (`uv tool install .`), the copies shipped inside the package (`kaiwa/_proxy/`)."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "litellm_config.yaml").is_file() and (checkout / "proxy" / "pyproject.toml").is_file():
+        return checkout
+    return Path(__file__).resolve().parents[1] / "_proxy"
+
+
+REPO_ROOT = _resource_root()
+INSTALLED = REPO_ROOT.name == "_proxy"
 GATEWAY_PROJECT = REPO_ROOT / "proxy"
 MODEL_LAUNCHER = GATEWAY_PROJECT / "serve_local_model.py"
 SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"
@@ -150,8 +161,11 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
     """Run a command, forwarding its output lines to the progress display; returns its output."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("VIRTUAL_ENV", None)  # uv would warn that it does not match the gateway project's env
-    # One name for two projects' envs would put the proxy's packages into kaiwa's env: gateway/.venv it is.
+    # One name for two projects' envs would put the proxy's packages into kaiwa's env: proxy/.venv it is in a
+    # checkout; an installed kaiwa keeps it in its state folder, not inside site-packages.
     env.pop("UV_PROJECT_ENVIRONMENT", None)
+    if INSTALLED:
+        env["UV_PROJECT_ENVIRONMENT"] = str(gs.state_dir() / "proxy-env")
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, text=True
     )
