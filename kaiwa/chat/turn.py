@@ -164,7 +164,11 @@ class ChatEngine:
                     instructions=options.instructions,
                 )
                 result = Runner.run_streamed(
-                    agent, user_input, session=buffer, run_config=run_config(), max_turns=MAX_TOOL_ROUNDS
+                    agent,
+                    user_input,  # type: ignore[arg-type]  # plain JSON items, as the SDK stores them
+                    session=buffer,
+                    run_config=run_config(),
+                    max_turns=MAX_TOOL_ROUNDS,
                 )
                 async for event in result.stream_events():
                     _on_event(event, renderer)
