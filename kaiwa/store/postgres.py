@@ -1,0 +1,421 @@
+"""The Postgres session store (SESSION_DB_URL=postgresql://…): a team's conversations in one shared database.
+
+Items live in the Agents SDK's own tables (`SQLAlchemySession`'s `agent_sessions` / `agent_messages`, one JSON
+item per row, serialised exactly as the SDK does), kaiwa's rows beside them (kaiwa/store/pg_schema.py), all through
+SQLAlchemy Core on asyncpg. A turn is one transaction; turns on one session are serialised across machines by a
+Postgres advisory lock held on a dedicated connection (a dead process's connection closes, so its lock goes too).
+
+SQLAlchemy and asyncpg are imported only here, and this module only when SESSION_DB_URL is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from sqlalchemy import delete, func, insert, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..errors import KaiwaError
+from . import pg_schema as S
+from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
+from .pg_errors import parse_url, translate
+from .pg_search import search_sessions
+
+if TYPE_CHECKING:
+    from agents.extensions.memory import SQLAlchemySession
+
+CONNECT_TIMEOUT = 10.0
+NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machines' clocks may disagree
+
+
+def dump_item(item: Item) -> str:
+    """An item as the SDK's SQLAlchemySession serialises it (ensure_ascii, compact separators)."""
+    return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str) -> None:
+        self._target = parse_url(url)
+        self.location = self._target.masked
+        self._engine: AsyncEngine | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            self._target.dsn,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": "kaiwa", "timezone": "UTC"},
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            # The URL goes to asyncpg as the user wrote it (libpq's sslmode, sslrootcert, PG* variables…);
+            # SQLAlchemy never sees it, so neither its logs nor its reprs can show the password.
+            self._engine = create_async_engine("postgresql+asyncpg://", async_creator=self._connect)
+        return self._engine
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        return translate(exc, self._target) or exc
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except KaiwaError:
+            raise
+        except (Exception, asyncio.CancelledError) as exc:
+            err = self._fail(exc)
+            if err is exc:
+                raise
+            raise err from exc
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def open(self) -> None:
+        async with self._tx() as conn:
+            version = await self._version(conn)
+            if version == S.SCHEMA_VERSION:
+                return
+        async with self._tx() as conn:  # create or migrate, one process at a time
+            await conn.execute(select(func.pg_advisory_xact_lock(S.SCHEMA_LOCK_KEY)))
+            version = await self._version(conn)
+            if version is not None and version > S.SCHEMA_VERSION:
+                raise KaiwaError(
+                    f"the kaiwa tables in {self.location} are from a newer kaiwa (schema {version}, "
+                    f"this one knows {S.SCHEMA_VERSION})",
+                    "upgrade kaiwa on this machine",
+                )
+            if version is None:
+                await self._check_foreign_tables(conn)
+            await conn.run_sync(S.metadata.create_all, checkfirst=True)
+            await conn.execute(text(S.ITEM_TEXT_FUNCTION))
+            await conn.execute(text(S.SEARCH_INDEX))
+            await conn.execute(
+                pg_insert(S.kaiwa_meta)
+                .values(key="schema_version", value=str(S.SCHEMA_VERSION))
+                .on_conflict_do_update(index_elements=["key"], set_={"value": str(S.SCHEMA_VERSION)})
+            )
+
+    async def _version(self, conn: AsyncConnection) -> int | None:
+        exists = await conn.scalar(select(func.to_regclass("kaiwa_meta")))
+        if exists is None:
+            return None
+        value = await conn.scalar(select(S.kaiwa_meta.c.value).where(S.kaiwa_meta.c.key == "schema_version"))
+        return int(value) if value is not None else None
+
+    async def _check_foreign_tables(self, conn: AsyncConnection) -> None:
+        """Tables named like ours but shaped otherwise belong to another application: leave them alone."""
+        rows = await conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name IN ('agent_sessions', 'agent_messages')"
+            )
+        )
+        found: dict[str, set[str]] = {}
+        for table_name, column in rows:
+            found.setdefault(table_name, set()).add(column)
+        for table in (S.agent_sessions, S.agent_messages):
+            if table.name in found and not {c.name for c in table.columns} <= found[table.name]:
+                raise KaiwaError(
+                    f"{self.location} has a table {table.name!r} that is not the Agents SDK's",
+                    "point SESSION_DB_URL at a database (or schema) of kaiwa's own",
+                )
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+    def sdk_session(self, session_id: str) -> SQLAlchemySession:
+        """The SDK's own session class on this store's engine (how the turn reads the history)."""
+        from agents.extensions.memory import SQLAlchemySession
+
+        return SQLAlchemySession(session_id, engine=self.engine, create_tables=False)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _info_query(self) -> Any:
+        s, t = S.kaiwa_sessions, S.kaiwa_turns
+        totals = (
+            select(
+                t.c.session_id,
+                func.count().label("turns"),
+                func.sum(t.c.input_tokens).label("input_tokens"),
+                func.sum(t.c.output_tokens).label("output_tokens"),
+                func.sum(t.c.cost).label("cost"),
+            )
+            .group_by(t.c.session_id)
+            .subquery()
+        )
+        return select(
+            s.c.session_id,
+            s.c.created_at,
+            s.c.updated_at,
+            s.c.model,
+            s.c.title,
+            func.coalesce(totals.c.turns, 0),
+            func.coalesce(totals.c.input_tokens, 0),
+            func.coalesce(totals.c.output_tokens, 0),
+            totals.c.cost,
+            s.c.instructions,
+            s.c.origin,
+        ).select_from(s.outerjoin(totals, totals.c.session_id == s.c.session_id))
+
+    @staticmethod
+    def _info(row: Any) -> SessionInfo:
+        sid, created, updated, model, title, turns, tin, tout, cost, instructions, origin = row
+        return SessionInfo(
+            sid, created, updated, model, title, int(turns), int(tin), int(tout), cost, instructions, origin
+        )
+
+    async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
+        query = self._info_query().order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
+        async with self._tx() as conn:
+            return [self._info(r) for r in await conn.execute(query)]
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        query = self._info_query().where(S.kaiwa_sessions.c.session_id == session_id)
+        async with self._tx() as conn:
+            row = (await conn.execute(query)).first()
+        return self._info(row) if row else None
+
+    async def find_sessions(self, fragment: str, limit: int = 10) -> list[SessionInfo]:
+        pattern = "%" + fragment.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = (
+            self._info_query()
+            .where(func.lower(S.kaiwa_sessions.c.session_id).like(pattern, escape="\\"))
+            .order_by(S.kaiwa_sessions.c.updated_at.desc())
+            .limit(limit)
+        )
+        async with self._tx() as conn:
+            return [self._info(r) for r in await conn.execute(query)]
+
+    async def items(self, session_id: str) -> list[Item]:
+        m = S.agent_messages
+        query = select(m.c.message_data).where(m.c.session_id == session_id).order_by(m.c.created_at, m.c.id)
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        out: list[Item] = []
+        for raw in rows:
+            try:
+                out.append(json.loads(raw))
+            except (json.JSONDecodeError, TypeError):
+                continue  # the SDK skips rows it cannot decode, too
+        return out
+
+    async def turns(self, session_id: str) -> list[TurnRecord]:
+        t = S.kaiwa_turns
+        query = select(t).where(t.c.session_id == session_id).order_by(t.c.id)
+        async with self._tx() as conn:
+            return [
+                TurnRecord(
+                    model=r.model,
+                    input_tokens=r.input_tokens,
+                    output_tokens=r.output_tokens,
+                    reasoning_tokens=r.reasoning_tokens,
+                    cached_tokens=r.cached_tokens,
+                    cost=r.cost,
+                    request_ids=tuple(r.request_ids.split()),
+                    duration_ms=r.duration_ms,
+                    created_at=r.created_at,
+                )
+                for r in await conn.execute(query)
+            ]
+
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        if not text.strip():
+            return []
+        async with self._tx() as conn:
+            found = await search_sessions(conn, text.strip(), limit)
+            if not found:
+                return []
+            query = self._info_query().where(S.kaiwa_sessions.c.session_id.in_([sid for sid, _ in found]))
+            infos = {i.session_id: i for i in map(self._info, await conn.execute(query))}
+        hits = [SearchHit(infos[sid], snippet) for sid, snippet in found if sid in infos]
+        return sorted(hits, key=lambda h: h.session.updated_at, reverse=True)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def lock(
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+    ) -> AbstractAsyncContextManager[None]:
+        return self._lock(session_id, on_wait, timeout)
+
+    @asynccontextmanager
+    async def _lock(self, session_id: str, on_wait: Callable[[], None] | None, timeout: float) -> AsyncIterator[None]:
+        key = S.SESSION_LOCK_PREFIX + session_id
+        try:
+            conn = await self._connect()  # its own connection: the lock lives (and dies) with it
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        try:
+            try:
+                got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
+                if not got:
+                    if on_wait is not None:
+                        on_wait()
+                    # lock_timeout bounds the wait on an advisory lock too; the server wakes us on release.
+                    await conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+                    await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+            except asyncpg.LockNotAvailableError:
+                raise KaiwaError(
+                    f"session {session_id[-8:]} is busy: another kaiwa has been answering in it for over {timeout:g} s",
+                    "try again when that turn has finished",
+                ) from None
+            except Exception as exc:
+                raise self._fail(exc) from exc
+            yield
+        finally:
+            await _close_quietly(conn)
+
+    async def _ensure_session(
+        self, conn: AsyncConnection, session_id: str, model: str, title: str, instructions: str | None
+    ) -> None:
+        await conn.execute(pg_insert(S.agent_sessions).values(session_id=session_id).on_conflict_do_nothing())
+        await conn.execute(
+            update(S.agent_sessions)
+            .where(S.agent_sessions.c.session_id == session_id)
+            .values(updated_at=text("CURRENT_TIMESTAMP"))
+        )
+        stmt = pg_insert(S.kaiwa_sessions).values(
+            session_id=session_id, created_at=NOW, updated_at=NOW, model=model, title=title, instructions=instructions
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["session_id"], set_={"updated_at": stmt.excluded.updated_at, "model": model}
+            )
+        )
+
+    async def _insert_items(self, conn: AsyncConnection, session_id: str, items: list[Item]) -> None:
+        if items:
+            rows = [{"session_id": session_id, "message_data": dump_item(i)} for i in items]
+            await conn.execute(insert(S.agent_messages), rows)
+
+    async def _insert_turns(self, conn: AsyncConnection, session_id: str, records: list[TurnRecord]) -> None:
+        if records:
+            now = float(await conn.scalar(select(NOW)))
+            await conn.execute(insert(S.kaiwa_turns), [_turn_row(session_id, r, now) for r in records])
+
+    async def _cut_items(self, conn: AsyncConnection, session_id: str, keep: int) -> None:
+        m = S.agent_messages
+        doomed = select(m.c.id).where(m.c.session_id == session_id).order_by(m.c.created_at, m.c.id).offset(keep)
+        await conn.execute(delete(m).where(m.c.id.in_(doomed.scalar_subquery())))
+
+    async def _cut_turns(self, conn: AsyncConnection, session_id: str, keep: int) -> None:
+        t = S.kaiwa_turns
+        doomed = select(t.c.id).where(t.c.session_id == session_id).order_by(t.c.id).offset(keep)
+        await conn.execute(delete(t).where(t.c.id.in_(doomed.scalar_subquery())))
+
+    async def commit_turn(
+        self,
+        session_id: str,
+        items: list[Item],
+        record: TurnRecord,
+        *,
+        title: str,
+        instructions: str | None = None,
+        replace_from: int | None = None,
+    ) -> None:
+        async with self._tx() as conn:
+            await self._ensure_session(conn, session_id, record.model, title, instructions)
+            if replace_from is not None:
+                await self._cut_items(conn, session_id, replace_from)
+                t = S.kaiwa_turns
+                last = select(func.max(t.c.id)).where(t.c.session_id == session_id).scalar_subquery()
+                await conn.execute(delete(t).where(t.c.id == last))
+            await self._insert_items(conn, session_id, items)
+            await self._insert_turns(conn, session_id, [record])
+
+    async def create_session(self, dump: SessionDump) -> None:
+        info = dump.info
+        async with self._tx() as conn:
+            taken = await conn.scalar(
+                select(literal_column("1")).where(
+                    or_(
+                        select(S.kaiwa_sessions.c.session_id)
+                        .where(S.kaiwa_sessions.c.session_id == info.session_id)
+                        .exists(),
+                        select(S.agent_sessions.c.session_id)
+                        .where(S.agent_sessions.c.session_id == info.session_id)
+                        .exists(),
+                    )
+                )
+            )
+            if taken:
+                raise KaiwaError(
+                    f"a session with id {info.session_id} exists already in {self.location}",
+                    "import it with --new-id to keep both",
+                )
+            await conn.execute(insert(S.agent_sessions).values(session_id=info.session_id))
+            await conn.execute(
+                insert(S.kaiwa_sessions).values(
+                    session_id=info.session_id,
+                    created_at=info.created_at or NOW,
+                    updated_at=info.updated_at or NOW,
+                    model=info.model,
+                    title=info.title,
+                    instructions=info.instructions,
+                    origin=info.origin,
+                )
+            )
+            await self._insert_items(conn, info.session_id, dump.items)
+            await self._insert_turns(conn, info.session_id, dump.turns)
+
+    async def _update_session(self, session_id: str, **values: Any) -> None:
+        s = S.kaiwa_sessions
+        async with self._tx() as conn:
+            result = await conn.execute(update(s).where(s.c.session_id == session_id).values(**values))
+        if result.rowcount == 0:
+            raise KaiwaError(f"no session {session_id} in {self.location}", "list them with `chat.py sessions`")
+
+    async def rename(self, session_id: str, title: str) -> None:
+        await self._update_session(session_id, title=title)
+
+    async def set_instructions(self, session_id: str, instructions: str | None) -> None:
+        await self._update_session(session_id, instructions=instructions)
+
+    async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
+        async with self._tx() as conn:
+            await self._cut_items(conn, session_id, keep_items)
+            await self._cut_turns(conn, session_id, keep_turns)
+            await conn.execute(
+                update(S.kaiwa_sessions).where(S.kaiwa_sessions.c.session_id == session_id).values(updated_at=NOW)
+            )
+
+    async def delete(self, session_ids: list[str]) -> int:
+        if not session_ids:
+            return 0
+        ks, ag = S.kaiwa_sessions, S.agent_sessions
+        async with self._tx() as conn:
+            gone_k = await conn.execute(delete(ks).where(ks.c.session_id.in_(session_ids)).returning(ks.c.session_id))
+            gone = set(gone_k.scalars())
+            gone_a = await conn.execute(delete(ag).where(ag.c.session_id.in_(session_ids)).returning(ag.c.session_id))
+            gone |= set(gone_a.scalars())
+        return len(gone)
+
+
+def _turn_row(session_id: str, r: TurnRecord, now: float) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "created_at": r.created_at or now,
+        "model": r.model,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "reasoning_tokens": r.reasoning_tokens,
+        "cached_tokens": r.cached_tokens,
+        "cost": r.cost,
+        "request_ids": " ".join(r.request_ids),
+        "duration_ms": r.duration_ms,
+    }
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.shield(conn.close(timeout=5))
+    except (Exception, asyncio.CancelledError):
+        conn.terminate()  # closing the connection is what releases the lock; never leave it open
