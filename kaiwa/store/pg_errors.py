@@ -129,6 +129,14 @@ def translate(exc: BaseException, target: Target) -> KaiwaError | None:
                 f"the TLS certificate of the Postgres server at {target.host} is not trusted",
                 "point sslrootcert= in SESSION_DB_URL at the server's CA file, or use sslmode=require",
             )
+        if "ClientConfigurationError" in names:
+            tls = "cert" in low or "ssl" in low
+            return UsageError(
+                f"SESSION_DB_URL cannot be used: {_first_line(text)}",
+                "set sslrootcert=FILE in SESSION_DB_URL to the server's CA certificate, or use sslmode=require"
+                if tls
+                else URL_HINT,
+            )
         if "rejected ssl upgrade" in low or ("ssl" in low and "not support" in low):
             return KaiwaError(
                 f"the Postgres server at {target.host} does not offer TLS, but SESSION_DB_URL asks for it",

@@ -57,6 +57,7 @@ class PostgresServer:
     """One server in a private temp folder; `url` is what a user puts in SESSION_DB_URL."""
 
     def __init__(self, base: Path, port: int, password: str, os_user: str | None, bin_dir: Path) -> None:
+        self.tls_only = False
         self.base = base
         self.data = base / "data"
         self.log = base / "postgres.log"
@@ -76,7 +77,8 @@ class PostgresServer:
 
     # -- life cycle ----------------------------------------------------------------------------------
     @classmethod
-    def start(cls, parent: Path | None = None) -> Self:
+    def start(cls, parent: Path | None = None, *, tls_only: bool = False) -> Self:
+        """`tls_only`: like a managed server that refuses unencrypted connections (see `_require_tls`)."""
         base = Path(tempfile.mkdtemp(prefix="kaiwa-pg-", dir=parent))  # 0700
         os_user = None
         bin_dir = _bin_dir()
@@ -104,6 +106,8 @@ class PostgresServer:
                     raise RuntimeError(f"postgres did not start:\n{server.log_text()}") from None
                 server.port = free_port()  # another process took the port in between
         server.create_database(DATABASE)
+        if tls_only:
+            server._require_tls()
         return server
 
     def _run(self, args: list[str], timeout: float = START_TIMEOUT, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -143,6 +147,14 @@ class PostgresServer:
             )
         finally:
             pwfile.unlink(missing_ok=True)
+
+    def _require_tls(self) -> None:
+        """Only `hostssl` lines in pg_hba.conf, as on a server that refuses unencrypted connections. The wheel's
+        server is built without SSL, so every client meets exactly what a client without TLS meets on a
+        TLS-only server: "no pg_hba.conf entry for host …, no encryption"."""
+        (self.data / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-w", "reload"])
+        self.tls_only = True
 
     def _pg_ctl_start(self) -> None:
         options = (
