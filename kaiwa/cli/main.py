@@ -42,19 +42,9 @@ def _turn(
     plain: bool,
 ) -> None:
     from ..chat.render import Renderer, usage_line
+    from ..store import open_store
     from ..store.base import TurnRecord
-    from ..store.sqlite import Store, new_session_id, parse_session_id
-
-    store = Store(settings.db_path)
-    if session_id is not None:
-        sid = parse_session_id(session_id)
-        if not store.exists(sid):
-            raise KaiwaError(
-                f"no session {sid} in {store.path}",
-                "check the id (or SESSION_DB_PATH); omit --session-id to start a new conversation",
-            )
-    else:
-        sid = new_session_id()
+    from ..store.sqlite import new_session_id, parse_session_id
 
     mcp_specs = []
     if use_tools:
@@ -66,30 +56,38 @@ def _turn(
     out = Console(soft_wrap=False)
     markdown = out.is_terminal and not plain
     renderer = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
+    from ..chat.turn import ChatEngine, EngineConfig, TurnOptions
     from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
 
-    endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never for a user's URL)
-    if endpoint.managed and model != "local":
-        missing = missing_cloud_settings(model)
-        if missing:
-            raise KaiwaError(
-                f"the model {model!r} needs {', '.join(missing)} in .env.litellm",
-                "add them (see .env.litellm.example), or try --model local",
-            )
-
-    from ..chat.turn import ChatEngine, EngineConfig, TurnOptions
-
-    config = EngineConfig(
-        base_url=endpoint.base_url,
-        api_key=endpoint.api_key,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        use_tools=use_tools,
-        mcp_specs=mcp_specs,
-    )
-    options = TurnOptions(model=model, reasoning=reasoning)
+    store = open_store(settings)
+    sid = parse_session_id(session_id) if session_id is not None else new_session_id()
+    endpoint = None
 
     async def one_turn() -> TurnRecord:
+        nonlocal endpoint
+        await store.open()  # a bad store fails here, before any gateway is started
+        if session_id is not None and await store.get_session(sid) is None:
+            raise KaiwaError(
+                f"no session {sid} in {store.location}",
+                "check the id (or SESSION_DB_PATH); omit --session-id to start a new conversation",
+            )
+        endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never a user's URL)
+        if endpoint.managed and model != "local":
+            missing = missing_cloud_settings(model)
+            if missing:
+                raise KaiwaError(
+                    f"the model {model!r} needs {', '.join(missing)} in .env.litellm",
+                    "add them (see .env.litellm.example), or try --model local",
+                )
+        config = EngineConfig(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            use_tools=use_tools,
+            mcp_specs=mcp_specs,
+        )
+        options = TurnOptions(model=model, reasoning=reasoning)
         async with ChatEngine(config, lambda line: renderer.notice(line, "yellow")) as engine:
             result = await engine.run_turn(
                 store,
@@ -101,11 +99,19 @@ def _turn(
             )
             return result.record
 
+    async def guarded() -> TurnRecord:
+        try:
+            return await one_turn()
+        finally:
+            await store.close()
+
     try:
-        record = asyncio.run(one_turn())
+        record = asyncio.run(guarded())
     except (KeyboardInterrupt, KaiwaError):
         raise
     except Exception as exc:
+        if endpoint is None:
+            raise
         from ..chat.failures import explain
 
         raise explain(

@@ -18,16 +18,26 @@ def sessions(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """List stored sessions, newest first: id, last used, model, turns, tokens, title."""
+    import asyncio
     import datetime as dt
 
-    from ..store.sqlite import Store
+    from ..store import open_store
+    from ..store.base import SessionInfo
+
+    async def listed() -> list[SessionInfo]:
+        store = open_store(load_settings())
+        try:
+            await store.open()
+            return await store.list_sessions(limit)
+        finally:
+            await store.close()
 
     try:
-        store = Store(load_settings().db_path)
+        rows = asyncio.run(listed())
     except KaiwaError as exc:
         raise fail(exc, debug) from None
     out = Console()
-    for s in store.sessions(limit):
+    for s in rows:
         when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
         cost = f" ${s.cost:.4f}" if s.cost else ""
         out.print(

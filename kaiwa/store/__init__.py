@@ -1,1 +1,32 @@
+"""Session stores: `open_store(settings)` picks the backend (Postgres when SESSION_DB_URL is set, else SQLite)."""
 
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .base import Store
+
+
+def lock_timeout() -> float | None:
+    """KAIWA_LOCK_TIMEOUT: seconds a turn waits for another process's turn on the same session (default 120)."""
+    raw = os.environ.get("KAIWA_LOCK_TIMEOUT", "").strip()
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def open_store(settings: Settings, warn: Callable[[str], None] | None = None) -> Store:
+    """The configured store, not opened yet (`await store.open()` checks it and creates or migrates its tables).
+    `warn`: where one-line warnings go (default: stderr)."""
+    if settings.db_url:
+        from .postgres import PostgresStore  # SQLAlchemy/asyncpg only when the user asked for Postgres
+
+        return PostgresStore(settings.db_url)
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(settings.db_path, warn=warn, lock_timeout=lock_timeout())

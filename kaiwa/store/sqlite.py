@@ -1,55 +1,49 @@
-"""The session store: one SQLite file holding the SDK's conversation tables and kaiwa's own.
+"""The SQLite session store: one file holding the SDK's conversation tables and kaiwa's own.
 
-The messages themselves live only in the SDK's `agent_messages` (via `SQLiteSession`); kaiwa adds what users
-need on top of them — when a session was created and last used, with which model, a title, and usage per turn.
-Nothing here imports the Agents SDK except `sdk_session`, so listing sessions stays cheap.
+The items live in the SDK's `agent_messages` (its format, so its `SQLiteSession` reads them back); kaiwa keeps
+sessions, usage per turn and a search index beside them (schema: `sqlite_schema.py`, the file: `sqlite_files.py`).
+Many processes share one file: WAL, a busy timeout, short `BEGIN IMMEDIATE` write transactions retried while
+the file is busy, and one turn at a time per session (`lock`). Nothing here imports the Agents SDK except
+`sdk_session`, so listing sessions stays cheap.
 """
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import json
-import os
 import sqlite3
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import KaiwaError, UsageError
-from .base import SessionInfo, TurnRecord, make_title
+from . import sqlite_files as files
+from . import sqlite_schema as schema
+from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from .sqlite_files import check_db_path
+from .sqlite_lock import session_lock
+from .sqlite_search import search
 
 if TYPE_CHECKING:
     from agents.memory import SQLiteSession
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
+__all__ = ["SQLiteStore", "check_db_path", "make_title", "new_session_id", "parse_session_id"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS kaiwa_sessions (
-    session_id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    model TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS kaiwa_turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES kaiwa_sessions (session_id) ON DELETE CASCADE,
-    created_at REAL NOT NULL,
-    model TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-    cached_tokens INTEGER NOT NULL DEFAULT 0,
-    cost REAL,
-    request_ids TEXT NOT NULL DEFAULT '',
-    duration_ms INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS idx_kaiwa_turns_session ON kaiwa_turns (session_id, id);
-"""
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 5000  # each statement waits this long for another writer…
+BUSY_DEADLINE = 60.0  # …and a whole write is retried until this many seconds have passed
+
+INFO = (
+    "SELECT s.session_id, s.created_at, s.updated_at, s.model, s.title, COUNT(t.id),"
+    " COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0), SUM(t.cost), s.instructions, s.origin"
+    " FROM kaiwa_sessions s LEFT JOIN kaiwa_turns t ON t.session_id = s.session_id"
+)
+TURN_COLUMNS = (
+    "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms"
+)
 
 
 def new_session_id() -> str:
@@ -69,189 +63,341 @@ def parse_session_id(raw: str) -> str:
         ) from None
 
 
-def check_db_path(path: Path) -> Path:
-    """Refuse a path that cannot hold the store, with a line that says how to fix it."""
-    path = Path(os.path.expanduser(str(path)))
-    hint = "set SESSION_DB_PATH to a writable file path"
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise KaiwaError(f"the folder of SESSION_DB_PATH does not exist: {folder}", f"create it or {hint}")
-    if path.is_dir():
-        raise KaiwaError(f"SESSION_DB_PATH is a folder, not a file: {path}", hint)
-    if path.exists():
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-        if head and head != SQLITE_MAGIC:
-            raise KaiwaError(f"SESSION_DB_PATH is not an SQLite database: {path}", hint)
-        if not os.access(path, os.W_OK):
-            raise KaiwaError(f"SESSION_DB_PATH is not writable: {path}", hint)
-    elif not os.access(folder, os.W_OK):
-        raise KaiwaError(f"cannot create SESSION_DB_PATH in {folder}: the folder is not writable", hint)
-    return path
+def _warn_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
-class Store:
-    def __init__(self, path: Path) -> None:
-        self.path = check_db_path(path)
+class SQLiteStore(Store):
+    def __init__(
+        self, path: Path | str, warn: Callable[[str], None] | None = None, lock_timeout: float | None = None
+    ) -> None:
+        self.path = files.expand(path)
+        self.location = str(self.path)
+        self.lock_timeout = lock_timeout
+        self._warn = warn or _warn_stderr
+        self._conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def open(self) -> None:
+        self._db()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _db(self) -> sqlite3.Connection:
+        """The connection, opening (checking, creating, migrating) the store the first time."""
+        if self._conn is None:
+            try:
+                self._conn = self._open()
+            except sqlite3.Error as exc:
+                raise files.explain(exc, self.path) from exc
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path = check_db_path(self.path)
+        if not files.create_private(self.path) and (line := files.too_open(self.path)):
+            self._warn(line)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
-            with self._connect() as conn:
-                conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise KaiwaError(f"cannot use SESSION_DB_PATH {self.path}: {exc}", "point it at another file") from exc
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0)) as conn, conn:
+            shape = schema.Shape(conn)  # reads only: nothing is written before the file is known to be kaiwa's
+            self._refuse(shape)
+            self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            if shape.version != schema.SCHEMA_VERSION:
+                repaired = self._retry(lambda: self._migrate(conn))
+                if repaired:
+                    self._warn(
+                        f"kaiwa: removed {repaired} item(s) that interrupted turns had left half-written in"
+                        f" {self.path} (the sessions now end with their last complete answer)"
+                    )
             conn.execute("PRAGMA foreign_keys = ON")
-            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-    def _has_sdk_tables(self, conn: sqlite3.Connection) -> bool:
-        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='agent_messages'").fetchone()
-        return row is not None
+    def _refuse(self, shape: schema.Shape) -> None:
+        if shape.foreign:
+            tables = ", ".join(shape.others[:4] or shape.tables[:4])
+            raise KaiwaError(
+                f"{self.path} belongs to another application (tables: {tables}); kaiwa left it untouched",
+                "set SESSION_DB_PATH to a file of kaiwa's own",
+            )
+        if shape.version is not None and shape.version > schema.SCHEMA_VERSION:
+            raise KaiwaError(
+                f"{self.path} was written by a newer kaiwa (store schema {shape.version}; this kaiwa knows up to"
+                f" {schema.SCHEMA_VERSION})",
+                "upgrade kaiwa, or set SESSION_DB_PATH to another file",
+            )
 
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> int:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            shape = schema.Shape(conn)  # again, inside the transaction: another process may have done it
+            if shape.empty:
+                schema.create_v1(conn)
+            version = 1 if shape.empty else (shape.version or 1)
+            repaired = schema.migrate(conn, version) if version < schema.SCHEMA_VERSION else 0
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return repaired
+
+    def _retry(self, work: Callable[[], T]) -> T:
+        """Run `work`, again while the file is busy (another process writing), until BUSY_DEADLINE."""
+        deadline = time.monotonic() + BUSY_DEADLINE
+        pause = 0.01
+        while True:
+            try:
+                return work()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise files.explain(exc, self.path) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        conn = self._db()
+        try:
+            return self._retry(lambda: conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise files.explain(exc, self.path) from exc
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one short BEGIN IMMEDIATE transaction, retried as a whole while the file is busy."""
+        conn = self._db()
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+        try:
+            return self._retry(attempt)
+        except sqlite3.Error as exc:
+            raise files.explain(exc, self.path) from exc
+
+    # -- reading -----------------------------------------------------------------------------------
+    @staticmethod
+    def _info(row: tuple[Any, ...]) -> SessionInfo:
+        return SessionInfo(*row)
+
+    async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
+        sql = INFO + " GROUP BY s.session_id ORDER BY s.updated_at DESC, s.session_id DESC"
+        if limit is not None:
+            return [self._info(r) for r in self._read(sql + " LIMIT ?", (limit,))]
+        return [self._info(r) for r in self._read(sql)]
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        rows = self._read(INFO + " WHERE s.session_id = ? GROUP BY s.session_id", (session_id,))
+        return self._info(rows[0]) if rows else None
+
+    async def find_sessions(self, fragment: str, limit: int = 10) -> list[SessionInfo]:
+        pattern = "%" + fragment.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = INFO + " WHERE lower(s.session_id) LIKE ? ESCAPE '\\' GROUP BY s.session_id"
+        rows = self._read(sql + " ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?", (pattern, limit))
+        return [self._info(r) for r in rows]
+
+    async def items(self, session_id: str) -> list[Item]:
+        rows = self._read("SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,))
+        return [json.loads(r[0]) for r in rows]
+
+    async def turns(self, session_id: str) -> list[TurnRecord]:
+        rows = self._read(f"SELECT {TURN_COLUMNS} FROM kaiwa_turns WHERE session_id = ? ORDER BY id", (session_id,))
+        return [
+            TurnRecord(
+                model=r[1],
+                input_tokens=r[2],
+                output_tokens=r[3],
+                reasoning_tokens=r[4],
+                cached_tokens=r[5],
+                cost=r[6],
+                request_ids=tuple(r[7].split()),
+                duration_ms=r[8],
+                created_at=r[0],
+            )
+            for r in rows
+        ]
+
+    async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        hits = self._read_with(lambda conn: search(conn, text, limit * 20))
+        out: list[SearchHit] = []
+        for session_id, snippet in hits:
+            info = await self.get_session(session_id)
+            if info is not None:
+                out.append(SearchHit(info, snippet))
+        out.sort(key=lambda h: (h.session.updated_at, h.session.session_id), reverse=True)
+        return out[:limit]
+
+    def _read_with(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._db()
+        try:
+            return self._retry(lambda: work(conn))
+        except sqlite3.Error as exc:
+            raise files.explain(exc, self.path) from exc
+
+    # -- the turn ----------------------------------------------------------------------------------
     def sdk_session(self, session_id: str) -> SQLiteSession:
         from agents.memory import SQLiteSession
 
+        self._db()  # the file exists, private and current, before the SDK opens it
         return SQLiteSession(session_id, self.path)
 
-    @asynccontextmanager
-    async def lock(
-        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
-    ) -> AsyncIterator[None]:
-        """One turn at a time per session, across processes: an fcntl byte-range lock in `<db>.lock` at an
-        offset derived from the session id (the kernel releases it when a process dies, however it dies)."""
-        import zlib
-
-        offset = zlib.crc32(session_id.encode()) & 0x7FFFFFFF
-        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + timeout
-            waited = False
-            while True:
-                try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
-                    break
-                except OSError:
-                    if not waited and on_wait is not None:
-                        on_wait()
-                    waited = True
-                    if time.monotonic() > deadline:
-                        raise KaiwaError(
-                            f"session {session_id} is busy: another kaiwa process is in a turn on it",
-                            "wait for it to finish and try again",
-                        ) from None
-                    await asyncio.sleep(0.1)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def lock(
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        self._db()  # the lock file sits beside a checked store
+        chosen = timeout if timeout is not None else self.lock_timeout
+        return session_lock(Path(f"{self.path}.lock"), session_id, on_wait, 120.0 if chosen is None else chosen)
 
     async def commit_turn(
         self,
         session_id: str,
-        items: list[dict[str, Any]],
+        items: list[Item],
         record: TurnRecord,
         *,
         title: str,
         instructions: str | None = None,
         replace_from: int | None = None,
     ) -> None:
-        """The whole turn in one transaction: the SDK's rows (in its own format) and kaiwa's."""
-        now = time.time()
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        def work(conn: sqlite3.Connection) -> None:
+            now = time.time()
             if replace_from is not None:
+                self._cut(conn, session_id, replace_from, None)
                 conn.execute(
-                    "DELETE FROM agent_messages WHERE id IN (SELECT id FROM agent_messages WHERE session_id=?"
-                    " ORDER BY id LIMIT -1 OFFSET ?)",
-                    (session_id, replace_from),
-                )
-                conn.execute(
-                    "DELETE FROM kaiwa_turns WHERE id=(SELECT MAX(id) FROM kaiwa_turns WHERE session_id=?)",
+                    "DELETE FROM kaiwa_turns WHERE id = (SELECT MAX(id) FROM kaiwa_turns WHERE session_id = ?)",
                     (session_id,),
                 )
-            conn.execute("INSERT OR IGNORE INTO agent_sessions (session_id) VALUES (?)", (session_id,))
-            conn.executemany(
-                "INSERT INTO agent_messages (session_id, message_data) VALUES (?, ?)",
-                [(session_id, json.dumps(item)) for item in items],
+            conn.execute(
+                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET updated_at = excluded.updated_at,"
+                " model = excluded.model",
+                (session_id, now, now, record.model, title, instructions),
             )
-            conn.execute("UPDATE agent_sessions SET updated_at=CURRENT_TIMESTAMP WHERE session_id=?", (session_id,))
-            self._record_turn(conn, session_id, title, record, now)
+            self._append(conn, session_id, items)
+            self._add_turns(conn, session_id, [record], now)
 
-    def exists(self, session_id: str) -> bool:
-        with self._connect() as conn:
-            if conn.execute("SELECT 1 FROM kaiwa_sessions WHERE session_id=?", (session_id,)).fetchone():
-                return True
-            if not self._has_sdk_tables(conn):
-                return False
-            # A conversation written by the SDK alone (e.g. another tool on the same file) counts too.
-            return (
-                conn.execute("SELECT 1 FROM agent_messages WHERE session_id=? LIMIT 1", (session_id,)).fetchone()
-                is not None
+        self._write(work)
+
+    @staticmethod
+    def _append(conn: sqlite3.Connection, session_id: str, items: list[Item]) -> None:
+        conn.execute("INSERT OR IGNORE INTO agent_sessions (session_id) VALUES (?)", (session_id,))
+        conn.executemany(
+            "INSERT INTO agent_messages (session_id, message_data) VALUES (?, ?)",
+            [(session_id, json.dumps(item)) for item in items],
+        )
+        conn.execute("UPDATE agent_sessions SET updated_at = CURRENT_TIMESTAMP WHERE session_id = ?", (session_id,))
+
+    @staticmethod
+    def _add_turns(conn: sqlite3.Connection, session_id: str, records: list[TurnRecord], now: float) -> None:
+        conn.executemany(
+            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    session_id,
+                    r.created_at or now,
+                    r.model,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.reasoning_tokens,
+                    r.cached_tokens,
+                    r.cost,
+                    " ".join(r.request_ids),
+                    r.duration_ms,
+                )
+                for r in records
+            ],
+        )
+
+    @staticmethod
+    def _cut(conn: sqlite3.Connection, session_id: str, keep_items: int | None, keep_turns: int | None) -> None:
+        if keep_items is not None:
+            conn.execute(
+                "DELETE FROM agent_messages WHERE id IN (SELECT id FROM agent_messages WHERE session_id = ?"
+                " ORDER BY id LIMIT -1 OFFSET ?)",
+                (session_id, keep_items),
+            )
+        if keep_turns is not None:
+            conn.execute(
+                "DELETE FROM kaiwa_turns WHERE id IN (SELECT id FROM kaiwa_turns WHERE session_id = ?"
+                " ORDER BY id LIMIT -1 OFFSET ?)",
+                (session_id, keep_turns),
             )
 
-    def message_mark(self, session_id: str) -> int:
-        """The id of the session's newest stored item: the point a failed turn rolls back to."""
-        with self._connect() as conn:
-            if not self._has_sdk_tables(conn):
-                return 0
-            row = conn.execute("SELECT MAX(id) FROM agent_messages WHERE session_id=?", (session_id,)).fetchone()
-            return int(row[0] or 0)
+    # -- managing sessions ---------------------------------------------------------------------------
+    async def create_session(self, dump: SessionDump) -> None:
+        info = dump.info
 
-    def rollback_to(self, session_id: str, mark: int) -> int:
-        """Remove what a failed turn stored after `mark` (the SDK saves the user's message before the model
-        answers); a session that had nothing before is removed whole. Returns how many items were removed."""
-        with self._connect() as conn:
-            if not self._has_sdk_tables(conn):
-                return 0
-            removed = conn.execute(
-                "DELETE FROM agent_messages WHERE session_id=? AND id>?", (session_id, mark)
-            ).rowcount
-            left = conn.execute("SELECT 1 FROM agent_messages WHERE session_id=? LIMIT 1", (session_id,)).fetchone()
-            known = conn.execute("SELECT 1 FROM kaiwa_sessions WHERE session_id=?", (session_id,)).fetchone()
-            if not left and not known:
-                conn.execute("DELETE FROM agent_sessions WHERE session_id=?", (session_id,))
+        def work(conn: sqlite3.Connection) -> None:
+            sid = info.session_id
+            if conn.execute(
+                "SELECT 1 FROM kaiwa_sessions WHERE session_id = ? UNION ALL"
+                " SELECT 1 FROM agent_messages WHERE session_id = ? LIMIT 1",
+                (sid, sid),
+            ).fetchone():
+                raise KaiwaError(f"a session {sid} exists already", "import it with a new id (--new-id)")
+            now = time.time()
+            conn.execute(
+                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    info.created_at or now,
+                    info.updated_at or now,
+                    info.model,
+                    info.title,
+                    info.instructions,
+                    info.origin,
+                ),
+            )
+            self._append(conn, sid, dump.items)
+            self._add_turns(conn, sid, dump.turns, now)
+
+        self._write(work)
+
+    def _update(self, session_id: str, column: str, value: Any) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            sql = f"UPDATE kaiwa_sessions SET {column} = ? WHERE session_id = ?"
+            if not conn.execute(sql, (value, session_id)).rowcount:
+                raise KaiwaError(f"no session {session_id} in {self.path}", "list them with `chat.py sessions`")
+
+        self._write(work)
+
+    async def rename(self, session_id: str, title: str) -> None:
+        self._update(session_id, "title", title)
+
+    async def set_instructions(self, session_id: str, instructions: str | None) -> None:
+        self._update(session_id, "instructions", instructions)
+
+    async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            self._cut(conn, session_id, keep_items, keep_turns)
+            conn.execute("UPDATE kaiwa_sessions SET updated_at = ? WHERE session_id = ?", (time.time(), session_id))
+
+        self._write(work)
+
+    async def delete(self, session_ids: list[str]) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            removed = 0
+            for sid in session_ids:
+                known = conn.execute(
+                    "SELECT 1 FROM kaiwa_sessions WHERE session_id = ? UNION ALL"
+                    " SELECT 1 FROM agent_sessions WHERE session_id = ? LIMIT 1",
+                    (sid, sid),
+                ).fetchone()
+                for table in ("agent_messages", "agent_sessions", "kaiwa_turns", "kaiwa_sessions"):
+                    conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (sid,))
+                removed += bool(known)
             return removed
 
-    def record_turn(self, session_id: str, user_text: str, turn: TurnRecord) -> None:
-        with self._connect() as conn:
-            self._record_turn(conn, session_id, make_title(user_text), turn, time.time())
-
-    def _record_turn(self, conn: sqlite3.Connection, session_id: str, title: str, turn: TurnRecord, now: float) -> None:
-        conn.execute(
-            "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(session_id) DO UPDATE SET updated_at=excluded.updated_at, model=excluded.model",
-            (session_id, now, now, turn.model, title),
-        )
-        conn.execute(
-            "INSERT INTO kaiwa_turns (session_id, created_at, model, input_tokens, output_tokens,"
-            " reasoning_tokens, cached_tokens, cost, request_ids, duration_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                session_id,
-                now,
-                turn.model,
-                turn.input_tokens,
-                turn.output_tokens,
-                turn.reasoning_tokens,
-                turn.cached_tokens,
-                turn.cost,
-                " ".join(turn.request_ids),
-                turn.duration_ms,
-            ),
-        )
-
-    def sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        query = (
-            "SELECT s.session_id, s.created_at, s.updated_at, s.model, s.title, COUNT(t.id),"
-            " COALESCE(SUM(t.input_tokens),0), COALESCE(SUM(t.output_tokens),0), SUM(t.cost)"
-            " FROM kaiwa_sessions s LEFT JOIN kaiwa_turns t ON t.session_id = s.session_id"
-            " GROUP BY s.session_id ORDER BY s.updated_at DESC"
-        )
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            query += " LIMIT ?"
-            params = (limit,)
-        with self._connect() as conn:
-            return [SessionInfo(*row) for row in conn.execute(query, params)]
-
-    def session(self, session_id: str) -> SessionInfo | None:
-        return next((s for s in self.sessions() if s.session_id == session_id), None)
+        return self._write(work)
