@@ -156,7 +156,7 @@ def test_compose_image_is_the_locked_litellm_version(compose: dict[str, Any]) ->
 
 def test_compose_publishes_only_on_loopback(compose: dict[str, Any]) -> None:
     published = [(name, p) for name, svc in compose["services"].items() for p in svc.get("ports", [])]
-    assert published == [("litellm", "127.0.0.1:4000:4000")]
+    assert published == [("litellm", "127.0.0.1:4000:4000"), ("postgres", "127.0.0.1:5432:5432")]
 
 
 def test_compose_bind_mounts_are_read_only(compose: dict[str, Any]) -> None:

