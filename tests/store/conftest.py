@@ -23,8 +23,17 @@ def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFacto
     return lambda: SQLiteStore(path, warn=lambda line: None)
 
 
+def postgres_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """A fresh database on the run's real Postgres server (tests/harness/postgres.py)."""
+    from kaiwa.store.postgres import PostgresStore
+
+    url = request.getfixturevalue("postgres").create_database()
+    return lambda: PostgresStore(url)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
     "sqlite": sqlite_backend,
+    "postgres": postgres_backend,
 }
 
 

@@ -114,42 +114,6 @@ def test_a_commit_that_fails_half_way_leaves_nothing(pg_url: str) -> None:
 
 
 # -- the lock -------------------------------------------------------------------------------------------
-def test_lock_serialises_two_machines_and_times_out_in_one_line(pg_url: str) -> None:
-    """Two stores = two engines and connections, as from two machines."""
-    waited: list[str] = []
-
-    async def main() -> None:
-        first, second = PostgresStore(pg_url), PostgresStore(pg_url)
-        await first.open()
-        await second.open()
-        try:
-            async with first.lock(SID):
-                with pytest.raises(KaiwaError) as err:
-                    async with second.lock(SID, on_wait=lambda: waited.append("w"), timeout=0.5):
-                        pytest.fail("the second holder got in")
-                assert "busy" in err.value.line() and "\n" not in err.value.line()
-                # Another session is not blocked.
-                async with second.lock("0199b000-0000-7000-8000-00000000cccc", timeout=0.5):
-                    pass
-                order: list[str] = []
-
-                async def later() -> None:
-                    async with second.lock(SID, timeout=10):
-                        order.append("second")
-
-                task = asyncio.create_task(later())
-                await asyncio.sleep(0.3)
-                order.append("first done")
-            await asyncio.wait_for(task, 10)
-            assert order == ["first done", "second"]
-        finally:
-            await first.close()
-            await second.close()
-
-    asyncio.run(main())
-    assert waited == ["w"]
-
-
 HOLDER = """
 import asyncio, sys
 from kaiwa.store.postgres import PostgresStore
