@@ -1,0 +1,61 @@
+"""`sessions migrate`: copy every session of one store into another (SQLite → Postgres), idempotently.
+
+Works on the `Store` interface only, so it copies exactly what export/import would: the SDK's items verbatim,
+kaiwa's metadata (title, model, instructions, origin, times) and every turn's usage. Each session is copied in
+one transaction by `create_session`, under the same id; a session the target already holds is left as it is
+(running it twice copies nothing twice; one interrupted half-way resumes where it stopped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .base import SessionDump, Store
+
+
+@dataclass
+class MigrateReport:
+    copied: int = 0  # sessions
+    items: int = 0
+    turns: int = 0
+    already_there: int = 0
+    changed_since: list[str] = field(default_factory=list)  # already there, but with another number of turns
+
+    def line(self, source: str, target: str) -> str:
+        text = (
+            f"copied {self.copied} session{'s' * (self.copied != 1)} ({self.items} items, {self.turns} turns)"
+            f" from {source} to {target}"
+        )
+        if self.already_there:
+            text += f"; {self.already_there} already there, left as they are"
+        if self.changed_since:
+            shown = ", ".join(sid[-8:] for sid in self.changed_since[:5])
+            more = f" and {len(self.changed_since) - 5} more" if len(self.changed_since) > 5 else ""
+            text += (
+                f" ({len(self.changed_since)} differ: {shown}{more} — continue them where you want them kept, or"
+                " delete them there and migrate again)"
+            )
+        return text
+
+
+async def migrate(source: Store, target: Store, progress: Callable[[int, int], None] | None = None) -> MigrateReport:
+    """Copy every session of `source` that `target` lacks. `progress(done, total)` after each session."""
+    report = MigrateReport()
+    sessions = await source.list_sessions()
+    for done, info in enumerate(reversed(sessions), 1):  # oldest first: an interrupted run resumes cleanly
+        existing = await target.get_session(info.session_id)
+        if existing is not None:
+            report.already_there += 1
+            if existing.turns != info.turns:
+                report.changed_since.append(info.session_id)
+        else:
+            items = await source.items(info.session_id)
+            turns = await source.turns(info.session_id)
+            await target.create_session(SessionDump(info=info, items=items, turns=turns))
+            report.copied += 1
+            report.items += len(items)
+            report.turns += len(turns)
+        if progress is not None:
+            progress(done, len(sessions))
+    return report
