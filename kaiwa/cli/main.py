@@ -110,6 +110,10 @@ def _turn(
     except (KeyboardInterrupt, KaiwaError):
         raise
     except Exception as exc:
+        from ..store import store_failure
+
+        if (failure := store_failure(exc, store)) is not None:  # e.g. a damaged page met mid-turn
+            raise failure from exc
         if endpoint is None:
             raise
         from ..chat.failures import explain

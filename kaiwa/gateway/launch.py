@@ -223,7 +223,8 @@ def _config_for_model_port(config: Path, model_port: int, state_dir: Path) -> Pa
     if LOCAL_MODEL_URL not in text:
         raise KaiwaError(f"{config} has no `local` alias at {LOCAL_MODEL_URL}", "restore litellm_config.yaml from git")
     moved = state_dir / "litellm_config.yaml"
-    moved.write_text(text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1"), encoding="utf-8")
+    with os.fdopen(gs.open_private(moved, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
+        f.write(text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1"))
     return moved
 
 
@@ -277,7 +278,7 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
         os.replace(p.log, p.log.with_suffix(".log.1"))
     env = _gateway_env(gs.master_key(p), env_litellm)
     progress.set("starting the local gateway (LiteLLM proxy and offline model)")
-    with open(p.log, "ab") as log:
+    with os.fdopen(gs.open_private(p.log), "ab") as log:
         supervisor = subprocess.Popen(
             [
                 sys.executable,

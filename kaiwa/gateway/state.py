@@ -24,8 +24,25 @@ DEFAULT_IDLE_MINUTES = 30.0
 def state_dir() -> Path:
     raw = os.environ.get("KAIWA_STATE_DIR", "").strip()
     path = Path(os.path.expanduser(raw)) if raw else Path.home() / ".local" / "state" / "kaiwa"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.is_dir():
+        with private_umask():  # 0700 whatever the umask (folders kaiwa creates are the owner's only)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created inside are 0600 and folders 0700, whatever the process umask."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
+    """os.open of a file kaiwa may create: created 0600."""
+    return os.open(path, flags | os.O_CREAT, 0o600)
 
 
 @dataclass(frozen=True)
@@ -83,7 +100,8 @@ def read_state(p: Paths) -> State | None:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as f:
+        f.write(json.dumps(data, indent=2))
     os.replace(tmp, path)
 
 
@@ -102,7 +120,8 @@ def master_key(p: Paths) -> str:
 
 def touch_last_used(p: Paths) -> None:
     """Tell the supervisor the gateway is in use (it stops itself after a while without this)."""
-    p.last_used.touch()
+    os.close(open_private(p.last_used))
+    os.utime(p.last_used)
 
 
 @contextlib.contextmanager

@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--idle-minutes", type=float, default=30.0)
     args = parser.parse_args()
+    os.umask(0o077)  # the state, logs and whatever the proxy writes: the owner's only
 
     state_file = args.state_dir / "gateway.json"
     log_file = args.state_dir / "gateway.log"

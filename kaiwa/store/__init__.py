@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..errors import KaiwaError
+
 if TYPE_CHECKING:
     from ..settings import Settings
     from .base import Store
@@ -18,6 +20,20 @@ def lock_timeout() -> float | None:
         return float(raw) if raw else None
     except ValueError:
         return None
+
+
+def store_failure(exc: BaseException, store: Store) -> KaiwaError | None:
+    """One line for a storage error raised outside the store's own methods (the SDK reading the history), else
+    None."""
+    import sqlite3
+
+    from .sqlite import SQLiteStore
+
+    if isinstance(exc, sqlite3.Error) and isinstance(store, SQLiteStore):
+        from .sqlite_files import explain
+
+        return explain(exc, store.path)
+    return None
 
 
 def open_store(settings: Settings, warn: Callable[[str], None] | None = None) -> Store:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import KaiwaError, UsageError
 from . import sqlite_files as files
-from . import sqlite_schema as schema
 from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
 from .sqlite_files import check_db_path
 from .sqlite_lock import session_lock
+from .sqlite_open import open_connection, retry
 from .sqlite_search import search
 
 if TYPE_CHECKING:
@@ -34,7 +34,11 @@ __all__ = ["SQLiteStore", "check_db_path", "make_title", "new_session_id", "pars
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000  # each statement waits this long for another writer…
-BUSY_DEADLINE = 60.0  # …and a whole write is retried until this many seconds have passed
+BUSY_DEADLINE = 60.0
+QUICK_CHECK_BYTES = 8 << 20  # files up to this size are checked on every open
+QUICK_CHECK_EVERY = (
+    86400.0  # larger ones at most once a day  # …and a whole write is retried until this many seconds have passed
+)
 
 INFO = (
     "SELECT s.session_id, s.created_at, s.updated_at, s.model, s.title, COUNT(t.id),"
@@ -90,75 +94,13 @@ class SQLiteStore(Store):
         """The connection, opening (checking, creating, migrating) the store the first time."""
         if self._conn is None:
             try:
-                self._conn = self._open()
+                self._conn = open_connection(self.path, self._warn)
             except sqlite3.Error as exc:
                 raise files.explain(exc, self.path) from exc
         return self._conn
 
-    def _open(self) -> sqlite3.Connection:
-        self.path = check_db_path(self.path)
-        if not files.create_private(self.path) and (line := files.too_open(self.path)):
-            self._warn(line)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        try:
-            shape = schema.Shape(conn)  # reads only: nothing is written before the file is known to be kaiwa's
-            self._refuse(shape)
-            self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-            if shape.version != schema.SCHEMA_VERSION:
-                repaired = self._retry(lambda: self._migrate(conn))
-                if repaired:
-                    self._warn(
-                        f"kaiwa: removed {repaired} item(s) that interrupted turns had left half-written in"
-                        f" {self.path} (the sessions now end with their last complete answer)"
-                    )
-            conn.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _refuse(self, shape: schema.Shape) -> None:
-        if shape.foreign:
-            tables = ", ".join(shape.others[:4] or shape.tables[:4])
-            raise KaiwaError(
-                f"{self.path} belongs to another application (tables: {tables}); kaiwa left it untouched",
-                "set SESSION_DB_PATH to a file of kaiwa's own",
-            )
-        if shape.version is not None and shape.version > schema.SCHEMA_VERSION:
-            raise KaiwaError(
-                f"{self.path} was written by a newer kaiwa (store schema {shape.version}; this kaiwa knows up to"
-                f" {schema.SCHEMA_VERSION})",
-                "upgrade kaiwa, or set SESSION_DB_PATH to another file",
-            )
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> int:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            shape = schema.Shape(conn)  # again, inside the transaction: another process may have done it
-            if shape.empty:
-                schema.create_v1(conn)
-            version = 1 if shape.empty else (shape.version or 1)
-            repaired = schema.migrate(conn, version) if version < schema.SCHEMA_VERSION else 0
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return repaired
-
     def _retry(self, work: Callable[[], T]) -> T:
-        """Run `work`, again while the file is busy (another process writing), until BUSY_DEADLINE."""
-        deadline = time.monotonic() + BUSY_DEADLINE
-        pause = 0.01
-        while True:
-            try:
-                return work()
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() > deadline:
-                    raise files.explain(exc, self.path) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
+        return retry(work, self.path)
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         conn = self._db()

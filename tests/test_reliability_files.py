@@ -1,0 +1,259 @@
+"""Private files and bad stores, through chat.py as a user runs it (real SQLite files, the real proxy).
+
+Private: the database, its -wal/-shm and `<db>.lock` are 0600 under umask 022; an existing database that others
+can read gets one warning line and keeps its mode; the gateway's state folder and files are 0700/0600.
+Bad stores (corrupt, truncated, another application's, a newer kaiwa's, read-only file, read-only filesystem):
+one `error:` line, a non-zero exit, no traceback, and the file byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kaiwa.store.base import TurnRecord
+from kaiwa.store.sqlite import SQLiteStore
+from tests.conftest import Kaiwa, Run
+from tests.standins.openai_compat import OpenAIChatStandIn
+from tests.standins.script import Reply
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def one_error_line(run: Run) -> str:
+    assert run.code != 0, run.err
+    assert "Traceback" not in run.err, run.err
+    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, run.err
+    assert [line for line in run.err.splitlines() if line.startswith("warning:")] == [], run.err
+    return errors[0]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# -- private by default -----------------------------------------------------------------------------------------
+
+
+def test_a_new_store_is_private_under_umask_022(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, umask_022: None) -> None:
+    """The turn is slow so that its -wal/-shm (created when the SDK first reads the history) can be looked at."""
+    upstream.script(Reply(text="word " * 30, chunks=30, chunk_delay=0.1))
+    proc = subprocess.Popen(
+        kaiwa.command("--input", "hello"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=kaiwa.home,
+        env=kaiwa.env,
+        umask=0o022,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.read(4)  # the answer is streaming: the store is open, the turn not committed yet
+    files = [kaiwa.db, Path(f"{kaiwa.db}-wal"), Path(f"{kaiwa.db}-shm"), Path(f"{kaiwa.db}.lock")]
+    modes = {f.name: mode(f) for f in files}
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert modes == {f.name: 0o600 for f in files}
+    assert mode(kaiwa.db) == 0o600 and "warning" not in err
+
+
+def test_wal_and_shm_follow_the_database_mode(tmp_path: Path, umask_022: None) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = SQLiteStore(path)
+
+    async def body() -> dict[str, int]:
+        await store.open()
+        await store.commit_turn("s", [{"role": "user", "content": "hi"}], TurnRecord(model="m"), title="t")
+        modes = {p.name: mode(p) for p in tmp_path.iterdir()}  # the connection is open: -wal and -shm exist
+        await store.close()
+        return modes
+
+    modes = asyncio.run(body())
+    assert modes == {"db.sqlite3": 0o600, "db.sqlite3-wal": 0o600, "db.sqlite3-shm": 0o600}
+
+
+def test_an_existing_store_readable_by_others_is_said_once_and_left_so(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn
+) -> None:
+    assert kaiwa("--input", "hello").code == 0
+    os.chmod(kaiwa.db, 0o644)
+    run = kaiwa("sessions")
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:") and "chmod 600" in warnings[0], run.err
+    assert "hello" in run.out  # the sessions are still listed
+    assert mode(kaiwa.db) == 0o644  # said, not changed
+
+
+def test_the_gateway_state_is_private_under_umask_022(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_022: None
+) -> None:
+    from kaiwa.gateway import state as gs
+
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "deep" / "state"))
+    p = gs.paths()
+    gs.master_key(p)
+    gs.write_json_atomic(p.state, {"supervisor_pid": 1})
+    gs.touch_last_used(p)
+    with gs.locked(p):
+        pass
+    log = os.fdopen(gs.open_private(p.log), "ab")
+    log.close()
+    assert mode(p.root) == 0o700
+    assert {f.name: mode(f) for f in p.root.iterdir()} == {
+        name: 0o600 for name in ("gateway.key", "gateway.json", "gateway.last-used", "gateway.lock", "gateway.log")
+    }
+
+
+# -- bad stores ---------------------------------------------------------------------------------------------------
+
+
+def kaiwa_db(path: Path) -> None:
+    """A real kaiwa store with a few sessions, big enough to have many pages."""
+
+    async def body() -> None:
+        store = SQLiteStore(path, warn=lambda line: None)
+        for n in range(30):
+            items = [{"role": "user", "content": f"question {n} " * 100}, {"role": "assistant", "content": "x" * 3000}]
+            await store.commit_turn(
+                f"0190a000-0000-7000-8000-00000000000{n % 3}", items, TurnRecord(model="m"), title="t"
+            )
+        await store.close()
+
+    asyncio.run(body())
+
+
+def garbage_in_the_middle(path: Path) -> None:
+    kaiwa_db(path)
+    with open(path, "r+b") as f:
+        f.seek(path.stat().st_size // 2)
+        f.write(os.urandom(16384))
+
+
+def garbage_in_the_schema(path: Path) -> None:
+    kaiwa_db(path)
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(os.urandom(3000))
+
+
+def truncated(path: Path) -> None:
+    kaiwa_db(path)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def another_applications(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+        conn.execute("INSERT INTO contacts VALUES ('Aiko', '090-0000-0000')")
+    conn.close()
+
+
+def an_sdk_only_file(path: Path) -> None:
+    """Another program's Agents SDK conversations: not kaiwa's to take over."""
+    from kaiwa.store.sqlite_schema import SDK_TABLES
+
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SDK_TABLES)
+        conn.execute("INSERT INTO agent_sessions (session_id) VALUES ('theirs')")
+    conn.close()
+
+
+def from_a_newer_kaiwa(path: Path) -> None:
+    kaiwa_db(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE kaiwa_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+
+
+def read_only(path: Path) -> None:
+    kaiwa_db(path)
+    os.chmod(path, 0o400)
+
+
+BAD_STORES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "corrupt pages": (garbage_in_the_middle, "damaged"),
+    "corrupt schema": (garbage_in_the_schema, "damaged"),
+    "truncated": (truncated, "truncated"),
+    "another application's": (another_applications, "another application (tables: contacts)"),
+    "the SDK's alone": (an_sdk_only_file, "another application"),
+    "a newer kaiwa's": (from_a_newer_kaiwa, "newer kaiwa (store schema 99"),
+    "read-only file": (read_only, "read-only"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_STORES))
+def test_a_bad_store_is_one_line_and_left_as_it_was(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, kind: str) -> None:
+    make, needle = BAD_STORES[kind]
+    path = kaiwa.home / "bad.sqlite3"
+    make(path)
+    before = digest(path)
+    others = sorted(p.name for p in kaiwa.home.iterdir())
+    for args in (
+        ["--input", "hello"],
+        ["--input", "again", "--session-id", "0190a000-0000-7000-8000-000000000001"],
+        ["sessions"],
+    ):
+        line = one_error_line(kaiwa(*args, SESSION_DB_PATH=str(path)))
+        assert needle in line and str(path) in line, line
+        assert " — " in line  # …and what to do
+    assert digest(path) == before
+    assert sorted(p.name for p in kaiwa.home.iterdir()) == others  # no -wal, -shm or lock file left beside it
+    assert upstream.model_requests() == []  # nothing was sent: the message is shown back instead
+
+
+def test_a_store_on_a_read_only_filesystem(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    """A read-only mount (tmpfs remounted ro, in a user and mount namespace of its own)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1)")
+    source = tmp_path / "source.sqlite3"
+    kaiwa_db(source)
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    db = mnt / "sessions.sqlite3"
+    script = (
+        f"mount -t tmpfs tmpfs {mnt} && cp {source} {db} && mount -o remount,ro {mnt}"
+        f" && sha256sum {db} && {{ {' '.join(kaiwa.command('--input', 'hello'))}; echo EXIT=$?; }}"
+        f" ; sha256sum {db}; ls -a {mnt}"
+    )
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=kaiwa.home,
+        env={**kaiwa.env, "SESSION_DB_PATH": str(db)},
+        timeout=120,
+    )
+    lines = proc.stdout.splitlines()
+    hashes = [line.split()[0] for line in lines if line.endswith(str(db))]
+    assert len(hashes) == 2 and hashes[0] == hashes[1], proc.stdout + proc.stderr
+    assert "EXIT=1" in lines, proc.stdout + proc.stderr
+    line = one_error_line(Run(1, "", proc.stderr))
+    assert "read-only" in line and str(mnt) in line, line
+    assert upstream.model_requests() == []
