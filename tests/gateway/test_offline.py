@@ -25,7 +25,7 @@ from kaiwa.gateway import endpoint as gateway
 from kaiwa.gateway import state as gs
 from kaiwa.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UV = os.environ.get("UV") or "uv"
 
 
