@@ -186,6 +186,17 @@ def main(
         settings = load_settings()
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
             raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
+        if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
+            from ..chat.repl import ReplOptions, run_repl
+
+            options = ReplOptions(
+                session_id, model or settings.model, (reasoning or "").lower() or settings.reasoning,
+                not no_tools, mcp_config, not hide_reasoning, plain, debug=debug,
+            )  # fmt: skip
+            exit_code = run_repl(settings, options)
+            if exit_code:
+                raise typer.Exit(exit_code)
+            return
         text = _read_input(input)
         _turn(
             settings,
@@ -198,6 +209,8 @@ def main(
             not hide_reasoning,
             plain,
         )
+    except typer.Exit:
+        raise
     except KaiwaError as exc:
         raise fail(exc, debug, None if isinstance(exc, UsageError) else text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug

@@ -1,0 +1,134 @@
+"""The REPL's input line (prompt_toolkit): keys, history kept across runs, completion and the bottom toolbar.
+
+Imported only on the interactive path (prompt_toolkit costs ~0.1 s to import).
+
+Keys: Enter sends; Alt-Enter (or Esc then Enter) inserts a newline; a bracketed paste is inserted whole (never
+sent line by line); Up/Down walk the history; Ctrl-R searches it; Ctrl-X Ctrl-E opens $EDITOR; Ctrl-C clears the
+line (the caller catches KeyboardInterrupt); Ctrl-D on an empty line leaves (EOFError).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+HISTORY_FILE = "repl-history"
+
+
+def history_path() -> Path:
+    """`<state folder>/repl-history`, created 0600 (the folder 0700) before prompt_toolkit appends to it."""
+    from ..gateway.state import state_dir
+
+    path = state_dir() / HISTORY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # also tightens a file an older version left with the umask's mode
+    finally:
+        os.close(fd)
+    return path
+
+
+class ReplCompleter(Completer):
+    """`/` + command names (with their one-line help); after `/model ` the proxy's aliases; after `/resume `
+    recent sessions (short id, title). The providers return cached lists: completion never waits on I/O."""
+
+    def __init__(
+        self,
+        commands: Callable[[], Sequence[tuple[str, str]]],
+        aliases: Callable[[], Sequence[str]],
+        sessions: Callable[[], Sequence[tuple[str, str]]],
+    ) -> None:
+        self.commands = commands
+        self.aliases = aliases
+        self.sessions = sessions
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or text.startswith("//") or "\n" in text:
+            return
+        if " " not in text:
+            for name, help_line in self.commands():
+                if name.startswith(text[1:]):
+                    yield Completion("/" + name, start_position=-len(text), display_meta=help_line)
+            return
+        command, _, arg = text.partition(" ")
+        if " " in arg:
+            return
+        if command == "/model":
+            for alias in self.aliases():
+                if alias.startswith(arg):
+                    yield Completion(alias, start_position=-len(arg))
+        elif command == "/resume":
+            for short_id, title in self.sessions():
+                if short_id.startswith(arg) or arg.lower() in title.lower():
+                    yield Completion(short_id, start_position=-len(arg), display_meta=title)
+        elif command == "/reasoning":
+            for effort in ("low", "medium", "high", "off"):
+                if effort.startswith(arg):
+                    yield Completion(effort, start_position=-len(arg))
+
+
+def key_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")  # Alt-Enter sends ESC + CR; so does Esc then Enter
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+def make_session(completer: Completer, toolbar: Callable[[], Any], history: Path | None) -> PromptSession[str]:
+    from prompt_toolkit.output.defaults import create_output
+
+    # Answers may be piped (stdin a terminal, stdout a file): the input line then draws on stderr.
+    output = None if os.isatty(1) else create_output(stdout=sys.stderr)
+    return PromptSession(
+        history=FileHistory(str(history)) if history is not None else None,
+        completer=completer,
+        complete_while_typing=True,
+        key_bindings=key_bindings(),
+        bottom_toolbar=toolbar,
+        enable_open_in_editor=True,  # Ctrl-X Ctrl-E
+        enable_history_search=False,  # Up/Down walk the whole history; Ctrl-R searches it
+        multiline=False,  # Enter sends; newlines come from Alt-Enter, a paste or the editor
+        prompt_continuation=lambda width, line, wrap: "… ".rjust(width),
+        output=output,
+        erase_when_done=False,
+    )
+
+
+def prompt_message() -> FormattedText:
+    return FormattedText([("bold", "› ")])
+
+
+def edit_in_editor(text: str = "") -> str | None:
+    """`/edit`: the text as $VISUAL/$EDITOR (else nano or vi) leaves it; None when the editor failed."""
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    command = shlex.split(editor) if editor else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]
+    with tempfile.NamedTemporaryFile("w+", suffix=".md", prefix="kaiwa-", encoding="utf-8", delete=False) as f:
+        f.write(text)
+        name = f.name
+    try:
+        if subprocess.call([*command, name]) != 0:
+            return None
+        return Path(name).read_text(encoding="utf-8", errors="replace").rstrip("\n")
+    except OSError:
+        return None
+    finally:
+        os.unlink(name)
