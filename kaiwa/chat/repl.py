@@ -285,9 +285,7 @@ class Repl:
 
 
 async def _run(settings: Settings, options: ReplOptions) -> int:
-    from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
-    from .repl_store import open_repl_store, resolve_session
-    from .turn import ChatEngine, EngineConfig
+    from .repl_store import open_repl_store
 
     err = Console(stderr=True)
     mcp_specs: list[Any] = []
@@ -296,7 +294,18 @@ async def _run(settings: Settings, options: ReplOptions) -> int:
 
         chosen = options.mcp_config or settings.mcp_config
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
-    store = await open_repl_store(settings)
+    store = await open_repl_store(settings, lambda line: err.print(Text(line, style="yellow"), highlight=False))
+    try:
+        return await _run_on(settings, options, store, mcp_specs, err)
+    finally:
+        await store.close()
+
+
+async def _run_on(settings: Settings, options: ReplOptions, store: Any, mcp_specs: list[Any], err: Console) -> int:
+    from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
+    from .repl_store import resolve_session
+    from .turn import ChatEngine, EngineConfig
+
     info = await resolve_session(store, options.session_id) if options.session_id else None
     endpoint = resolve_endpoint(settings, lambda line: err.print(Text(line, style="dim"), highlight=False))
     if endpoint.managed and options.model != "local" and (missing := missing_cloud_settings(options.model)):
@@ -343,7 +352,6 @@ async def _run(settings: Settings, options: ReplOptions) -> int:
         aliases.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
-        await store.close()
     repl.goodbye()
     return 0
 

@@ -294,10 +294,7 @@ async def _fork(repl: Repl, arg: str) -> None:
     if repl.info is None:
         raise KaiwaError("nothing to fork yet", "send a message first")
     original = repl.info.short_id
-    new_id = await fork_session(repl.store, repl.session_id)
-    info = await repl.store.get_session(new_id)
-    if info is None:
-        raise KaiwaError(f"the fork {new_id} was not stored")
+    info = await fork_session(repl.store, repl.info)
     await repl.open_session(info)
     await repl.refresh_recent()
     repl.say(f"forked: now in {info.short_id}, a copy of {original} (which stays as it was)")

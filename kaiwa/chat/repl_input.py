@@ -81,7 +81,10 @@ class ReplCompleter(Completer):
 def key_bindings() -> KeyBindings:
     bindings = KeyBindings()
 
-    @bindings.add("escape", "enter")  # Alt-Enter sends ESC + CR; so does Esc then Enter
+    # Alt-Enter sends ESC + CR, as does Esc then Enter. Eager: it wins over the emacs default (accept the line).
+    # Typed ahead before the line was ready, the terminal turned Enter into Ctrl-J: the same key.
+    @bindings.add("escape", "enter", eager=True)
+    @bindings.add("escape", "c-j", eager=True)
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 

@@ -1,0 +1,251 @@
+"""The REPL's input line and / commands without a model: prompt_toolkit's pipe input, a real SQLite store,
+and a rich Console writing to a StringIO."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.document import Document
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from kaiwa.chat import repl_commands as commands
+from kaiwa.chat.clipboard import osc52
+from kaiwa.chat.repl import Repl, ReplOptions, last_user_index
+from kaiwa.chat.repl_input import ReplCompleter, history_path, make_session
+from kaiwa.settings import load_settings
+from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
+
+# -- the input line -----------------------------------------------------------------------------------------
+
+
+def type_into_prompt(keys: str, history: Path | None = None) -> str:
+    """What the input line returns after `keys` arrive, as from a terminal."""
+
+    async def run() -> str:
+        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+            completer = ReplCompleter(lambda: [], lambda: [], lambda: [])
+            session = make_session(completer, lambda: "toolbar", history)
+            pipe.send_text(keys)
+            return await session.prompt_async("› ", handle_sigint=False)
+
+    return asyncio.run(run())
+
+
+def test_enter_sends_and_alt_enter_inserts_a_newline() -> None:
+    assert type_into_prompt("hello\r") == "hello"
+    assert type_into_prompt("first\x1b\rsecond\r") == "first\nsecond"  # Alt-Enter (ESC + CR)
+    assert type_into_prompt("first\x1b\nsecond\r") == "first\nsecond"  # typed ahead: the terminal sent ^J
+
+
+def test_a_bracketed_paste_is_one_message() -> None:
+    page = "line one\r\nline two\n\nline four"
+    assert type_into_prompt(f"\x1b[200~{page}\x1b[201~\r") == "line one\nline two\n\nline four"
+
+
+def test_ctrl_c_and_ctrl_d_at_the_prompt() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        type_into_prompt("half a line\x03")
+    with pytest.raises(EOFError):
+        type_into_prompt("\x04")
+    assert type_into_prompt("ab\x02\x04\r") == "a"  # Ctrl-D on a non-empty line deletes, never leaves
+
+
+def test_history_is_private_and_walked_with_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
+    path = history_path()
+    assert path == tmp_path / "state" / "repl-history"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert type_into_prompt("remember me\r", path) == "remember me"
+    assert "remember me" in path.read_text()
+    assert type_into_prompt("\x1b[A\r", path) == "remember me"  # Up: the last message, across runs
+    path.chmod(0o644)
+    history_path()  # a looser file left by something else is tightened
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def completions(text: str, aliases: list[str] | None = None, recent: list[tuple[str, str]] | None = None) -> list:
+    completer = ReplCompleter(commands.completions, lambda: aliases or [], lambda: recent or [])
+    return [c.text for c in completer.get_completions(Document(text), None)]  # type: ignore[arg-type]
+
+
+def test_completion() -> None:
+    assert "/model" in completions("/") and "/resume" in completions("/")
+    assert completions("/mo") == ["/model"]
+    assert completions("/re") == ["/reasoning", "/retry", "/resume"]
+    assert completions("/model fa", ["fake-a", "fake-b", "local"]) == ["fake-a", "fake-b"]
+    assert completions("/resume 1a2b", recent=[("1a2b3c4d", "Terraform"), ("99999999", "other")]) == ["1a2b3c4d"]
+    assert completions("/resume terra", recent=[("1a2b3c4d", "Terraform error")]) == ["1a2b3c4d"]
+    assert completions("/reasoning h") == ["high"]
+    assert completions("hello /mo") == [] and completions("//mo") == []
+
+
+# -- commands on a real store -------------------------------------------------------------------------------
+
+
+class FakeEndpoint:
+    base_url = "http://127.0.0.1:9/v1"  # nothing listens: /model finds no list
+    api_key = None
+    managed = False
+
+
+@pytest.fixture
+def repl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repl]:
+    from kaiwa.store import open_store
+
+    monkeypatch.setenv("SESSION_DB_PATH", str(tmp_path / "s.sqlite3"))
+    monkeypatch.delenv("SESSION_DB_URL", raising=False)
+    settings = load_settings(None)
+    store = open_store(settings)
+    asyncio.run(store.open())
+    r = Repl(settings, ReplOptions(model="fake-a"), store, FakeEndpoint())
+    r.err = Console(file=io.StringIO(), width=200)
+    r.new_session()
+    yield r
+    asyncio.run(store.close())
+
+
+def screen(r: Repl) -> str:
+    return r.err.file.getvalue()  # type: ignore[attr-defined]
+
+
+def run(r: Repl, line: str) -> Any:
+    return asyncio.run(commands.dispatch(r, line))
+
+
+def store_exchange(r: Repl, *pairs: tuple[str, str]) -> SessionInfo:
+    items: list[dict[str, Any]] = []
+    for question, answer in pairs:
+        items.append({"role": "user", "content": question})
+        items.append({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]})
+    turns = [TurnRecord(model="fake-a", input_tokens=10, output_tokens=5, cost=0.001) for _ in pairs]
+    info = SessionInfo(r.session_id, time.time(), time.time(), "fake-a", pairs[0][0], instructions="be brief")
+    asyncio.run(r.store.create_session(SessionDump(info, items, turns)))
+    stored = asyncio.run(r.store.get_session(r.session_id))
+    assert stored is not None
+    asyncio.run(r.open_session(stored))
+    return stored
+
+
+def test_unknown_command_names_the_closest(repl: Repl) -> None:
+    assert run(repl, "/mdoel fake-b") is None
+    assert "unknown command /mdoel: did you mean /model?" in screen(repl)
+    run(repl, "/zzzzzz")
+    assert "/help lists the commands" in screen(repl)
+    assert run(repl, "/exit") is commands.EXIT and run(repl, "/quit") is commands.EXIT
+
+
+def test_help_lists_every_command(repl: Repl) -> None:
+    run(repl, "/help")
+    for name in commands.COMMANDS:
+        assert f"/{name}" in screen(repl)
+
+
+def test_reasoning_and_model_without_a_list(repl: Repl) -> None:
+    run(repl, "/reasoning high")
+    assert repl.reasoning == "high" and "reasoning high" in repl.toolbar()
+    run(repl, "/reasoning off")
+    assert repl.reasoning is None
+    run(repl, "/reasoning extreme")
+    assert "error: /reasoning 'extreme' is not one of" in screen(repl)
+    run(repl, "/model fake-b")  # the proxy is unreachable: accepted, with a note
+    assert repl.model == "fake-b" and "did not list its models" in screen(repl)
+
+
+def test_system_on_a_new_session_is_kept_for_its_first_turn(repl: Repl) -> None:
+    run(repl, "/system Answer in haiku.")
+    assert repl.instructions == "Answer in haiku."
+    run(repl, "/system")
+    assert "Answer in haiku." in screen(repl)
+    run(repl, "/system --default")
+    assert repl.instructions is None
+    run(repl, "/system")
+    assert "kaiwa's default instructions" in screen(repl)
+
+
+def test_system_on_a_stored_session_is_stored(repl: Repl) -> None:
+    store_exchange(repl, ("q1", "a1"))
+    assert repl.instructions == "be brief"
+    run(repl, "/system Be thorough.")
+    info = asyncio.run(repl.store.get_session(repl.session_id))
+    assert info is not None and info.instructions == "Be thorough."
+
+
+def test_undo_removes_the_last_exchange_and_puts_it_back_on_the_line(repl: Repl) -> None:
+    store_exchange(repl, ("q1", "a1"), ("q2", "a2"))
+    run(repl, "/undo")
+    items = asyncio.run(repl.store.items(repl.session_id))
+    assert [i["content"] if isinstance(i["content"], str) else i["content"][0]["text"] for i in items] == ["q1", "a1"]
+    assert len(asyncio.run(repl.store.turns(repl.session_id))) == 1
+    assert repl.pending == "q2" and repl.last_answer == "a1"
+    assert repl.info is not None and repl.info.turns == 1
+    run(repl, "/undo")
+    run(repl, "/undo")
+    assert "error: nothing to undo" in screen(repl)
+
+
+def test_usage_and_sessions(repl: Repl) -> None:
+    run(repl, "/usage")
+    assert "no turns yet" in screen(repl)
+    info = store_exchange(repl, ("q1", "a1"), ("q2", "a2"))
+    run(repl, "/usage")
+    assert "2 turns · 20 in · 10 out · $0.002" in screen(repl)
+    run(repl, "/sessions")
+    assert f"* {info.short_id}" in screen(repl) and "q1" in screen(repl)
+
+
+def test_fork_copies_and_resume_finds_by_fragment(repl: Repl) -> None:
+    original = store_exchange(repl, ("q1", "a1"))
+    run(repl, "/fork")
+    assert repl.session_id != original.session_id and "forked: now in" in screen(repl)
+    assert asyncio.run(repl.store.items(repl.session_id)) == asyncio.run(repl.store.items(original.session_id))
+    assert repl.instructions == "be brief"
+    run(repl, f"/resume {original.short_id}")
+    assert repl.session_id == original.session_id and "resumed" in screen(repl)
+    run(repl, "/resume zzzzzzzz")
+    assert "error:" in screen(repl)
+
+
+def test_new_starts_an_empty_session(repl: Repl) -> None:
+    store_exchange(repl, ("q1", "a1"))
+    before = repl.session_id
+    run(repl, "/new")
+    assert repl.session_id != before and repl.info is None and repl.toolbar().split(" · ")[1] == "new"
+
+
+def test_copy_uses_osc52(repl: Repl, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(repl, "/copy")
+    assert "error: no answer to copy yet" in screen(repl)
+    assert osc52("héllo") == "\x1b]52;c;" + base64.b64encode("héllo".encode()).decode() + "\x07"
+
+
+def test_last_user_index_skips_tool_items() -> None:
+    items = [
+        {"role": "user", "content": "q"},
+        {"type": "function_call", "name": "calculate", "arguments": "{}", "call_id": "c"},
+        {"type": "function_call_output", "call_id": "c", "output": "2"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "2"}]},
+    ]
+    assert last_user_index(items) == 0
+    assert last_user_index([]) is None
+
+
+def test_the_repl_is_not_imported_by_one_shot_paths() -> None:
+    import subprocess
+    import sys
+
+    code = "import kaiwa.cli, sys; print(any(m.startswith('prompt_toolkit') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert out.stdout.strip() == "False"
