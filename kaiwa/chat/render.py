@@ -4,59 +4,94 @@ else — reasoning, tool calls, usage, notices — on stderr, so a pipe receives
 from __future__ import annotations
 
 from rich.console import Console
-from rich.live import Live
-from rich.markdown import Markdown
 from rich.text import Text
+
+from .markdown_stream import MarkdownStream
+from .sanitize import Sanitizer, clean
 
 
 class Renderer:
-    def __init__(self, out: Console, err: Console, *, markdown: bool, show_reasoning: bool = True) -> None:
+    """Markdown on a terminal (finished blocks printed once, the unfinished one live: see markdown_stream), the
+    deltas as they come when piped. Control characters from the model or a tool are shown harmlessly in both
+    (see sanitize); `answer` keeps the text exactly as the model sent it.
+
+    `refresh_per_second=None` draws a frame per delta instead of on rich's Live thread (tests, bench)."""
+
+    def __init__(
+        self,
+        out: Console,
+        err: Console,
+        *,
+        markdown: bool,
+        show_reasoning: bool = True,
+        refresh_per_second: float | None = 10.0,
+    ) -> None:
         self.out = out
         self.err = err
         self.markdown = markdown
         self.show_reasoning = show_reasoning
-        self._segment = ""  # answer text since the last tool call
-        self._live: Live | None = None
+        self.refresh_per_second = refresh_per_second
+        self._stream: MarkdownStream | None = None
+        self._clean_text = Sanitizer(keep_crlf=not markdown)
+        self._clean_reasoning = Sanitizer()
+        self._in_segment = False  # answer text since the last tool call
         self._in_reasoning = False
         self._ends_with_newline = True
-        self.answer = ""  # the whole answer of the turn
+        self.answer = ""  # the whole answer of the turn, as the model sent it
 
     # -- the answer --------------------------------------------------------------------------
     def text(self, delta: str) -> None:
         if not delta:
             return
         self._end_reasoning()
-        self._segment += delta
         self.answer += delta
-        if not self.markdown:
-            self.out.file.write(delta)
-            self.out.file.flush()
-            self._ends_with_newline = delta.endswith("\n")
+        self._in_segment = True
+        self._show(self._clean_text.feed(delta))
+
+    def _show(self, shown: str) -> None:
+        if not shown:
             return
-        if self._live is None:
-            self._live = Live(console=self.out, refresh_per_second=10, vertical_overflow="visible")
-            self._live.start()
-        self._live.update(Markdown(self._segment))
+        if not self.markdown:
+            self.out.file.write(shown)
+            self.out.file.flush()
+            self._ends_with_newline = shown.endswith("\n")
+            return
+        if self._stream is None:
+            self._stream = MarkdownStream(self.out, refresh_per_second=self.refresh_per_second)
+        self._stream.feed(shown)
 
     def _close_segment(self) -> None:
-        if self._live is not None:
-            self._live.update(Markdown(self._segment))
-            self._live.stop()
-            self._live = None
-        elif not self.markdown and self._segment and not self._ends_with_newline:
+        self._show(self._clean_text.flush())
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        elif not self.markdown and self._in_segment and not self._ends_with_newline:
             self.out.file.write("\n")
             self.out.file.flush()
             self._ends_with_newline = True
-        self._segment = ""
+        self._in_segment = False
+
+    def _make_room(self) -> None:
+        """Take the live block off a terminal before writing on stderr (the same screen); it comes back with
+        the next delta."""
+        if self._stream is not None and self.err.is_terminal:
+            self._stream.pause()
 
     # -- around the answer (stderr) ----------------------------------------------------------
     def reasoning(self, delta: str) -> None:
         if not self.show_reasoning or not delta:
             return
+        shown = self._clean_reasoning.feed(delta)
+        if not shown:
+            return
+        self._make_room()
         self._in_reasoning = True
-        self.err.print(Text(delta, style="dim italic"), end="", soft_wrap=True, highlight=False)
+        self.err.print(Text(shown, style="dim italic"), end="", soft_wrap=True, highlight=False)
 
     def _end_reasoning(self) -> None:
+        held = self._clean_reasoning.flush()
+        if held and self.show_reasoning:
+            self.err.print(Text(held, style="dim italic"), end="", soft_wrap=True, highlight=False)
         if self._in_reasoning:
             self.err.print()
             self._in_reasoning = False
@@ -64,13 +99,15 @@ class Renderer:
     def tool_call(self, line: str) -> None:
         self._end_reasoning()
         self._close_segment()
-        self.err.print(Text(f"⚙ {line}", style="cyan"), highlight=False, soft_wrap=True)
+        self.err.print(Text(f"⚙ {clean(line)}", style="cyan"), highlight=False, soft_wrap=True)
 
     def tool_result(self, line: str) -> None:
-        self.err.print(Text(f"  ↳ {line}", style="dim"), highlight=False, soft_wrap=True)
+        self._make_room()
+        self.err.print(Text(f"  ↳ {clean(line)}", style="dim"), highlight=False, soft_wrap=True)
 
     def notice(self, line: str, style: str = "dim") -> None:
-        self.err.print(Text(line, style=style), highlight=False, soft_wrap=True)
+        self._make_room()
+        self.err.print(Text(clean(line), style=style), highlight=False, soft_wrap=True)
 
     def finish(self) -> None:
         self._end_reasoning()
