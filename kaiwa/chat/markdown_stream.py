@@ -15,6 +15,7 @@ matches rendering the whole answer at once, with one blank line between blocks a
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -209,9 +210,13 @@ class MarkdownStream:
         self._tail, self._lexer, self._gap = "", None, False
 
     def _flush(self) -> None:
-        if self._pending:
+        if not self._pending:
+            return
+        # Rich's Live renders the frame below a print outside its lock, so a frame drawn meanwhile by its
+        # thread would leave the cursor where this print does not expect it (torn lines): hold the lock.
+        with getattr(self._live, "_lock", None) or nullcontext():
             self.console.print(*self._pending)
-            self._pending.clear()
+        self._pending.clear()
 
     # -- cutting the text into blocks -----------------------------------------------------------
     def _advance(self, final: bool) -> None:
