@@ -52,6 +52,24 @@ def proxy_aliases(base_url: str, api_key: str | None, timeout: float = 3.0) -> l
         return []
 
 
+_CONTEXT_WINDOW = re.compile(
+    r"ContextWindowExceeded|context_length_exceeded|maximum context length|prompt is too long|input is too long"
+    r"|exceeds the maximum number of tokens|longer than the model's context|exceeds? context limit",
+    re.IGNORECASE,
+)
+
+
+def is_context_window(exc: BaseException) -> bool:
+    """The proxy refused the turn because the conversation no longer fits the model (LiteLLM's
+    ContextWindowExceededError, 400; or a bridged stream that failed for that reason)."""
+    import openai
+    from agents.exceptions import ModelBehaviorError
+
+    if isinstance(exc, openai.BadRequestError):
+        return bool(_CONTEXT_WINDOW.search(f"{_body_message(exc)} {exc}"))
+    return isinstance(exc, ModelBehaviorError) and bool(_CONTEXT_WINDOW.search(str(exc)))
+
+
 def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: str, timeout: float) -> KaiwaError:
     """The one line a failed turn shows."""
     import openai
@@ -60,6 +78,12 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
     if isinstance(exc, KaiwaError):
         return exc
     message = redact(_short(_body_message(exc)), api_key)
+    if is_context_window(exc):
+        return KaiwaError(
+            f"the conversation no longer fits the context window of {model!r}",
+            "compact it (/compact, or `chat.py sessions compact ID`), start a new one (/new, or without"
+            " --session-id), or pick a model with a longer context (--model); the session is as it was",
+        )
     if isinstance(exc, openai.APITimeoutError):
         return KaiwaError(
             f"the proxy at {base_url} did not answer within {timeout:g} s",

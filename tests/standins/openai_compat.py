@@ -21,6 +21,19 @@ CALL_WITHOUT_TOOL = (
     "'tool_call_id'. The following tool_call_ids did not have response messages: {ids}"
 )
 
+# What OpenAI answers (400, code `context_length_exceeded`) when the conversation no longer fits the model; LiteLLM
+# maps it to its ContextWindowExceededError.
+CONTEXT_WINDOW_MESSAGE = (
+    "This model's maximum context length is 8192 tokens. However, your messages resulted in {tokens} tokens. "
+    "Please reduce the length of the messages."
+)
+
+
+def context_window_reply(tokens: int = 9731) -> Reply:
+    """A scripted reply that refuses the request as too long for the model's context window."""
+    return Reply(status=400, error_message=CONTEXT_WINDOW_MESSAGE.format(tokens=tokens))
+
+
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -35,6 +48,8 @@ _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
 def openai_error(status: int, message: str, param: str | None = None) -> dict[str, Any]:
     """OpenAI's error body for an HTTP status."""
     kind, code = _ERROR_KINDS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+    if status == 400 and "maximum context length" in message:
+        code = "context_length_exceeded"
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 

@@ -1,0 +1,175 @@
+"""A whole session as one lossless JSON document (export/import), and the copies fork and compact make.
+
+The JSON holds the Agents SDK's items verbatim (reasoning with its encrypted content, tool calls and their
+outputs, provider ids), kaiwa's metadata (title, model, instructions, origin, times) and every turn's usage, so an
+imported session continues exactly where the export left off, on any backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import KaiwaError
+from .base import SessionDump, SessionInfo, Store, TurnRecord
+from .naming import new_session_id
+
+FORMAT = "kaiwa-session"
+VERSION = 1
+
+
+def iso(timestamp: float) -> str:
+    """An epoch time as ISO 8601 in UTC (what every --json output and export carries)."""
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+
+
+def _epoch(value: Any, what: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise KaiwaError(
+            f"the export's {what} is not a time: {str(value)[:40]!r}", "export the session again"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def with_totals(info: SessionInfo, turns: list[TurnRecord]) -> SessionInfo:
+    """`info` with its turn count, tokens and cost summed from `turns` (cost None unless some turn was priced)."""
+    costs = [t.cost for t in turns if t.cost is not None]
+    return dataclasses.replace(
+        info,
+        turns=len(turns),
+        input_tokens=sum(t.input_tokens for t in turns),
+        output_tokens=sum(t.output_tokens for t in turns),
+        cost=sum(costs) if costs else None,
+    )
+
+
+async def load(store: Store, info: SessionInfo) -> SessionDump:
+    """Everything stored for one session."""
+    return SessionDump(info=info, items=await store.items(info.session_id), turns=await store.turns(info.session_id))
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+def to_json(dump: SessionDump) -> dict[str, Any]:
+    info = dump.info
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": iso(time.time()),
+        "session": {
+            "id": info.session_id,
+            "title": info.title,
+            "model": info.model,
+            "created_at": iso(info.created_at),
+            "updated_at": iso(info.updated_at),
+            "instructions": info.instructions,
+            "origin": info.origin,
+        },
+        "items": dump.items,
+        "turns": [
+            {**dataclasses.asdict(t), "request_ids": list(t.request_ids), "created_at": iso(t.created_at)}
+            for t in dump.turns
+        ],
+    }
+
+
+def dumps(dump: SessionDump) -> str:
+    return json.dumps(to_json(dump), ensure_ascii=False, indent=1) + "\n"
+
+
+_TURN_FIELDS = {f.name for f in dataclasses.fields(TurnRecord)}
+
+
+def _turn(raw: Any) -> TurnRecord:
+    if not isinstance(raw, dict) or not isinstance(raw.get("model"), str):
+        raise ValueError("a turn without a model")
+    fields = {k: v for k, v in raw.items() if k in _TURN_FIELDS}
+    fields["request_ids"] = tuple(str(r) for r in fields.get("request_ids") or ())
+    fields["created_at"] = _epoch(fields.get("created_at", 0.0), "turn time")
+    return TurnRecord(**fields)
+
+
+def from_json(data: Any, source: str = "the file") -> SessionDump:
+    """A dump from an export, or a KaiwaError line saying what is wrong with it."""
+    hint = "give a file written by `chat.py sessions export ID --format json`"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise KaiwaError(f"{source} is not a kaiwa session export", hint)
+    version = data.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise KaiwaError(f"{source} is a kaiwa export of version {version!r}, newer than this kaiwa", "update kaiwa")
+    session, items, turns = data.get("session"), data.get("items"), data.get("turns", [])
+    if not isinstance(session, dict) or not isinstance(items, list) or not isinstance(turns, list):
+        raise KaiwaError(f"{source} is an incomplete kaiwa export (session, items or turns missing)", hint)
+    if not all(isinstance(item, dict) for item in items):
+        raise KaiwaError(f"{source} holds items that are not JSON objects", hint)
+    try:
+        sid = str(session["id"])
+        parsed_turns = [_turn(t) for t in turns]
+        info = SessionInfo(
+            session_id=sid,
+            created_at=_epoch(session.get("created_at", 0), "creation time"),
+            updated_at=_epoch(session.get("updated_at", 0), "last-used time"),
+            model=str(session.get("model") or ""),
+            title=str(session.get("title") or ""),
+            instructions=session.get("instructions"),
+            origin=session.get("origin"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KaiwaError(f"{source} is a damaged kaiwa export ({exc})", hint) from None
+    return SessionDump(info=with_totals(info, parsed_turns), items=items, turns=parsed_turns)
+
+
+def read_file(path: Path) -> SessionDump:
+    """An export read from `path` (`-`: stdin)."""
+    import sys
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KaiwaError(f"no such file: {path}", "give the path of an exported session") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KaiwaError(f"cannot read {path}: {exc}", "give the path of an exported session") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KaiwaError(
+            f"{path} is not JSON (line {exc.lineno}: {exc.msg})",
+            "import reads the JSON export (`sessions export ID --format json`), not the Markdown one",
+        ) from None
+    return from_json(data, str(path))
+
+
+# -- copies ----------------------------------------------------------------------------------------------
+def copy(dump: SessionDump, origin: str, *, session_id: str | None = None, title: str | None = None) -> SessionDump:
+    """A new session with the same history, instructions and usage, under a new UUIDv7 id (now as its times)."""
+    now = time.time()
+    info = dataclasses.replace(
+        dump.info,
+        session_id=session_id or new_session_id(),
+        created_at=now,
+        updated_at=now,
+        origin=origin,
+        title=dump.info.title if title is None else title,
+    )
+    return SessionDump(info=info, items=[dict(item) for item in dump.items], turns=list(dump.turns))
+
+
+def fork(dump: SessionDump) -> SessionDump:
+    """`sessions fork` and `/fork`: the original is untouched, the copy says where it came from."""
+    return copy(dump, f"fork of {dump.info.session_id}")
+
+
+def imported(dump: SessionDump, new_id: bool) -> SessionDump:
+    """What `import` stores: the same session (same id, its origin kept), or with `--new-id` a copy of it."""
+    if new_id:
+        return copy(dump, f"imported copy of {dump.info.session_id}")
+    if dump.info.origin:
+        return dump
+    return dataclasses.replace(dump, info=dataclasses.replace(dump.info, origin="imported"))
