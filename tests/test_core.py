@@ -239,7 +239,7 @@ def test_failed_resumed_turn_is_rolled_back_and_sent_once_on_retry(kaiwa: Kaiwa,
     [
         (["--input", ""], 2, "empty"),
         (["--input", "   "], 2, "empty"),
-        (["--input", "hi", "--session-id", "nope"], 2, "not a UUID"),
+        (["--input", "hi", "--session-id", "nope"], 2, "too short"),
         (["--input", "hi", "--session-id", "0190a000-0000-7000-8000-000000000000"], 1, "no session"),
         (["--input", "hi", "--reasoning", "extreme"], 2, "--reasoning"),
     ],

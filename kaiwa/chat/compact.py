@@ -57,7 +57,7 @@ def _partial(dump: SessionDump, skip_turns: int) -> SessionDump:
 
 def _prompt(dump: SessionDump, left_out: int) -> str:
     note = (
-        f"\n\n(The earliest {left_out} turn{'s' if left_out != 1 else ''} did not fit and are not shown; say so at "
+        f"\n\n(Left out: the earliest {left_out} turn{'s' if left_out != 1 else ''}, which did not fit. Say so at "
         "the start of the summary.)"
         if left_out
         else ""

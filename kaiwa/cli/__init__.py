@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from . import main, sessions  # noqa: F401  (registers the commands on `app`)
+from . import main, sessions_copy  # noqa: F401  (registers the commands on `app` and `sessions_app`)
 from .common import app
 from .gateway import gateway_app
+from .sessions import sessions_app
 
+app.add_typer(sessions_app, name="sessions")
 app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
 
 

@@ -129,6 +129,16 @@ def _turn(
     err_console.print(f"SESSION_ID={sid}", highlight=False, soft_wrap=True)
 
 
+def _named_session(settings: Settings, ref: str | None, latest: bool) -> str:
+    """The full id that `--session-id REF` (full, short or a unique fragment) or `-c` names, or a one-line error."""
+    from ..store.naming import pick
+    from .sessions import with_store
+
+    info = with_store(settings, lambda store: pick(store, ref, latest))
+    assert info is not None  # pick returns None only when neither was given
+    return info.session_id
+
+
 @app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
@@ -140,8 +150,15 @@ def main(
     ] = None,
     session_id: Annotated[
         str | None,
-        typer.Option("--session-id", "-s", help="Continue this stored session (the UUID printed as SESSION_ID=…)."),
+        typer.Option(
+            "--session-id",
+            "-s",
+            help="Continue this stored session: its id (SESSION_ID=…), short id, or a unique part of 6+ characters.",
+        ),
     ] = None,
+    continue_latest: Annotated[
+        bool, typer.Option("--continue", "-c", help="Continue the most recently used session.")
+    ] = False,
     model: Annotated[
         str | None,
         typer.Option(
@@ -198,6 +215,8 @@ def main(
                 raise typer.Exit(exit_code)
             return
         text = _read_input(input)
+        if session_id is not None or continue_latest:
+            session_id = _named_session(settings, session_id, continue_latest)
         _turn(
             settings,
             text,

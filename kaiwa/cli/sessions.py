@@ -1,49 +1,269 @@
-"""`chat.py sessions`: the stored conversations."""
+"""`chat.py sessions …`: find, read, rename, fork, export, import, delete and compact stored conversations.
+
+Every command names sessions the same way (`store/naming.py`: full UUID, short id or a unique fragment), talks to
+the store only through `store/base.py`'s interface (so SQLite and Postgres behave alike), prints readable output on
+a terminal and plain output when piped, and fails in one line. `list` imports neither the Agents SDK, openai,
+prompt_toolkit nor SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ..errors import KaiwaError
-from ..settings import load_settings
-from .common import app, fail
+from ..errors import KaiwaError, UsageError
+from ..settings import Settings, load_settings
+from .common import err_console, fail
+
+if TYPE_CHECKING:
+    from ..store.base import SessionInfo, Store
+
+sessions_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Stored conversations: list (the default), show, search, rename, fork, export, import, delete, compact."
+    " A session is named by its full id, its short id (the last 8 characters) or any unique part of 6 or more.",
+)
+
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many, most recently used first.")]
+IdArgument = Annotated[str, typer.Argument(help="Session: full id, short id, or a unique part (6+ characters).")]
 
 
-@app.command()
-def sessions(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
-    """List stored sessions, newest first: id, last used, model, turns, tokens, title."""
-    import asyncio
-    import datetime as dt
-
+def with_store[T](settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, run `work` on it, close it (KaiwaError for a store that cannot be used)."""
     from ..store import open_store
-    from ..store.base import SessionInfo
 
-    async def listed() -> list[SessionInfo]:
-        store = open_store(load_settings())
+    async def run() -> T:
+        store = open_store(settings)
         try:
             await store.open()
-            return await store.list_sessions(limit)
+            return await work(store)
         finally:
             await store.close()
 
+    return asyncio.run(run())
+
+
+def _guarded(debug: bool, action: Callable[[], None]) -> None:
+    """Run a command's body: its failures become one line and an exit code (a traceback with --debug)."""
     try:
-        rows = asyncio.run(listed())
+        action()
     except KaiwaError as exc:
         raise fail(exc, debug) from None
-    out = Console()
+    except KeyboardInterrupt:
+        raise fail(KaiwaError("interrupted", "nothing was changed", 130), False) from None
+    except Exception as exc:  # a bug, not the user's doing
+        if debug:
+            raise
+        raise fail(
+            KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it"), False
+        ) from None
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _note(line: str, style: str = "dim") -> None:
+    err_console.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- list ------------------------------------------------------------------------------------------------
+def _list(limit: int, as_json: bool) -> None:
+    from ..chat.transcript import money, relative_time, safe, session_fields
+
+    rows = with_store(load_settings(), lambda store: store.list_sessions(limit))
+    if as_json:
+        _print_json([session_fields(s) for s in rows])
+        return
+    out = _out()
+    if not rows:
+        _note('no stored sessions yet — start one: chat.py --input "…"')
+        return
+    if not out.is_terminal:  # piped: one tab-separated line per session, the full id first
+        for s in rows:
+            fields = [s.session_id, relative_time(s.updated_at), s.model, str(s.turns)]
+            fields += [str(s.input_tokens + s.output_tokens), money(s.cost), safe(_one_line(s.title))]
+            sys.stdout.write("\t".join(fields) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="dim", pad_edge=False)
+    for name, justify in (("id", "left"), ("last used", "left"), ("model", "left"), ("turns", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("title", overflow="ellipsis", no_wrap=True)
     for s in rows:
-        when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
-        cost = f" ${s.cost:.4f}" if s.cost else ""
-        out.print(
-            f"{s.session_id}  {when}  {s.model}  {s.turns} turns"
-            f"  {s.input_tokens + s.output_tokens:,} tok{cost}  {s.title}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+        table.add_row(
+            s.short_id,
+            relative_time(s.updated_at),
+            s.model,
+            str(s.turns),
+            f"{s.input_tokens + s.output_tokens:,}",
+            money(s.cost),
+            safe(_one_line(s.title)),
         )
+    out.print(table)
+
+
+@sessions_app.callback(invoke_without_command=True)
+def sessions(
+    ctx: typer.Context, limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOption = False
+) -> None:
+    """Stored conversations, most recently used first (the same as `sessions list`)."""
+    if ctx.invoked_subcommand is None:
+        _guarded(debug, lambda: _list(limit, as_json))
+
+
+@sessions_app.command("list")
+def list_(limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOption = False) -> None:
+    """Stored conversations, most recently used first: short id, last used, model, turns, tokens, cost, title."""
+    _guarded(debug, lambda: _list(limit, as_json))
+
+
+# -- show, search, rename ------------------------------------------------------------------------------------
+@sessions_app.command()
+def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = False) -> None:
+    """The conversation as a transcript (Markdown when piped); --json: its fields and messages."""
+
+    def body() -> None:
+        from ..chat import transcript
+        from ..store.dump import iso, load
+        from ..store.naming import resolve
+
+        async def work(store: Store) -> Any:
+            return await load(store, await resolve(store, session))
+
+        dump = with_store(load_settings(), work)
+        if as_json:
+            fields = transcript.session_fields(dump.info) | {"instructions": dump.info.instructions}
+            fields["messages"] = transcript.messages(dump.items)
+            fields["turn_usage"] = [
+                {k: getattr(t, k) for k in ("model", "input_tokens", "output_tokens", "reasoning_tokens", "cost")}
+                | {"created_at": iso(t.created_at)}
+                for t in dump.turns
+            ]
+            _print_json(fields)
+        elif (out := _out()).is_terminal:
+            transcript.print_transcript(out, dump)
+        else:
+            sys.stdout.write(transcript.markdown(dump))
+
+    _guarded(debug, body)
+
+
+@sessions_app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Words to find in the messages (full-text search).")],
+    limit: LimitOption = 20,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Sessions whose messages contain TEXT, most recently used first, each with a snippet around the match."""
+
+    def body() -> None:
+        from ..chat.transcript import relative_time, safe, session_fields
+
+        if not text.strip():
+            raise UsageError("nothing to search for", 'give a word, e.g. chat.py sessions search "terraform"')
+        hits = with_store(load_settings(), lambda store: store.search(text, limit))
+        if as_json:
+            _print_json([session_fields(h.session) | {"snippet": h.snippet} for h in hits])
+            return
+        if not hits:
+            _note(f"no stored conversation contains {text!r}")
+            return
+        out = _out()
+        for h in hits:
+            s, snippet = h.session, safe(_one_line(h.snippet))
+            if out.is_terminal:
+                out.print(f"[bold]{s.short_id}[/]  [dim]{relative_time(s.updated_at)}[/]  ", end="")
+                out.print(safe(_one_line(s.title)), markup=False)
+                out.print(f"    {snippet}", style="dim", markup=False)
+            else:
+                sys.stdout.write(f"{s.session_id}\t{safe(_one_line(s.title))}\t{snippet}\n")
+
+    _guarded(debug, body)
+
+
+@sessions_app.command()
+def rename(
+    session: IdArgument,
+    title: Annotated[str, typer.Argument(help="The new title.")],
+    debug: DebugOption = False,
+) -> None:
+    """Give a session a title of your own (otherwise it is its first message)."""
+
+    def body() -> None:
+        from ..store.naming import resolve
+
+        new_title = _one_line(title)
+        if not new_title:
+            raise UsageError("the title is empty", 'give one, e.g. chat.py sessions rename ID "Terraform error"')
+
+        async def work(store: Store) -> SessionInfo:
+            info = await resolve(store, session)
+            await store.rename(info.session_id, new_title)
+            return info
+
+        info = with_store(load_settings(), work)
+        _note(f"renamed {info.short_id}: {new_title}")
+
+    _guarded(debug, body)
+
+
+# -- delete ----------------------------------------------------------------------------------------------
+@sessions_app.command()
+def delete(
+    sessions: Annotated[list[str], typer.Argument(help="Sessions to delete (ids, short ids or unique parts).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when stdin is not a terminal).")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Remove sessions and everything stored for them, in one transaction. Asks first on a terminal."""
+
+    def body() -> None:
+        from ..chat.transcript import relative_time, safe
+        from ..store.naming import resolve
+
+        if not yes and not sys.stdin.isatty():
+            raise UsageError("not deleting without confirmation (stdin is not a terminal)", "pass --yes")
+
+        async def find(store: Store) -> list[SessionInfo]:
+            found: dict[str, SessionInfo] = {}
+            for ref in sessions:
+                info = await resolve(store, ref)
+                found[info.session_id] = info
+            return list(found.values())
+
+        settings = load_settings()
+        chosen = with_store(settings, find)
+        if not yes:
+            for s in chosen:
+                _note(f"  {s.short_id}  {relative_time(s.updated_at)}  {s.turns} turns  {safe(_one_line(s.title))}", "")
+            many = f"these {len(chosen)} sessions" if len(chosen) > 1 else "this session"
+            try:
+                agreed = typer.confirm(f"Delete {many}? This cannot be undone", default=False, err=True)
+            except typer.Abort:
+                agreed = False
+            if not agreed:
+                raise KaiwaError("nothing deleted", "", 1)
+        removed = with_store(settings, lambda store: store.delete([s.session_id for s in chosen]))
+        _note(f"deleted {removed} session{'s' if removed != 1 else ''}")
+
+    _guarded(debug, body)
