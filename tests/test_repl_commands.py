@@ -249,3 +249,90 @@ def test_the_repl_is_not_imported_by_one_shot_paths() -> None:
     code = "import kaiwa.cli, sys; print(any(m.startswith('prompt_toolkit') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     assert out.stdout.strip() == "False"
+
+
+# -- in-process, through the real proxy ------------------------------------------------------------------------
+
+
+def test_every_turn_marks_the_local_gateway_as_used(
+    proxy: Any, upstream: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaiwa.chat.turn import ChatEngine, EngineConfig
+    from kaiwa.gateway.endpoint import Endpoint
+    from kaiwa.store import open_store
+
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SESSION_DB_PATH", str(tmp_path / "s.sqlite3"))
+    monkeypatch.delenv("SESSION_DB_URL", raising=False)
+    marker = tmp_path / "state" / "gateway.last-used"
+    settings = load_settings(None)
+    # The test proxy stands in for kaiwa's own gateway (managed=True): the REPL must keep it from idling out.
+    endpoint = Endpoint(proxy.base_url, proxy.master_key, managed=True, log_path=None)
+
+    async def two_turns() -> list[float]:
+        store = open_store(settings)
+        await store.open()
+        r = Repl(settings, ReplOptions(model="fake-a", use_tools=False), store, endpoint)
+        r.out = r.err = Console(file=io.StringIO())
+        r.new_session()
+        seen = []
+        config = EngineConfig(proxy.base_url, proxy.master_key, timeout=60, max_retries=0, use_tools=False)
+        try:
+            async with ChatEngine(config) as engine:
+                r.engine = engine
+                for text in ("one", "two"):
+                    assert await r.send(text)
+                    seen.append(marker.stat().st_mtime)
+                    os.utime(marker, (0, 0))  # as if long ago: the next turn must touch it again
+        finally:
+            await store.close()
+        return seen
+
+    assert not marker.exists()
+    stamps = asyncio.run(two_turns())
+    assert all(stamp > time.time() - 120 for stamp in stamps)
+    assert stat.S_IMODE(marker.stat().st_mode) == 0o600
+
+
+def test_an_exception_in_the_loop_still_stops_the_mcp_servers(
+    proxy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import signal
+
+    from kaiwa.chat import repl as repl_module
+    from tests.mcp_fixtures import stdio_server_config
+
+    pid_file = tmp_path / "mcp.pid"
+    config = tmp_path / "mcp.json"
+    server = stdio_server_config(env={"KAIWA_FIXTURE_PID_FILE": str(pid_file)})
+    config.write_text(json.dumps({"mcpServers": {"words": server}}))
+    for name, value in {
+        "KAIWA_STATE_DIR": str(tmp_path / "state"),
+        "SESSION_DB_PATH": str(tmp_path / "s.sqlite3"),
+        "LITELLM_BASE_URL": proxy.base_url,
+        "LITELLM_API_KEY": proxy.master_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SESSION_DB_URL", raising=False)
+
+    async def broken_loop(self: Repl) -> None:
+        assert pid_file.exists()  # the server is up while the REPL runs
+        raise RuntimeError("a bug in the loop")
+
+    monkeypatch.setattr(repl_module.Repl, "loop", broken_loop)
+    options = ReplOptions(model="fake-a", mcp_config=config)
+    with pytest.raises(RuntimeError, match="a bug in the loop"):
+        repl_module.run_repl(load_settings(None), options)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the MCP server outlived the REPL's exception")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the REPL's handlers are gone
