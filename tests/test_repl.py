@@ -285,3 +285,26 @@ def test_tools_lists_builtin_and_mcp(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, 
         assert "current_time" in screen and "calculate" in screen and "MCP words" in screen
     finally:
         term.close()
+
+
+def test_continue_the_latest_session_and_compact_it(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    first = kaiwa("--input", "remember the word ramune")
+    assert first.code == 0 and first.session_id, first.err
+    upstream.script(Reply(text="Summary: the user asked to remember ramune."), Reply(text="ramune, yes"))
+    term = Term(kaiwa, "-c")
+    try:
+        term.ready()
+        term.wait_for(f"resumed {first.session_id[-8:]}")
+        term.enter("/compact")
+        term.wait_for("compacted: now in")
+        term.turn("which word?")
+        body = upstream.model_requests()[-1].body
+        assert ("assistant", "Summary: the user asked to remember ramune.") in said(body)
+        assert all("remember the word" not in text for _, text in said(body))  # the summary stands for it
+        term.enter("/exit")
+        assert term.exit_status() == 0
+        new_id = session_id_in(term.since_mark())
+    finally:
+        term.close()
+    assert new_id and new_id != first.session_id
+    assert [t for _, t in stored(kaiwa.db, first.session_id)] == ["remember the word ramune", "ok"]  # kept

@@ -29,7 +29,8 @@ from ..store.base import Item, SessionInfo, TurnRecord, make_title
 
 @dataclass
 class ReplOptions:
-    session_id: str | None = None
+    session_id: str | None = None  # full id, short id or a unique fragment
+    continue_latest: bool = False  # -c: the most recently used session
     model: str = ""
     reasoning: str | None = None
     use_tools: bool = True
@@ -83,16 +84,23 @@ class Repl:
 
     # -- output ----------------------------------------------------------------------------------
     def say(self, line: str, style: str = "dim") -> None:
-        self.err.print(Text(line, style=style), highlight=False, soft_wrap=True)
+        """One line on stderr; stored text (titles, messages, tool descriptions) in it is shown harmlessly."""
+        from .sanitize import clean
+
+        self.err.print(Text(clean(line), style=style), highlight=False, soft_wrap=True)
 
     def error(self, exc: KaiwaError) -> None:
         if self.options.debug:
             self.err.print_exception()
-        self.err.print(Text(exc.line(), style="bold red"), highlight=False, soft_wrap=True)
+        from .sanitize import clean
+
+        self.err.print(Text(clean(exc.line()), style="bold red"), highlight=False, soft_wrap=True)
 
     def toolbar(self) -> str:
         info = self.info
-        parts = [self.model, info.title if info and info.title else "new"]
+        from .sanitize import clean
+
+        parts = [self.model, clean(info.title) if info and info.title else "new"]
         if info is not None:
             parts.append(f"{info.turns} turn{'s' if info.turns != 1 else ''}")
             parts.append(f"{info.input_tokens + info.output_tokens:,} tokens")
@@ -148,6 +156,20 @@ class Repl:
         if task is not None and not task.done():
             self._interrupted = True
             task.cancel()
+
+    async def foreground(self, work: Any) -> Any:
+        """Run `work` (a coroutine) so that Ctrl-C cancels it; returns None when it was cancelled so."""
+        self._interrupted = False
+        self._turn_task = task = asyncio.ensure_future(work)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                raise
+            self.say("interrupted", "yellow")
+            return None
+        finally:
+            self._turn_task = None
 
     def on_stop(self, signum: int, main: asyncio.Task[Any]) -> None:
         self.stop_signal = signum
@@ -303,10 +325,10 @@ async def _run(settings: Settings, options: ReplOptions) -> int:
 
 async def _run_on(settings: Settings, options: ReplOptions, store: Any, mcp_specs: list[Any], err: Console) -> int:
     from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
-    from .repl_store import resolve_session
+    from .repl_store import pick_session
     from .turn import ChatEngine, EngineConfig
 
-    info = await resolve_session(store, options.session_id) if options.session_id else None
+    info = await pick_session(store, options.session_id, options.continue_latest)
     endpoint = resolve_endpoint(settings, lambda line: err.print(Text(line, style="dim"), highlight=False))
     if endpoint.managed and options.model != "local" and (missing := missing_cloud_settings(options.model)):
         raise KaiwaError(

@@ -6,7 +6,6 @@ An unknown `/word` gets one line naming the closest command; `//text` sends "/te
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,8 +57,11 @@ async def dispatch(repl: Repl, line: str) -> Any:
         return None
     try:
         return await found.run(repl, arg.strip())
-    except KaiwaError as exc:
-        repl.error(exc)
+    except Exception as exc:  # a command that fails is one line; the REPL stays
+        from .failures import explain
+
+        repl.error(explain(exc, base_url=repl.endpoint.base_url, api_key=repl.endpoint.api_key, model=repl.model,
+                           timeout=repl.settings.timeout))  # fmt: skip
         return None
 
 
@@ -132,7 +134,7 @@ async def _system(repl: Repl, arg: str) -> None:
     if not arg:
         if repl.instructions:
             repl.say("instructions for this session:")
-            repl.err.print(repl.instructions, markup=False, highlight=False, soft_wrap=True)
+            repl.say(repl.instructions, "")
         else:
             from .agent import INSTRUCTIONS
 
@@ -153,16 +155,15 @@ async def _tools(repl: Repl, arg: str) -> None:
         repl.say("no tools (--no-tools)")
         return
     for tool in engine.tools():
-        repl.err.print(Text.assemble((f"  {tool.name}", "bold"), f"  built-in · {_first_line(tool.description)}"))
+        repl.say(f"  {tool.name}  built-in · {_first_line(tool.description)}", "")
     for server in engine.mcp_servers:
         try:
             listed = await server.list_tools()
         except Exception as exc:  # noqa: BLE001 - a broken server is one line, not the end of the REPL
             repl.say(f"  MCP server {server.name!r} did not list its tools: {type(exc).__name__}", "yellow")
             continue
-        for tool in listed:
-            desc = _first_line(tool.description or "")
-            repl.err.print(Text.assemble((f"  {tool.name}", "bold"), f"  MCP {server.name} · {desc}"))
+        for tool in listed:  # names and descriptions come from the server: say() shows them harmlessly
+            repl.say(f"  {tool.name}  MCP {server.name} · {_first_line(tool.description or '')}", "")
 
 
 def _first_line(text: str) -> str:
@@ -248,22 +249,14 @@ async def _copy(repl: Repl, arg: str) -> None:
 # -- sessions -------------------------------------------------------------------------------------------
 
 
-def _ago(then: float) -> str:
-    seconds = max(0.0, time.time() - then)
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "min")):
-        if seconds >= size:
-            n = int(seconds // size)
-            if unit == "day" and n == 1:
-                return "yesterday"
-            return f"{n} {unit}{'s' if n > 1 and unit != 'min' else ''} ago"
-    return "just now"
-
-
 def session_line(s: SessionInfo, current: bool) -> str:
-    cost = f" ${s.cost:.4f}" if s.cost else ""
+    """As `chat.py sessions list` shows a session: short id, last used, model, turns, tokens, cost, title."""
+    from .transcript import money, relative_time
+
+    title = " ".join(s.title.split())
     return (
-        f"{'*' if current else ' '} {s.short_id}  {_ago(s.updated_at):>12}  {s.model}  {s.turns} turns"
-        f"  {s.input_tokens + s.output_tokens:,} tok{cost}  {s.title}"
+        f"{'*' if current else ' '} {s.short_id}  {relative_time(s.updated_at):>12}  {s.model}  {s.turns} turns"
+        f"  {s.input_tokens + s.output_tokens:,} tok  {money(s.cost):>8}  {title}"
     )
 
 
@@ -273,7 +266,7 @@ async def _sessions(repl: Repl, arg: str) -> None:
     if not repl.recent:
         repl.say("no stored sessions yet")
     for s in repl.recent[:20]:
-        repl.err.print(session_line(s, s.session_id == repl.session_id), markup=False, highlight=False)
+        repl.say(session_line(s, s.session_id == repl.session_id), "bold" if s.session_id == repl.session_id else "")
 
 
 @command("resume", "/resume <id or fragment>", "continue a stored session")
@@ -298,3 +291,33 @@ async def _fork(repl: Repl, arg: str) -> None:
     await repl.open_session(info)
     await repl.refresh_recent()
     repl.say(f"forked: now in {info.short_id}, a copy of {original} (which stays as it was)")
+
+
+@command("compact", "/compact", "continue in a new session that starts from a summary of this one")
+async def _compact(repl: Repl, arg: str) -> None:
+    from .compact import compact_session
+    from .repl_store import stored_copy
+
+    if repl.info is None:
+        raise KaiwaError("nothing to compact yet", "send a message first")
+    original = repl.info.short_id
+    repl.say(f"summarising {original} with {repl.model}… (Ctrl-C stops)")
+    compacted = await repl.foreground(
+        compact_session(
+            repl.store,
+            repl.info,
+            model=repl.model,
+            base_url=repl.endpoint.base_url,
+            api_key=repl.endpoint.api_key,
+            timeout=repl.settings.timeout,
+            max_retries=repl.settings.max_retries,
+            notice=repl.say,
+        )
+    )
+    if compacted is None:
+        return
+    info = await stored_copy(repl.store, compacted.dump.info.session_id)
+    await repl.open_session(info)
+    await repl.refresh_recent()
+    left_out = f"; the {compacted.left_out_turns} oldest turns did not fit" if compacted.left_out_turns else ""
+    repl.say(f"compacted: now in {info.short_id}, which starts from a summary of {original}{left_out}")

@@ -207,8 +207,9 @@ def main(
             from ..chat.repl import ReplOptions, run_repl
 
             options = ReplOptions(
-                session_id, model or settings.model, (reasoning or "").lower() or settings.reasoning,
-                not no_tools, mcp_config, not hide_reasoning, plain, debug=debug,
+                session_id=session_id, continue_latest=continue_latest, model=model or settings.model,
+                reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools,
+                mcp_config=mcp_config, show_reasoning=not hide_reasoning, plain=plain, debug=debug,
             )  # fmt: skip
             exit_code = run_repl(settings, options)
             if exit_code:
