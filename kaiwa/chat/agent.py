@@ -38,8 +38,10 @@ def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
 def make_client(
     base_url: str, api_key: str | None, timeout: float, max_retries: int, http_client: httpx2.AsyncClient
 ) -> AsyncOpenAI:
+    from .flat_input import client_class  # the client without its per-item input walk (flat cost in history)
+
     # The proxy's router retries too: keep the client's own retries few so a turn never stacks into minutes.
-    return AsyncOpenAI(
+    return client_class()(
         base_url=base_url,
         # The SDK client refuses to start without a key; a proxy without auth accepts any.
         api_key=api_key or "no-key",

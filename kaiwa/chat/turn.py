@@ -147,14 +147,19 @@ class ChatEngine:
         from agents import Runner
 
         from .agent import build_agent, model_settings, reported_cost, run_config
+        from .flat_input import TurnOnlyBuffer, history_sent_first, load_history, slow_history
         from .turn_buffer import TurnBuffer
 
         started = time.monotonic()
         self.receipts.request_ids.clear()
         async with store.lock(session_id, on_wait):
             stored = store.sdk_session(session_id)
-            buffer = TurnBuffer(stored, keep=replace_from)
+            # Flat cost in history length (flat_input.py): the client sends the stored history in front of what
+            # the Runner prepares, which is only this turn's items.
+            slow = slow_history()
+            buffer = (TurnBuffer if slow else TurnOnlyBuffer)(stored, keep=replace_from)
             try:
+                history = [] if slow else await load_history(store, stored, session_id, keep=replace_from)
                 agent = build_agent(
                     options.model,
                     self.client,
@@ -163,15 +168,16 @@ class ChatEngine:
                     self.mcp_servers if self.config.use_tools else [],
                     instructions=options.instructions,
                 )
-                result = Runner.run_streamed(
-                    agent,
-                    user_input,  # type: ignore[arg-type]  # plain JSON items, as the SDK stores them
-                    session=buffer,
-                    run_config=run_config(),
-                    max_turns=MAX_TOOL_ROUNDS,
-                )
-                async for event in result.stream_events():
-                    _on_event(event, renderer)
+                with history_sent_first(history):
+                    result = Runner.run_streamed(
+                        agent,
+                        user_input,  # type: ignore[arg-type]  # plain JSON items, as the SDK stores them
+                        session=buffer,
+                        run_config=run_config(),
+                        max_turns=MAX_TOOL_ROUNDS,
+                    )
+                    async for event in result.stream_events():
+                        _on_event(event, renderer)
             finally:
                 renderer.finish()  # also on Ctrl-C: the partial answer stays visible; nothing of it is stored
                 close = getattr(stored, "close", None)
