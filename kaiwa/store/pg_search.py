@@ -10,6 +10,7 @@ One hit per session (its newest matching message), newest session first, each wi
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -49,6 +50,7 @@ _SUBSTRING = text(
         FROM agent_messages m
         WHERE m.session_id IN (SELECT session_id FROM kaiwa_sessions)
           AND NOT (m.session_id = ANY(:skip))
+          AND m.message_data ILIKE ANY(:raw)
           AND kaiwa_item_text(m.message_data) ILIKE ALL(:patterns)
         ORDER BY m.session_id, m.id DESC
     )
@@ -56,11 +58,26 @@ _SUBSTRING = text(
     ORDER BY s.updated_at DESC
     LIMIT :limit
     """
-).bindparams(bindparam("skip", type_=ARRAY(Text)), bindparam("patterns", type_=ARRAY(Text)))
+).bindparams(
+    bindparam("skip", type_=ARRAY(Text)),
+    bindparam("patterns", type_=ARRAY(Text)),
+    bindparam("raw", type_=ARRAY(Text)),
+)
 
 
 def _like_pattern(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def raw_patterns(words: list[str]) -> list[str]:
+    """A cheap necessary condition on the stored JSON text, so that only candidate rows are decoded: the longest
+    word as the SDK's JSON spells it (ensure_ascii: 東 is \\u6771) or as it is (other writers). Without a usable
+    word (a cased non-ASCII letter, whose other case JSON escapes differently), every row is a candidate."""
+    usable = [w for w in words if all(c.isascii() or c.lower() == c.upper() for c in w)]
+    if not usable:
+        return ["%"]
+    word = max(usable, key=len)
+    return list(dict.fromkeys([_like_pattern(word), _like_pattern(json.dumps(word)[1:-1])]))
 
 
 def substring_snippet(body: str, needle: str) -> str:
@@ -93,7 +110,12 @@ async def search_sessions(conn: AsyncConnection, needle: str, limit: int) -> lis
         skip = [sid for sid, _ in found]
         rows = await conn.execute(
             _SUBSTRING,
-            {"patterns": [_like_pattern(w) for w in needle.split()], "skip": skip, "limit": limit - len(found)},
+            {
+                "patterns": [_like_pattern(w) for w in needle.split()],
+                "raw": raw_patterns(needle.split()),
+                "skip": skip,
+                "limit": limit - len(found),
+            },
         )
         found.extend((session_id, substring_snippet(body, needle)) for session_id, body in rows)
     return found

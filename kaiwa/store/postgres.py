@@ -11,6 +11,7 @@ SQLAlchemy and asyncpg are imported only here, and this module only when SESSION
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -248,20 +249,26 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def _lock(self, session_id: str, on_wait: Callable[[], None] | None, timeout: float) -> AsyncIterator[None]:
+        """A session-level advisory lock on a connection of its own for the whole turn (taken from the pool and
+        given back unlocked; a process that dies closes it, and the server drops the lock with it)."""
         key = S.SESSION_LOCK_PREFIX + session_id
         try:
-            conn = await self._connect()  # its own connection: the lock lives (and dies) with it
+            conn = await self.engine.connect()
+            raw: Any = (await conn.get_raw_connection()).driver_connection
         except Exception as exc:
             raise self._fail(exc) from exc
+        held = False
         try:
             try:
-                got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
-                if not got:
+                held = await raw.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
+                if not held:
                     if on_wait is not None:
                         on_wait()
                     # lock_timeout bounds the wait on an advisory lock too; the server wakes us on release.
-                    await conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
-                    await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+                    await raw.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+                    await raw.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+                    held = True
+                    await raw.execute("RESET lock_timeout")
             except asyncpg.LockNotAvailableError:
                 raise KaiwaError(
                     f"session {session_id[-8:]} is busy: another kaiwa has been answering in it for over {timeout:g} s",
@@ -271,17 +278,30 @@ class PostgresStore(Store):
                 raise self._fail(exc) from exc
             yield
         finally:
-            await _close_quietly(conn)
+            await self._release(conn, raw, key if held else None)
+
+    @staticmethod
+    async def _release(conn: AsyncConnection, raw: Any, key: str | None) -> None:
+        """Unlock and give the connection back; one whose lock was never taken (a timeout, a Ctrl-C while
+        waiting: its state is unsure) is closed instead."""
+        try:
+            if key is None:
+                raise ConnectionAbortedError
+            await asyncio.shield(raw.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key))
+            await asyncio.shield(conn.close())
+        except (Exception, asyncio.CancelledError):
+            # Whatever state it is in, this connection must not go back to the pool still holding the lock:
+            # closing it is what releases the lock.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            raw.terminate()
 
     async def _ensure_session(
         self, conn: AsyncConnection, session_id: str, model: str, title: str, instructions: str | None
     ) -> None:
-        await conn.execute(pg_insert(S.agent_sessions).values(session_id=session_id).on_conflict_do_nothing())
-        await conn.execute(
-            update(S.agent_sessions)
-            .where(S.agent_sessions.c.session_id == session_id)
-            .values(updated_at=text("CURRENT_TIMESTAMP"))
-        )
+        new = pg_insert(S.agent_sessions).values(session_id=session_id)
+        touch = {"updated_at": text("CURRENT_TIMESTAMP")}
+        await conn.execute(new.on_conflict_do_update(index_elements=["session_id"], set_=touch))
         stmt = pg_insert(S.kaiwa_sessions).values(
             session_id=session_id, created_at=NOW, updated_at=NOW, model=model, title=title, instructions=instructions
         )
@@ -297,7 +317,9 @@ class PostgresStore(Store):
             await conn.execute(insert(S.agent_messages), rows)
 
     async def _insert_turns(self, conn: AsyncConnection, session_id: str, records: list[TurnRecord]) -> None:
-        if records:
+        if len(records) == 1:  # a turn: one statement, the server's clock in it
+            await conn.execute(insert(S.kaiwa_turns).values(_turn_row(session_id, records[0], NOW)))
+        elif records:
             now = float(await conn.scalar(select(NOW)))
             await conn.execute(insert(S.kaiwa_turns), [_turn_row(session_id, r, now) for r in records])
 
@@ -399,7 +421,7 @@ class PostgresStore(Store):
         return len(gone)
 
 
-def _turn_row(session_id: str, r: TurnRecord, now: float) -> dict[str, Any]:
+def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
     return {
         "session_id": session_id,
         "created_at": r.created_at or now,
@@ -412,10 +434,3 @@ def _turn_row(session_id: str, r: TurnRecord, now: float) -> dict[str, Any]:
         "request_ids": " ".join(r.request_ids),
         "duration_ms": r.duration_ms,
     }
-
-
-async def _close_quietly(conn: asyncpg.Connection) -> None:
-    try:
-        await asyncio.shield(conn.close(timeout=5))
-    except (Exception, asyncio.CancelledError):
-        conn.terminate()  # closing the connection is what releases the lock; never leave it open

@@ -59,6 +59,7 @@ class PostgresServer:
     def __init__(self, base: Path, port: int, password: str, os_user: str | None, bin_dir: Path) -> None:
         self.tls_only = False
         self.role = ROLE  # the superuser initdb creates
+        self.fsync = False
         self.base = base
         self.data = base / "data"
         self.log = base / "postgres.log"
@@ -86,10 +87,17 @@ class PostgresServer:
     # -- life cycle ----------------------------------------------------------------------------------
     @classmethod
     def start(
-        cls, parent: Path | None = None, *, tls_only: bool = False, role: str = ROLE, database: str = DATABASE
+        cls,
+        parent: Path | None = None,
+        *,
+        tls_only: bool = False,
+        role: str = ROLE,
+        database: str = DATABASE,
+        fsync: bool = False,
     ) -> Self:
         """`tls_only`: like a managed server that refuses unencrypted connections (see `_require_tls`).
-        `role`, `database`: the superuser and the first database (compose's team profile: litellm/litellm)."""
+        `role`, `database`: the superuser and the first database (compose's team profile: litellm/litellm).
+        `fsync`: off by default (tests need no durability); on for benchmarks, as a real server runs."""
         base = Path(tempfile.mkdtemp(prefix="kaiwa-pg-", dir=parent))  # 0700
         os_user = None
         bin_dir = _bin_dir()
@@ -108,6 +116,7 @@ class PostgresServer:
         password = "pw-" + secrets.token_urlsafe(18)
         server = cls(base, free_port(), password, os_user, bin_dir)
         server.role = role
+        server.fsync = fsync
         server._initdb()
         for attempt in range(3):
             try:
@@ -170,7 +179,8 @@ class PostgresServer:
 
     def _pg_ctl_start(self) -> None:
         options = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c max_connections=200"
+            f"-h 127.0.0.1 -p {self.port} -k {self.base} -c fsync={'on' if self.fsync else 'off'}"
+            " -c max_connections=200"
             " -c log_min_messages=warning"
         )
         self._run(

@@ -200,3 +200,44 @@ def test_database_failures_are_one_line_and_keep_the_users_text(
     assert upstream.model_requests() == []  # nothing was sent
     no_secret(postgres.password, run)
     assert "Not-the-pw-42" not in run.err
+
+
+def test_a_repl_turn_on_postgres_and_a_colleague_resumes_it(
+    alice: Kaiwa, bob: Kaiwa, upstream: OpenAIChatStandIn, postgres: Any, pg_url: str
+) -> None:
+    from tests.repl_term import Term, session_id_in
+
+    upstream.script(Reply(text="first answer"), Reply(text="second answer"), Reply(text="bob's answer"))
+    term = Term(alice)
+    try:
+        term.ready()
+        assert "first answer" in term.turn("one")
+        assert "second answer" in term.turn("two")
+        term.mark()
+        term.ctrl("d")
+        assert term.exit_status() == 0
+        sid = session_id_in(term.since_mark())
+        screen = term.text
+    finally:
+        term.close()
+    assert sid is not None and postgres.password not in screen
+    assert said(stored(pg_url, sid)) == [
+        ("user", "one"),
+        ("assistant", "first answer"),
+        ("user", "two"),
+        ("assistant", "second answer"),
+    ]
+    again = Term(bob, "--session-id", sid)  # another machine picks it up interactively
+    try:
+        again.ready()
+        assert "bob's answer" in again.turn("three")
+        again.ctrl("d")
+        assert again.exit_status() == 0
+    finally:
+        again.close()
+    assert upstream_said(upstream.model_requests()[-1].body)[-3:] == [
+        ("user", "two"),
+        ("assistant", "second answer"),
+        ("user", "three"),
+    ]
+    assert len(stored(pg_url, sid)) == 6

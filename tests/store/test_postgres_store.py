@@ -233,3 +233,40 @@ def test_turn_times_come_from_the_server_clock(pg_url: str) -> None:
     updated, turn_at = with_store(pg_url, body)
     assert before - 5 < updated < time.time() + 5 and abs(turn_at - updated) < 5
     assert json.loads(json.dumps(updated)) == updated
+
+
+def test_lock_connections_go_back_to_the_pool_unlocked(pg_url: str) -> None:
+    """The lock rides on a pooled connection: after a turn, a timeout or a Ctrl-C while waiting, no advisory lock
+    is left behind on any connection."""
+
+    async def advisory_locks() -> int:
+        rows = await sql(pg_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        return int(rows[0][0])
+
+    async def main() -> None:
+        a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+        await a.open()
+        await b.open()
+        try:
+            for _ in range(3):
+                async with a.lock(SID):
+                    assert await advisory_locks() == 1
+            assert await advisory_locks() == 0
+            async with a.lock(SID):
+                with pytest.raises(KaiwaError):
+                    async with b.lock(SID, timeout=0.2):
+                        pass
+                waiter = asyncio.create_task(b.lock(SID, timeout=30).__aenter__())
+                await asyncio.sleep(0.3)
+                waiter.cancel()  # Ctrl-C while waiting
+                with pytest.raises(asyncio.CancelledError):
+                    await waiter
+            assert await advisory_locks() == 0
+            async with b.lock(SID, timeout=1), a.lock("0199b000-0000-7000-8000-00000000eeee", timeout=1):
+                assert await advisory_locks() == 2
+            assert await advisory_locks() == 0
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(main())
