@@ -32,6 +32,7 @@ class Settings:
     system: str | None = None  # KAIWA_SYSTEM: instructions for new sessions
     temperature: float | None = None  # KAIWA_TEMPERATURE
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
+    lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
 
 
 def user_config_dir() -> Path:
@@ -86,5 +87,6 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         db_url=env.get("SESSION_DB_URL", "").strip() or None,
         system=env.get("KAIWA_SYSTEM", "").strip() or None,
         temperature=_optional_number(env, "KAIWA_TEMPERATURE"),
+        lock_timeout=_optional_number(env, "KAIWA_LOCK_TIMEOUT"),
         max_output_tokens=int(tokens) if (tokens := _optional_number(env, "KAIWA_MAX_OUTPUT_TOKENS")) else None,
     )

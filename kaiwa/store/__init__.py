@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,15 +10,6 @@ from ..errors import KaiwaError
 if TYPE_CHECKING:
     from ..settings import Settings
     from .base import Store
-
-
-def lock_timeout() -> float | None:
-    """KAIWA_LOCK_TIMEOUT: seconds a turn waits for another process's turn on the same session (default 120)."""
-    raw = os.environ.get("KAIWA_LOCK_TIMEOUT", "").strip()
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
 
 
 def store_failure(exc: BaseException, store: Store) -> KaiwaError | None:
@@ -45,4 +35,4 @@ def open_store(settings: Settings, warn: Callable[[str], None] | None = None) ->
         return PostgresStore(settings.db_url)
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(settings.db_path, warn=warn, lock_timeout=lock_timeout())
+    return SQLiteStore(settings.db_path, warn=warn, lock_timeout=settings.lock_timeout)
