@@ -308,3 +308,40 @@ def test_continue_the_latest_session_and_compact_it(kaiwa: Kaiwa, upstream: Open
         term.close()
     assert new_id and new_id != first.session_id
     assert [t for _, t in stored(kaiwa.db, first.session_id)] == ["remember the word ramune", "ok"]  # kept
+
+
+def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    editor = tmp_path / "editor.py"  # an "editor" that appends a line to the file it is given, as a user would
+    editor.write_text(
+        "import sys\n"
+        "path = sys.argv[1]\n"
+        "text = open(path).read()\n"
+        "open(path, 'w').write(text + ('\\n' if text else '') + 'written in the editor\\nsecond line\\n')\n"
+    )
+    import sys
+
+    term = Term(kaiwa, EDITOR=f"{sys.executable} {editor}", VISUAL="")
+    try:
+        term.ready()
+        term.enter("/edit")
+        term.wait_for("› written in the editor")
+        term.mark()
+        term.send("\r")
+        term.wait_for(" in · ")
+        assert said(upstream.model_requests()[-1].body)[-1] == ("user", "written in the editor\nsecond line")
+        term.wait_for("›")
+        term.send("typed first")
+        term.mark()
+        term.ctrl("x")
+        term.ctrl("e")
+        term.wait_for("written in the editor")
+        term.send("\r")
+        term.wait_for(" in · ")
+        assert said(upstream.model_requests()[-1].body)[-1] == (
+            "user",
+            "typed first\nwritten in the editor\nsecond line",
+        )
+    finally:
+        term.close()

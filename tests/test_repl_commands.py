@@ -71,6 +71,8 @@ def test_history_is_private_and_walked_with_up(tmp_path: Path, monkeypatch: pyte
     assert type_into_prompt("remember me\r", path) == "remember me"
     assert "remember me" in path.read_text()
     assert type_into_prompt("\x1b[A\r", path) == "remember me"  # Up: the last message, across runs
+    assert type_into_prompt("something else\r", path) == "something else"
+    assert type_into_prompt("\x12remem\r\r", path) == "remember me"  # Ctrl-R searches the history
     path.chmod(0o644)
     history_path()  # a looser file left by something else is tightened
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
