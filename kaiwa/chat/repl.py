@@ -301,7 +301,7 @@ class Repl:
         with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
             if self.info is not None:
                 self.err.print(f"SESSION_ID={self.session_id}", highlight=False, soft_wrap=True)
-                self.say(f"continue it with: uv run chat.py --session-id {self.session_id}")
+                self.say(f"continue it with: uv run chat.py -s {self.session_id[-8:]}  (or -c while it is the latest)")
             else:
                 self.say("nothing was said, so no session was stored")
 

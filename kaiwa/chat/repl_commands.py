@@ -71,7 +71,7 @@ async def dispatch(repl: Repl, line: str) -> Any:
 @command("help", "/help", "the commands and keys")
 async def _help(repl: Repl, arg: str) -> None:
     for c in COMMANDS.values():
-        repl.err.print(Text.assemble((f"  {c.usage:<26}", "bold"), c.help), highlight=False, soft_wrap=True)
+        repl.err.print(Text.assemble((f"  {c.usage:<32}", "bold"), c.help), highlight=False, soft_wrap=True)
     repl.say(
         "  keys: Enter sends · Alt-Enter or Esc Enter: new line · Up/Down: history · Ctrl-R: search it ·"
         " Ctrl-X Ctrl-E: $EDITOR · Ctrl-C: stop the answer / clear the line · Ctrl-D: leave · //text sends /text"
