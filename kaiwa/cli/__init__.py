@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import main, sessions_copy  # noqa: F401  (registers the commands on `app` and `sessions_app`)
+from . import main, migrate, sessions_copy  # noqa: F401  (registers the commands on `app` and `sessions_app`)
 from .common import app
 from .gateway import gateway_app
 from .sessions import sessions_app

@@ -24,7 +24,7 @@ class MigrateReport:
 
     def line(self, source: str, target: str) -> str:
         text = (
-            f"copied {self.copied} session{'s' * (self.copied != 1)} ({self.items} items, {self.turns} turns)"
+            f"copied {_count(self.copied, 'session')} ({_count(self.items, 'item')}, {_count(self.turns, 'turn')})"
             f" from {source} to {target}"
         )
         if self.already_there:
@@ -37,6 +37,10 @@ class MigrateReport:
                 " delete them there and migrate again)"
             )
         return text
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 async def migrate(source: Store, target: Store, progress: Callable[[int, int], None] | None = None) -> MigrateReport:

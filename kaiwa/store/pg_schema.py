@@ -6,8 +6,9 @@
   tests/store/test_postgres_store.py checks the two definitions create the same tables.
 - `kaiwa_sessions`, `kaiwa_turns`: what kaiwa keeps on top (the same fields as the SQLite store), `kaiwa_meta`:
   the schema version.
-- Full-text search needs no table of its own: an expression index over the SDK's rows
-  (`to_tsvector(kaiwa_item_text(message_data))`), so it can never drift from them, whoever writes or deletes.
+- `kaiwa_search`: the message text of each SDK row (user and assistant text only, decoded from its JSON) and its
+  tsvector (GIN-indexed), kept in step by triggers on `agent_messages` and a cascading foreign key, so it follows
+  the SDK's rows whoever writes or deletes them (kaiwa, the SDK's own session class, `pop_item`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: search by an expression index over agent_messages; 2: kaiwa_search
 TS_CONFIG = "english"  # stems English words; text it drops (CJK runs, stop words) is found by the ILIKE fallback
 
 metadata = MetaData()
@@ -96,6 +98,17 @@ kaiwa_turns = Table(
     Index("idx_kaiwa_turns_session", "session_id", "id"),
 )
 
+kaiwa_search = Table(
+    "kaiwa_search",
+    metadata,
+    Column("message_id", Integer, ForeignKey("agent_messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", String, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("tsv", TSVECTOR, nullable=False),
+    Index("idx_kaiwa_search_tsv", "tsv", postgresql_using="gin"),
+    Index("idx_kaiwa_search_session", "session_id", "message_id"),
+)
+
 # The text of a stored item that search looks at: user and assistant message text, nothing else (tool calls,
 # reasoning and outputs are not "messages"). IMMUTABLE so it can back an index; a row that is not a JSON
 # object (another writer's) yields NULL instead of failing its INSERT.
@@ -124,8 +137,54 @@ END
 $fn$
 """
 
-SEARCH_VECTOR = f"to_tsvector('{TS_CONFIG}'::regconfig, coalesce(kaiwa_item_text(message_data), ''))"
-SEARCH_INDEX = f"CREATE INDEX IF NOT EXISTS kaiwa_agent_messages_fts ON agent_messages USING gin (({SEARCH_VECTOR}))"
+# Rows in, rows searchable: one INSERT … SELECT per statement (the SDK and kaiwa insert a turn's items in one
+# statement); an UPDATE of message_data (the SDK's compaction rewrites rows) replaces the row's entry. Deletes
+# cascade through the foreign key.
+SEARCH_TRIGGERS = [
+    f"""
+CREATE OR REPLACE FUNCTION kaiwa_search_insert() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO kaiwa_search (message_id, session_id, body, tsv)
+    SELECT n.id, n.session_id, t.body, to_tsvector('{TS_CONFIG}'::regconfig, t.body)
+    FROM kaiwa_new_rows AS n CROSS JOIN LATERAL (SELECT kaiwa_item_text(n.message_data) AS body) AS t
+    WHERE t.body <> '';
+    RETURN NULL;
+END
+$fn$
+""",
+    f"""
+CREATE OR REPLACE FUNCTION kaiwa_search_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    body text := kaiwa_item_text(NEW.message_data);
+BEGIN
+    DELETE FROM kaiwa_search WHERE message_id = OLD.id;
+    IF body <> '' THEN
+        INSERT INTO kaiwa_search (message_id, session_id, body, tsv)
+        VALUES (NEW.id, NEW.session_id, body, to_tsvector('{TS_CONFIG}'::regconfig, body));
+    END IF;
+    RETURN NULL;
+END
+$fn$
+""",
+    "DROP TRIGGER IF EXISTS kaiwa_search_insert ON agent_messages",
+    "CREATE TRIGGER kaiwa_search_insert AFTER INSERT ON agent_messages REFERENCING NEW TABLE AS kaiwa_new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION kaiwa_search_insert()",
+    "DROP TRIGGER IF EXISTS kaiwa_search_update ON agent_messages",
+    "CREATE TRIGGER kaiwa_search_update AFTER UPDATE OF message_data ON agent_messages"
+    " FOR EACH ROW EXECUTE FUNCTION kaiwa_search_update()",
+]
+
+# Schema 1 searched through an expression index on agent_messages; 2 moves it to kaiwa_search.
+MIGRATE_TO_2 = [
+    "DROP INDEX IF EXISTS kaiwa_agent_messages_fts",
+    f"""
+INSERT INTO kaiwa_search (message_id, session_id, body, tsv)
+SELECT m.id, m.session_id, t.body, to_tsvector('{TS_CONFIG}'::regconfig, t.body)
+FROM agent_messages AS m CROSS JOIN LATERAL (SELECT kaiwa_item_text(m.message_data) AS body) AS t
+WHERE t.body <> ''
+ON CONFLICT (message_id) DO NOTHING
+""",
+]
 
 # Serialises the first open of an empty database by several processes at once (any fixed 64-bit number).
 SCHEMA_LOCK_KEY = 0x6B61_6977_6100_0001

@@ -97,7 +97,11 @@ class PostgresStore(Store):
                 await self._check_foreign_tables(conn)
             await conn.run_sync(S.metadata.create_all, checkfirst=True)
             await conn.execute(text(S.ITEM_TEXT_FUNCTION))
-            await conn.execute(text(S.SEARCH_INDEX))
+            for statement in S.SEARCH_TRIGGERS:
+                await conn.execute(text(statement))
+            if version is None or version < 2:  # rows written before: the SDK's own, or schema 1's
+                for statement in S.MIGRATE_TO_2:
+                    await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
                 .values(key="schema_version", value=str(S.SCHEMA_VERSION))

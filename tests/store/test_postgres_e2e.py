@@ -241,3 +241,68 @@ def test_a_repl_turn_on_postgres_and_a_colleague_resumes_it(
         ("user", "three"),
     ]
     assert len(stored(pg_url, sid)) == 6
+
+
+def test_every_sessions_subcommand_on_postgres_across_two_machines(
+    alice: Kaiwa, bob: Kaiwa, upstream: OpenAIChatStandIn, postgres: Any, pg_url: str
+) -> None:
+    import json
+
+    runs: list[Run] = []
+
+    def ok(k: Kaiwa, *args: str, **env: str) -> Run:
+        run = k(*args, **env)
+        runs.append(run)
+        assert run.code == 0, (args, run.err)
+        return run
+
+    upstream.script(Reply(text="Run terraform force-unlock with the lock id."))
+    sid = ok(alice, "--input", "my terraform state is locked (東京チーム)").session_id
+    assert sid
+    short = sid[-8:]
+
+    listed = json.loads(ok(bob, "sessions", "--json").out)  # list, from the other machine
+    assert [s["id"] for s in listed] == [sid] and listed[0]["turns"] == 1
+    assert ok(bob, "sessions", "list").out.startswith(f"{sid}\t")
+    shown = json.loads(ok(bob, "sessions", "show", short, "--json").out)
+    assert [m["text"] for m in shown["messages"]] == [
+        "my terraform state is locked (東京チーム)",
+        "Run terraform force-unlock with the lock id.",
+    ]
+    hits = json.loads(ok(bob, "sessions", "search", "terraform", "--json").out)
+    assert [h["id"] for h in hits] == [sid] and "terraform" in hits[0]["snippet"].lower()
+    assert [h["id"] for h in json.loads(ok(bob, "sessions", "search", "東京", "--json").out)] == [sid]
+
+    ok(bob, "sessions", "rename", short, "state lock")
+    assert json.loads(ok(alice, "sessions", "--json").out)[0]["title"] == "state lock"
+
+    fork = ok(bob, "sessions", "fork", short).session_id
+    assert fork and fork != sid
+    upstream.script(Reply(text="on the fork"))
+    ok(bob, "--input", "continue on my copy", "--session-id", fork)
+    assert len(stored(pg_url, sid)) == 2 and len(stored(pg_url, fork)) == 4
+
+    export = alice.home / "lock.json"
+    ok(alice, "sessions", "export", sid, "--format", "json", "-o", str(export))
+    deleted = ok(alice, "sessions", "delete", sid, "--yes")
+    assert stored(pg_url, sid) == [] and "deleted 1 session" in deleted.err
+    assert ok(bob, "sessions", "import", str(export)).session_id == sid  # bob restores alice's export
+    assert len(stored(pg_url, sid)) == 2
+
+    upstream.script(Reply(text="We unlocked the Terraform state held by a crashed run."))
+    compacted = ok(alice, "sessions", "compact", short)
+    new = compacted.session_id
+    assert new and json.loads(ok(bob, "sessions", "show", new, "--json").out)["origin"] == f"compacted from {sid}"
+
+    # Bob's own SQLite conversations join the team's database.
+    upstream.script(Reply(text="local answer"))
+    local = ok(bob, "--input", "a conversation on my laptop", SESSION_DB_URL="").session_id
+    assert local and bob.db.exists()
+    first = ok(bob, "sessions", "migrate")
+    assert "copied 1 session (2 items, 1 turn)" in first.out and "postgresql://kaiwa:***@127.0.0.1" in first.out
+    again = ok(bob, "sessions", "migrate")
+    assert "copied 0 sessions" in again.out and "1 already there" in again.out
+    assert len(stored(pg_url, local)) == 2
+
+    for run in runs:
+        assert postgres.password not in run.out + run.err

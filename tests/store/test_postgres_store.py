@@ -19,6 +19,7 @@ import pytest
 
 from kaiwa.errors import KaiwaError
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
+from kaiwa.store.pg_schema import SCHEMA_VERSION
 from kaiwa.store.postgres import PostgresStore
 
 SID = "0199b000-0000-7000-8000-00000000aaaa"
@@ -116,6 +117,7 @@ def test_a_commit_that_fails_half_way_leaves_nothing(pg_url: str) -> None:
 # -- the lock -------------------------------------------------------------------------------------------
 HOLDER = """
 import asyncio, sys
+from kaiwa.store.pg_schema import SCHEMA_VERSION
 from kaiwa.store.postgres import PostgresStore
 async def main():
     store = PostgresStore(sys.argv[1])
@@ -201,7 +203,7 @@ def test_many_first_opens_at_once_create_the_schema_once(pg_url: str) -> None:
 
     asyncio.run(main())
     rows = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
-    assert [r[0] for r in rows] == ["1"]
+    assert [r[0] for r in rows] == [str(SCHEMA_VERSION)]
 
 
 def test_a_newer_schema_is_refused_and_left_alone(pg_url: str) -> None:
@@ -270,3 +272,27 @@ def test_lock_connections_go_back_to_the_pool_unlocked(pg_url: str) -> None:
             await b.close()
 
     asyncio.run(main())
+
+
+def test_schema_1_moves_forward_to_2_keeping_search(pg_url: str) -> None:
+    """Schema 1 (search through an expression index on agent_messages) is migrated in one transaction: the
+    search table is built from the rows already there and the old index goes."""
+    with_store(pg_url, one_turn)
+    v1 = [
+        "DROP TRIGGER kaiwa_search_insert ON agent_messages",
+        "DROP TRIGGER kaiwa_search_update ON agent_messages",
+        "DROP TABLE kaiwa_search",
+        "CREATE INDEX kaiwa_agent_messages_fts ON agent_messages USING gin"
+        " ((to_tsvector('english'::regconfig, coalesce(kaiwa_item_text(message_data), ''))))",
+        "UPDATE kaiwa_meta SET value = '1' WHERE key = 'schema_version'",
+    ]
+    for statement in v1:
+        asyncio.run(sql(pg_url, statement))
+
+    async def body(store: PostgresStore) -> list[str]:
+        return [h.session.session_id for h in await store.search("terraform errors")]
+
+    assert with_store(pg_url, body) == [SID]
+    version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
+    assert version[0][0] == "2"
+    assert asyncio.run(sql(pg_url, "SELECT to_regclass('kaiwa_agent_messages_fts')"))[0][0] is None
