@@ -5,6 +5,7 @@ Called only after a turn failed, so the heavy modules it inspects are already im
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import urllib.request
@@ -15,7 +16,28 @@ from ..errors import KaiwaError
 _SECRETISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]+)")
 MESSAGE_LIMIT = 240
 _FAILED_CODE = re.compile(r"code='([a-z_]+)'")
-_UPSTREAM_MESSAGE = re.compile(r'"message":\s*"([^"]{1,400})"')
+# LiteLLM's wrapping of a provider's error: `litellm.InternalServerError: [InternalServerError: ]BedrockException -
+# <the provider's body or words>[ LiteLLM: model group … No fallback was attempted.]` (and a few variants).
+_PROVIDER_PART = re.compile(r"\b([A-Z][A-Za-z_]*?)_?Exception\s*(?:[A-Za-z]+Error\s*)?-\s*", re.S)
+_LITELLM_TAIL = re.compile(
+    r"\s*(?:LiteLLM: model group|Received Model Group=|Available Model Group Fallbacks=|LiteLLM Retried:"
+    r"|model_group=|No fallback model group found).*$",
+    re.S,
+)
+_JSON_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"')
+RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
+RETRY_LATER = "retry later, or try another --model (nothing was saved for this turn)"
+FIX_REQUEST = "change what it names (the message, --reasoning, --model) and try again"
+# LiteLLM's provider name (`Azure_aiException`, `Vertex_ai_betaException`) by prefix: `azure_ai` before `azure`.
+CLOUD_NAMES = {
+    "bedrock": "Bedrock",
+    "azure_ai": "Azure AI Foundry",
+    "azure": "Azure",
+    "vertex": "Vertex AI",
+    "gemini": "Gemini",
+    "anthropic": "Anthropic",
+    "openai": "the OpenAI-compatible server",
+}
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -39,6 +61,65 @@ def _body_message(exc: Any) -> str:
         if body.get("message"):
             return str(body["message"])
     return str(getattr(exc, "message", "") or exc)
+
+
+def _message_in(body: object) -> str | None:
+    """The human message in a provider's error body: Anthropic `{"type":"error","error":{"message"}}`, Google
+    `{"error":{"code","message","status"}}`, Bedrock `{"message"}` / `{"Message"}`, OpenAI `{"error":{"message"}}`."""
+    if isinstance(body, dict):
+        for key in ("error", "Error"):
+            found = _message_in(body.get(key))
+            if found:
+                return found
+        for key in ("message", "Message", "detail", "error_description"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+        return None
+    if isinstance(body, list) and body:
+        return _message_in(body[0])  # Google sometimes answers with a one-element list
+    if isinstance(body, str) and body.strip():
+        return body
+    return None
+
+
+def _from_text(text: str) -> str | None:
+    """A provider's message from its error body as text (JSON, a Python bytes literal of JSON, or plain words)."""
+    text = text.strip()
+    if text.startswith(("b'", 'b"')):  # LiteLLM prints some bodies as Python bytes
+        try:
+            raw = ast.literal_eval(text)
+            text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        except (ValueError, SyntaxError):
+            text = text[2:].rstrip("'\"")
+    start = text.find("{")
+    if start != -1:
+        try:
+            found = _message_in(json.loads(text[start : text.rfind("}") + 1]))
+            if found:
+                return found
+        except ValueError:
+            pass
+        quoted = _JSON_MESSAGE.search(text)
+        if quoted:
+            try:
+                return str(json.loads(f'"{quoted.group(1)}"'))
+            except ValueError:
+                return quoted.group(1)
+    return text or None
+
+
+def cloud_words(text: str) -> tuple[str | None, str]:
+    """(the cloud's name, its own message) from an error text LiteLLM wrapped; (None, text) when it is not such
+    a wrapping (then the text is the proxy's own words)."""
+    part = _PROVIDER_PART.search(text)
+    if part is None:
+        return None, text
+    name = part.group(1).lower()
+    rest = _LITELLM_TAIL.sub("", text[part.end() :])
+    message = _from_text(rest) or rest
+    known = next((CLOUD_NAMES[key] for key in CLOUD_NAMES if name.startswith(key)), None)  # vertex_ai_beta
+    return known or part.group(1).replace("_", " "), message
 
 
 def proxy_aliases(base_url: str, api_key: str | None, timeout: float = 3.0) -> list[str]:
@@ -77,7 +158,10 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
 
     if isinstance(exc, KaiwaError):
         return exc
-    message = redact(_short(_body_message(exc)), api_key)
+    raw = _body_message(exc)
+    cloud, words = cloud_words(raw)  # the provider's own message when LiteLLM wrapped one
+    message = redact(_short(words), api_key)
+    at = f" at {cloud}" if cloud else ""
     if is_context_window(exc):
         return KaiwaError(
             f"the conversation no longer fits the context window of {model!r}",
@@ -100,24 +184,32 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
             f"cannot reach the LiteLLM proxy at {base_url}",
             "start it (`docker compose up -d` or `uv run chat.py gateway start`) or set LITELLM_BASE_URL",
         )
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in message:
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in raw:
         return KaiwaError(
             f"the proxy at {base_url} rejected the API key",
             "set LITELLM_API_KEY (environment or .env.app) to the proxy's key",
         )
-    if isinstance(exc, openai.BadRequestError | openai.NotFoundError) and (
-        "Invalid model name" in message or "model_not_found" in message or isinstance(exc, openai.NotFoundError)
+    if (
+        isinstance(exc, openai.BadRequestError | openai.NotFoundError)
+        and ("Invalid model name" in raw or "model_not_found" in raw or isinstance(exc, openai.NotFoundError))
+        and not (cloud and isinstance(exc, openai.BadRequestError))
     ):
         aliases = proxy_aliases(base_url, api_key)
         offer = f"use --model with one of: {', '.join(aliases)}" if aliases else "check --model and LITELLM_MODEL"
         return KaiwaError(f"the proxy has no model alias {model!r}", offer)
     if isinstance(exc, openai.RateLimitError):
-        return KaiwaError(f"the model {model!r} is rate-limited (429) even after retries", "wait a moment and retry")
+        said = f": {message}" if cloud else ""
+        return KaiwaError(f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON)
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code >= 500:
             return KaiwaError(
-                f"the model {model!r} failed upstream ({exc.status_code}) even after retries: {message}",
-                "retry later; the proxy's log has the details",
+                f"the model {model!r} failed upstream{at} ({exc.status_code}) even after retries: {message}",
+                RETRY_LATER,
+            )
+        if cloud:
+            return KaiwaError(
+                f"{cloud} refused the request for the model {model!r} ({exc.status_code}): {message}",
+                FIX_REQUEST,
             )
         return KaiwaError(
             f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
@@ -126,19 +218,21 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
         # Some bridges (Vertex) report upstream HTTP errors as a 200 stream ending in `response.failed`.
         text = str(exc)
         code = _FAILED_CODE.search(text)
-        upstream = _UPSTREAM_MESSAGE.search(text)
-        detail = redact(_short(upstream.group(1) if upstream else text), api_key)
+        cloud, words = cloud_words(text)
+        if cloud is None:
+            words = _from_text(text) or text
+        at = f" at {cloud}" if cloud else ""
+        detail = redact(_short(words), api_key)
         if code and code.group(1) == "rate_limit_exceeded":
-            return KaiwaError(
-                f"the model {model!r} is rate-limited (429) even after retries", "wait a moment and retry"
-            )
+            return KaiwaError(f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}", RETRY_SOON)
         if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
+            return KaiwaError(f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER)
+        if code and code.group(1) in ("invalid_request_error", "bad_request"):
             return KaiwaError(
-                f"the model {model!r} failed upstream even after retries: {detail}",
-                "retry later; the proxy's log has the details",
+                f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}", FIX_REQUEST
             )
         return KaiwaError(
-            f"the model's answer failed mid-stream: {detail}", "nothing was saved for this turn; try again"
+            f"the model's answer failed mid-stream{at}: {detail}", "nothing was saved for this turn; try again"
         )
     if isinstance(exc, MaxTurnsExceeded):
         return KaiwaError("the agent kept calling tools without answering", "rephrase, or try --no-tools")
