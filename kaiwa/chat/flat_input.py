@@ -46,7 +46,7 @@ _HISTORY: ContextVar[Sequence[Item]] = ContextVar("kaiwa_turn_history", default=
 # call has its output and no id repeats. Anything else takes the SDK's own path.
 _PLAIN_TYPES = frozenset({"message", "reasoning", "function_call", "function_call_output"})
 # Keys the SDK strips from stored items before replaying them (session metadata, other providers' data).
-_STRIPPED_KEYS = ("_agents_tool_description", "_agents_tool_title", "created_by", "provider_data")
+_STRIPPED_KEYS = frozenset({"_agents_tool_description", "_agents_tool_title", "created_by", "provider_data"})
 _FAKE_ID = "__fake_id__"  # agents.models.fake_id.FAKE_RESPONSES_ID
 
 
@@ -117,7 +117,7 @@ def _is_plain(items: Sequence[Item]) -> bool:
     for item in items:
         if not isinstance(item, dict):
             return False
-        if item.get("id") == _FAKE_ID or any(key in item for key in _STRIPPED_KEYS):
+        if item.get("id") == _FAKE_ID or not _STRIPPED_KEYS.isdisjoint(item):
             return False
         kind = item.get("type")
         if "role" in item and kind in (None, "message"):
