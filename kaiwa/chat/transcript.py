@@ -15,26 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
-from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.text import Text
 
 from ..store.base import Item, SessionDump, SessionInfo, TurnRecord
 from ..store.dump import iso
 from ..tools.display import describe_call, describe_result
-from .render import usage_line
-
-# C0 controls but newline and tab, DEL and C1 controls: shown as symbols, never sent to the terminal.
-_CONTROLS = (
-    {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
-    | {0x7F: 0x2421}
-    | {c: 0xFFFD for c in range(0x80, 0xA0)}
-)
+from .sanitize import clean
 
 
 def safe(text: str) -> str:
-    """Text from a model or a tool, made harmless for a terminal (ESC becomes ␛, CR becomes ␍, …)."""
-    return text.translate(_CONTROLS)
+    """Text from a model or a tool, made harmless for a terminal (ESC becomes ␛, a lone CR ␍, …)."""
+    return clean(text)
 
 
 @dataclass(frozen=True)
@@ -177,6 +169,8 @@ def money(cost: float | None) -> str:
 
 
 def _record_line(record: TurnRecord) -> str:
+    from .render import usage_line
+
     return usage_line(
         record.model,
         record.input_tokens,
@@ -198,6 +192,8 @@ def _summary_line(info: SessionInfo) -> str:
 
 # -- the terminal ----------------------------------------------------------------------------------------
 def _turn_renderables(group: list[Entry], record: TurnRecord | None) -> list[RenderableType]:
+    from rich.markdown import Markdown  # only `show` on a terminal renders Markdown
+
     parts: list[RenderableType] = []
     for step in group:
         if step.role == "user":

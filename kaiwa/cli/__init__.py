@@ -6,8 +6,10 @@ from __future__ import annotations
 from . import main, migrate, sessions_copy  # noqa: F401  (registers the commands on `app` and `sessions_app`)
 from .common import app
 from .gateway import gateway_app
+from .migrate import migrate_command
 from .sessions import sessions_app
 
+sessions_app.command("migrate")(migrate_command)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
 
