@@ -388,3 +388,33 @@ def test_sessions_list_imports_no_sdk_openai_prompt_toolkit_or_sqlalchemy(kaiwa:
     modules = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "kaiwa" in modules
     assert not modules & {"agents", "openai", "prompt_toolkit", "sqlalchemy", "httpx2", "litellm"}, sorted(modules)
+
+
+def test_continue_and_a_short_id_open_the_interactive_mode_on_that_session(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn
+) -> None:
+    from tests.repl_term import Term, session_id_in
+
+    first = kaiwa("--input", "the older topic").session_id
+    latest = kaiwa("--input", "the latest topic").session_id
+    assert first and latest
+    term = Term(kaiwa, "-c")
+    try:
+        term.ready()
+        assert "the latest topic" in term.text  # the greeting says which session it resumed
+        term.enter("/exit")
+        assert term.exit_status() == 0
+        assert session_id_in(term.text) == latest
+    finally:
+        term.close()
+    term = Term(kaiwa, "--session-id", first[-8:])
+    try:
+        term.ready()
+        assert "the older topic" in term.text
+        upstream.script(Reply(text="more on the older one"))
+        term.turn("go on")
+        assert user_texts(upstream.model_requests()[-1].body) == ["the older topic", "go on"]
+        term.enter("/exit")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
