@@ -204,7 +204,7 @@ def main(
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
             raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
         if session_id is not None or continue_latest:  # a short id, a fragment or -c: the full id, or one line
-            session_id = _named_session(settings, session_id, continue_latest)
+            session_id, continue_latest = _named_session(settings, session_id, continue_latest), False
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..chat.repl import ReplOptions, run_repl
 
