@@ -11,7 +11,6 @@ SQLAlchemy and asyncpg are imported only here, and this module only when SESSION
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,21 +22,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import KaiwaError
+from . import pg_rows as R
 from . import pg_schema as S
 from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
 from .pg_errors import parse_url, translate
+from .pg_lock import session_lock
 from .pg_search import search_sessions
 
 if TYPE_CHECKING:
     from agents.extensions.memory import SQLAlchemySession
 
 CONNECT_TIMEOUT = 10.0
-NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machines' clocks may disagree
-
-
-def dump_item(item: Item) -> str:
-    """An item as the SDK's SQLAlchemySession serialises it (ensure_ascii, compact separators)."""
-    return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+NOW = R.NOW
 
 
 class PostgresStore(Store):
@@ -145,61 +141,27 @@ class PostgresStore(Store):
         return SQLAlchemySession(session_id, engine=self.engine, create_tables=False)
 
     # -- reading -----------------------------------------------------------------------------------
-    def _info_query(self) -> Any:
-        s, t = S.kaiwa_sessions, S.kaiwa_turns
-        totals = (
-            select(
-                t.c.session_id,
-                func.count().label("turns"),
-                func.sum(t.c.input_tokens).label("input_tokens"),
-                func.sum(t.c.output_tokens).label("output_tokens"),
-                func.sum(t.c.cost).label("cost"),
-            )
-            .group_by(t.c.session_id)
-            .subquery()
-        )
-        return select(
-            s.c.session_id,
-            s.c.created_at,
-            s.c.updated_at,
-            s.c.model,
-            s.c.title,
-            func.coalesce(totals.c.turns, 0),
-            func.coalesce(totals.c.input_tokens, 0),
-            func.coalesce(totals.c.output_tokens, 0),
-            totals.c.cost,
-            s.c.instructions,
-            s.c.origin,
-        ).select_from(s.outerjoin(totals, totals.c.session_id == s.c.session_id))
-
-    @staticmethod
-    def _info(row: Any) -> SessionInfo:
-        sid, created, updated, model, title, turns, tin, tout, cost, instructions, origin = row
-        return SessionInfo(
-            sid, created, updated, model, title, int(turns), int(tin), int(tout), cost, instructions, origin
-        )
-
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        query = self._info_query().order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
+        query = R.info_query().order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
         async with self._tx() as conn:
-            return [self._info(r) for r in await conn.execute(query)]
+            return [R.to_info(r) for r in await conn.execute(query)]
 
     async def get_session(self, session_id: str) -> SessionInfo | None:
-        query = self._info_query().where(S.kaiwa_sessions.c.session_id == session_id)
+        query = R.info_query().where(S.kaiwa_sessions.c.session_id == session_id)
         async with self._tx() as conn:
             row = (await conn.execute(query)).first()
-        return self._info(row) if row else None
+        return R.to_info(row) if row else None
 
     async def find_sessions(self, fragment: str, limit: int = 10) -> list[SessionInfo]:
         pattern = "%" + fragment.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = (
-            self._info_query()
+            R.info_query()
             .where(func.lower(S.kaiwa_sessions.c.session_id).like(pattern, escape="\\"))
             .order_by(S.kaiwa_sessions.c.updated_at.desc())
             .limit(limit)
         )
         async with self._tx() as conn:
-            return [self._info(r) for r in await conn.execute(query)]
+            return [R.to_info(r) for r in await conn.execute(query)]
 
     async def items(self, session_id: str) -> list[Item]:
         m = S.agent_messages
@@ -240,8 +202,8 @@ class PostgresStore(Store):
             found = await search_sessions(conn, text.strip(), limit)
             if not found:
                 return []
-            query = self._info_query().where(S.kaiwa_sessions.c.session_id.in_([sid for sid, _ in found]))
-            infos = {i.session_id: i for i in map(self._info, await conn.execute(query))}
+            query = R.info_query().where(S.kaiwa_sessions.c.session_id.in_([sid for sid, _ in found]))
+            infos = {i.session_id: i for i in map(R.to_info, await conn.execute(query))}
         hits = [SearchHit(infos[sid], snippet) for sid, snippet in found if sid in infos]
         return sorted(hits, key=lambda h: h.session.updated_at, reverse=True)
 
@@ -249,93 +211,7 @@ class PostgresStore(Store):
     def lock(
         self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
     ) -> AbstractAsyncContextManager[None]:
-        return self._lock(session_id, on_wait, timeout)
-
-    @asynccontextmanager
-    async def _lock(self, session_id: str, on_wait: Callable[[], None] | None, timeout: float) -> AsyncIterator[None]:
-        """A session-level advisory lock on a connection of its own for the whole turn (taken from the pool and
-        given back unlocked; a process that dies closes it, and the server drops the lock with it)."""
-        key = S.SESSION_LOCK_PREFIX + session_id
-        try:
-            conn = await self.engine.connect()
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-        except Exception as exc:
-            raise self._fail(exc) from exc
-        held = False
-        try:
-            try:
-                held = await raw.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
-                if not held:
-                    if on_wait is not None:
-                        on_wait()
-                    # lock_timeout bounds the wait on an advisory lock too; the server wakes us on release.
-                    await raw.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
-                    await raw.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
-                    held = True
-                    await raw.execute("RESET lock_timeout")
-            except asyncpg.LockNotAvailableError:
-                raise KaiwaError(
-                    f"session {session_id[-8:]} is busy: another kaiwa has been answering in it for over {timeout:g} s",
-                    "try again when that turn has finished",
-                ) from None
-            except Exception as exc:
-                raise self._fail(exc) from exc
-            yield
-        finally:
-            await self._release(conn, raw, key if held else None)
-
-    @staticmethod
-    async def _release(conn: AsyncConnection, raw: Any, key: str | None) -> None:
-        """Unlock and give the connection back; one whose lock was never taken (a timeout, a Ctrl-C while
-        waiting: its state is unsure) is closed instead."""
-        try:
-            if key is None:
-                raise ConnectionAbortedError
-            await asyncio.shield(raw.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key))
-            await asyncio.shield(conn.close())
-        except (Exception, asyncio.CancelledError):
-            # Whatever state it is in, this connection must not go back to the pool still holding the lock:
-            # closing it is what releases the lock.
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            raw.terminate()
-
-    async def _ensure_session(
-        self, conn: AsyncConnection, session_id: str, model: str, title: str, instructions: str | None
-    ) -> None:
-        new = pg_insert(S.agent_sessions).values(session_id=session_id)
-        touch = {"updated_at": text("CURRENT_TIMESTAMP")}
-        await conn.execute(new.on_conflict_do_update(index_elements=["session_id"], set_=touch))
-        stmt = pg_insert(S.kaiwa_sessions).values(
-            session_id=session_id, created_at=NOW, updated_at=NOW, model=model, title=title, instructions=instructions
-        )
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["session_id"], set_={"updated_at": stmt.excluded.updated_at, "model": model}
-            )
-        )
-
-    async def _insert_items(self, conn: AsyncConnection, session_id: str, items: list[Item]) -> None:
-        if items:
-            rows = [{"session_id": session_id, "message_data": dump_item(i)} for i in items]
-            await conn.execute(insert(S.agent_messages), rows)
-
-    async def _insert_turns(self, conn: AsyncConnection, session_id: str, records: list[TurnRecord]) -> None:
-        if len(records) == 1:  # a turn: one statement, the server's clock in it
-            await conn.execute(insert(S.kaiwa_turns).values(_turn_row(session_id, records[0], NOW)))
-        elif records:
-            now = float(await conn.scalar(select(NOW)))
-            await conn.execute(insert(S.kaiwa_turns), [_turn_row(session_id, r, now) for r in records])
-
-    async def _cut_items(self, conn: AsyncConnection, session_id: str, keep: int) -> None:
-        m = S.agent_messages
-        doomed = select(m.c.id).where(m.c.session_id == session_id).order_by(m.c.created_at, m.c.id).offset(keep)
-        await conn.execute(delete(m).where(m.c.id.in_(doomed.scalar_subquery())))
-
-    async def _cut_turns(self, conn: AsyncConnection, session_id: str, keep: int) -> None:
-        t = S.kaiwa_turns
-        doomed = select(t.c.id).where(t.c.session_id == session_id).order_by(t.c.id).offset(keep)
-        await conn.execute(delete(t).where(t.c.id.in_(doomed.scalar_subquery())))
+        return session_lock(self.engine, session_id, on_wait, timeout, self._fail)
 
     async def commit_turn(
         self,
@@ -348,14 +224,14 @@ class PostgresStore(Store):
         replace_from: int | None = None,
     ) -> None:
         async with self._tx() as conn:
-            await self._ensure_session(conn, session_id, record.model, title, instructions)
+            await R.ensure_session(conn, session_id, record.model, title, instructions)
             if replace_from is not None:
-                await self._cut_items(conn, session_id, replace_from)
+                await R.cut_items(conn, session_id, replace_from)
                 t = S.kaiwa_turns
                 last = select(func.max(t.c.id)).where(t.c.session_id == session_id).scalar_subquery()
                 await conn.execute(delete(t).where(t.c.id == last))
-            await self._insert_items(conn, session_id, items)
-            await self._insert_turns(conn, session_id, [record])
+            await R.insert_items(conn, session_id, items)
+            await R.insert_turns(conn, session_id, [record])
 
     async def create_session(self, dump: SessionDump) -> None:
         info = dump.info
@@ -389,8 +265,8 @@ class PostgresStore(Store):
                     origin=info.origin,
                 )
             )
-            await self._insert_items(conn, info.session_id, dump.items)
-            await self._insert_turns(conn, info.session_id, dump.turns)
+            await R.insert_items(conn, info.session_id, dump.items)
+            await R.insert_turns(conn, info.session_id, dump.turns)
 
     async def _update_session(self, session_id: str, **values: Any) -> None:
         s = S.kaiwa_sessions
@@ -407,8 +283,8 @@ class PostgresStore(Store):
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         async with self._tx() as conn:
-            await self._cut_items(conn, session_id, keep_items)
-            await self._cut_turns(conn, session_id, keep_turns)
+            await R.cut_items(conn, session_id, keep_items)
+            await R.cut_turns(conn, session_id, keep_turns)
             await conn.execute(
                 update(S.kaiwa_sessions).where(S.kaiwa_sessions.c.session_id == session_id).values(updated_at=NOW)
             )
@@ -423,18 +299,3 @@ class PostgresStore(Store):
             gone_a = await conn.execute(delete(ag).where(ag.c.session_id.in_(session_ids)).returning(ag.c.session_id))
             gone |= set(gone_a.scalars())
         return len(gone)
-
-
-def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
-    return {
-        "session_id": session_id,
-        "created_at": r.created_at or now,
-        "model": r.model,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "reasoning_tokens": r.reasoning_tokens,
-        "cached_tokens": r.cached_tokens,
-        "cost": r.cost,
-        "request_ids": " ".join(r.request_ids),
-        "duration_ms": r.duration_ms,
-    }
