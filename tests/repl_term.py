@@ -22,8 +22,11 @@ READY = "/help for commands"
 CPR = "\x1b[6n"
 
 
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def plain(raw: str) -> str:
-    return ANSI.sub("", raw).replace("\r", "")
+    return CONTROLS.sub("", ANSI.sub("", raw).replace("\r", ""))
 
 
 class Term:

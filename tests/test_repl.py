@@ -345,3 +345,14 @@ def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
         )
     finally:
         term.close()
+
+
+def test_keys_typed_while_an_answer_streams_wait_for_the_next_prompt(term: Term, upstream: OpenAIChatStandIn) -> None:
+    upstream.script(Reply(text="word " * 20, chunks=20, chunk_delay=0.1))
+    term.ready()
+    term.enter("stream please")
+    term.wait_for("word word")
+    term.send("typed ahead")
+    screen = term.wait_for(re.compile(r" in · (.|\n)*›\s*typed ahead"))
+    answer_part = screen.split(" in · ")[0]
+    assert "typed ahead" not in answer_part  # not echoed into the answer

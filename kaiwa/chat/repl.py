@@ -76,6 +76,8 @@ class Repl:
         self.instructions: str | None = None
         self.last_answer = ""
         self.pending = ""  # text to put back on the input line
+        self.session: Any = None  # the prompt_toolkit session, once the loop runs
+        self.attachments: list[Any] = []  # /attach: files for the next message (chat.inputs.Attachment)
         self.aliases: list[str] = []
         self.recent: list[SessionInfo] = []
         self.stop_signal: int | None = None
@@ -108,6 +110,8 @@ class Repl:
                 parts.append(f"${info.cost:.4f}")
         if self.reasoning:
             parts.append(f"reasoning {self.reasoning}")
+        if self.attachments:
+            parts.append(f"{len(self.attachments)} attached")
         return " " + " · ".join(parts)
 
     # -- sessions --------------------------------------------------------------------------------
@@ -157,12 +161,20 @@ class Repl:
             self._interrupted = True
             task.cancel()
 
+    def unechoed(self) -> contextlib.AbstractContextManager[None]:
+        if self.session is None:  # not at a terminal's prompt (tests, bench)
+            return contextlib.nullcontext()
+        from .repl_input import keys_unechoed
+
+        return keys_unechoed()
+
     async def foreground(self, work: Any) -> Any:
         """Run `work` (a coroutine) so that Ctrl-C cancels it; returns None when it was cancelled so."""
         self._interrupted = False
         self._turn_task = task = asyncio.ensure_future(work)
         try:
-            return await task
+            with self.unechoed():
+                return await task
         except asyncio.CancelledError:
             if not self._interrupted:
                 raise
@@ -211,7 +223,8 @@ class Repl:
             )
         )
         try:
-            result = await task
+            with self.unechoed():
+                result = await task
         except asyncio.CancelledError:
             if not self._interrupted:
                 raise  # SIGTERM/SIGHUP: the main task is being cancelled
@@ -280,7 +293,7 @@ class Repl:
         completer = ReplCompleter(
             commands.completions, lambda: self.aliases, lambda: [(s.short_id, s.title) for s in self.recent]
         )
-        session = make_session(completer, self.toolbar, history)
+        self.session = session = make_session(completer, self.toolbar, history)
         while True:
             default, self.pending = self.pending, ""
             try:
@@ -295,7 +308,18 @@ class Repl:
                 if await commands.dispatch(self, line) is commands.EXIT:
                     return
                 continue
-            await self.send(line[1:] if line.startswith("//") else line)
+            await self.send_message(line[1:] if line.startswith("//") else line)
+
+    async def send_message(self, text: str) -> bool:
+        """A message typed at the prompt, with what /attach added to it (kept if the turn does not complete)."""
+        if not self.attachments:
+            return await self.send(text)
+        from .inputs import compose_input
+
+        sent = await self.send(text, user_input=compose_input(text, (), self.attachments))
+        if sent:
+            self.attachments = []
+        return sent
 
     def goodbye(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone

@@ -181,6 +181,38 @@ async def _new(repl: Repl, arg: str) -> None:
     repl.say("a new session: your next message starts it")
 
 
+@command("attach", "/attach FILE", "add a text file, image or PDF to your next message (--clear drops them)")
+async def _attach(repl: Repl, arg: str) -> None:
+    import shlex
+
+    try:
+        from .inputs import check_together, load_attachment
+    except ImportError:  # issue 11's attachments are not in this build yet
+        raise KaiwaError("attachments are not available in this version of kaiwa") from None
+
+    if not arg:
+        if not repl.attachments:
+            repl.say("nothing attached; /attach FILE adds a file to your next message")
+        for a in repl.attachments:
+            repl.say(f"  {a.name} ({a.kind}, {a.size:,} bytes)", "")
+        return
+    if arg == "--clear":
+        repl.attachments = []
+        repl.say("attachments dropped")
+        return
+    try:
+        paths = shlex.split(arg)  # quotes for names with spaces
+    except ValueError:
+        paths = [arg]
+    added = [load_attachment(path) for path in paths]  # a refusal is one line; nothing is added then
+    check_together([*repl.attachments, *added])
+    repl.attachments += added
+    for a in added:
+        repl.say(f"attached {a.name} ({a.kind}, {a.size:,} bytes) to your next message")
+        if a.notice:
+            repl.say(a.notice, "yellow")
+
+
 @command("retry", "/retry", "send the last message again, replacing its answer")
 async def _retry(repl: Repl, arg: str) -> None:
     from .repl import item_text, last_user_index

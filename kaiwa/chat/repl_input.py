@@ -9,9 +9,10 @@ line (the caller catches KeyboardInterrupt); Ctrl-D on an empty line leaves (EOF
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def history_path() -> Path:
 
 class ReplCompleter(Completer):
     """`/` + command names (with their one-line help); after `/model ` the proxy's aliases; after `/resume `
-    recent sessions (short id, title). The providers return cached lists: completion never waits on I/O."""
+    recent sessions (short id, title); after `/attach ` file names. The providers return cached lists."""
 
     def __init__(
         self,
@@ -72,6 +73,10 @@ class ReplCompleter(Completer):
             for short_id, title in self.sessions():
                 if short_id.startswith(arg) or arg.lower() in title.lower():
                     yield Completion(short_id, start_position=-len(arg), display_meta=title)
+        elif command == "/attach":
+            from prompt_toolkit.completion import PathCompleter
+
+            yield from PathCompleter(expanduser=True).get_completions(Document(arg), complete_event)
         elif command == "/reasoning":
             for effort in ("low", "medium", "high", "off"):
                 if effort.startswith(arg):
@@ -135,3 +140,29 @@ def edit_in_editor(text: str = "") -> str | None:
         return None
     finally:
         os.unlink(name)
+
+
+@contextlib.contextmanager
+def keys_unechoed() -> Iterator[None]:
+    """While an answer streams, keys typed ahead are not echoed into it (they wait for the next prompt); Ctrl-C
+    still interrupts (the terminal keeps ISIG)."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHO
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, before)
