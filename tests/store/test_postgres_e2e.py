@@ -118,13 +118,13 @@ def test_one_shot_resume_and_list_across_two_machines(
 def test_two_machines_on_one_session_take_turns(
     alice: Kaiwa, bob: Kaiwa, upstream: OpenAIChatStandIn, pg_url: str
 ) -> None:
-    """Both start at once; each answer streams for about 10 s, far longer than the two start-ups differ, so the
+    """Both start at once; each answer streams for about 15 s, far longer than the two start-ups differ, so the
     second to reach the session's lock finds it held (and says so), then goes on with the first's turn stored."""
     upstream.script(Reply(text="zero"))
     sid = alice("--input", "start").session_id
     assert sid
     slow = "a slow answer " * 10
-    upstream.script(Reply(text=slow, chunks=20, chunk_delay=0.5), Reply(text=slow, chunks=20, chunk_delay=0.5))
+    upstream.script(Reply(text=slow, chunks=20, chunk_delay=0.75), Reply(text=slow, chunks=20, chunk_delay=0.75))
     procs = {
         "alice": alice.start("--input", "from alice", "--session-id", sid),
         "bob": bob.start("--input", "from bob", "--session-id", sid),
