@@ -16,42 +16,47 @@ from rich.markdown import Markdown
 from kaiwa.chat.render import Renderer
 from kaiwa.chat.sanitize import Sanitizer, clean
 
-CONTROL = re.compile(r"\x1b\[(\??\d*)([A-Za-z])")
+CONTROL = re.compile(r"\x1b\[(\??[\d;]*)([A-Za-z])")
 LIVE_CONTROLS = {"?25l", "?25h", "2K", "1A"}  # hide/show cursor, erase line, cursor up: rich's Live, nothing else
 
 
-def screen(raw: str) -> list[str]:
-    """The lines a terminal (with endless scrollback) shows after `raw`; also checks every control is Live's."""
-    lines, row, col, i = [""], 0, 0, 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "\x1b":
-            m = CONTROL.match(raw, i)
-            assert m and m.group(1) + m.group(2) in LIVE_CONTROLS, f"unexpected control {raw[i : i + 12]!r}"
-            if m.group(2) == "A":
-                row -= 1
-            elif m.group(2) == "K":
-                lines[row] = ""
-            i = m.end()
+def screen(raw: str, styled: bool = False) -> list[str]:
+    """The lines a terminal (with endless scrollback) shows after `raw`; also checks every control is Live's (or,
+    when `styled`, a colour). A styled cell keeps its SGR sequence in front of its character."""
+    lines: list[list[str]] = [[]]
+    row, col, style = 0, 0, ""
+    for m in re.finditer(r"\x1b\[[^A-Za-z]*[A-Za-z]|.", raw, re.S):
+        token = m.group()
+        if token.startswith("\x1b"):
+            c = CONTROL.fullmatch(token)
+            assert c, f"unexpected control {token!r}"
+            if styled and c.group(2) == "m":
+                style = "" if c.group(1) in ("", "0") else token
+            else:
+                assert c.group(1) + c.group(2) in LIVE_CONTROLS, f"unexpected control {token!r}"
+                if c.group(2) == "A":
+                    row -= 1
+                elif c.group(2) == "K":
+                    lines[row] = []
             continue
-        assert ch in "\n\r" or ch.isprintable(), f"raw control {ch!r} reached the terminal"
-        if ch == "\n":
+        assert token in "\n\r" or token.isprintable(), f"raw control {token!r} reached the terminal"
+        if token == "\n":
             row, col = row + 1, 0
             if row == len(lines):
-                lines.append("")
-        elif ch == "\r":
+                lines.append([])
+        elif token == "\r":
             col = 0
         else:
-            line = lines[row].ljust(col)
-            lines[row] = line[:col] + ch + line[col + 1 :]
+            line = lines[row]
+            line.extend(" " * (col + 1 - len(line)))
+            line[col] = style + token
             col += 1
-        i += 1
     assert row >= 0
-    return trimmed(lines)
+    return trimmed(["".join(line) for line in lines])
 
 
 def trimmed(lines: list[str]) -> list[str]:
-    lines = [line.rstrip() for line in lines]
+    lines = [line.rstrip(" ") for line in lines]
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -62,19 +67,20 @@ def tallest_frame(raw: str) -> int:
     return max((len(run) // len("\x1b[1A\x1b[2K") + 1 for run in re.findall(r"(?:\x1b\[1A\x1b\[2K)+", raw)), default=0)
 
 
-def terminal(width: int = 60, height: int = 20) -> tuple[Console, StringIO]:
+def terminal(width: int = 60, height: int = 20, color: bool = False) -> tuple[Console, StringIO]:
     sink = StringIO()
-    return Console(file=sink, force_terminal=True, width=width, height=height, color_system=None), sink
+    colors = "truecolor" if color else None
+    return Console(file=sink, force_terminal=True, width=width, height=height, color_system=colors), sink
 
 
-def whole(doc: str, width: int = 60) -> list[str]:
-    out, sink = terminal(width)
+def whole(doc: str, width: int = 60, color: bool = False) -> list[str]:
+    out, sink = terminal(width, color=color)
     out.print(Markdown(doc))
-    return trimmed(sink.getvalue().split("\n"))
+    return screen(sink.getvalue(), styled=color)
 
 
-def streamed(doc: str, step: int, height: int = 20) -> str:
-    out, sink = terminal(height=height)
+def streamed(doc: str, step: int, height: int = 20, color: bool = False) -> str:
+    out, sink = terminal(height=height, color=color)
     err, _ = terminal()
     r = Renderer(out, err, markdown=True, refresh_per_second=None)
     for i in range(0, len(doc), step):
@@ -119,6 +125,12 @@ def test_the_screen_shows_the_whole_answer_rendered_once(name: str) -> None:
         raw = streamed(doc, step)
         assert screen(raw) == expected, f"{name}: {step}-character deltas"
         assert tallest_frame(raw) < 20, f"{name}: a live frame taller than the screen"
+
+
+@pytest.mark.parametrize("name", ["mixed", "longer fence holds a shorter one", "tall list"])
+def test_colours_match_too(name: str) -> None:
+    """Styles included: code printed in slices looks exactly like the code block drawn whole."""
+    assert screen(streamed(DOCS[name], 20, color=True), styled=True) == whole(DOCS[name], color=True)
 
 
 def test_a_long_answer_keeps_every_frame_small() -> None:
