@@ -11,7 +11,6 @@ import typer
 from ..errors import KaiwaError, UsageError
 from ..settings import load_settings
 from .common import err_console, fail
-from .sessions import sessions_app
 
 TO_HELP = (
     "The Postgres to copy into (postgresql://USER:PASSWORD@HOST:5432/DB). Default: SESSION_DB_URL — better than"
@@ -19,7 +18,6 @@ TO_HELP = (
 )
 
 
-@sessions_app.command("migrate")
 def migrate_command(
     to: Annotated[str | None, typer.Option("--to", help=TO_HELP, show_default=False)] = None,
     source: Annotated[
