@@ -319,10 +319,11 @@ def test_usage_and_cost_per_turn_and_per_session(kaiwa: Kaiwa, upstream: OpenAIC
 
     listing = kaiwa("sessions")
     assert listing.code == 0, listing.err
-    [entry] = [line for line in listing.out.splitlines() if line.startswith(sid)]
-    assert "2 turns" in entry
-    assert f"{2514 + 288 + 2077 + 403:,} tok" in entry
-    assert f"${cost1 + cost2:.4f}" in entry, entry
+    # Piped, `sessions` prints tab-separated columns: id, last used, model, turns, tokens, cost, title.
+    [entry] = [line.split("\t") for line in listing.out.splitlines() if line.startswith(sid)]
+    assert entry[3] == "2", entry
+    assert entry[4] == str(2514 + 288 + 2077 + 403), entry
+    assert entry[5] == f"${cost1 + cost2:.4f}", entry
 
 
 # -- 6. the proxy sees the conversation ----------------------------------------------------------------------------
