@@ -202,9 +202,10 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
         assert said(body) == [("user", "one"), ("assistant", "arr, one"), ("user", "two")]
         assert [t for _, t in stored(kaiwa.db, sid)] == ["one", "arr, one", "two", "retried two"]
         term.enter("/undo")
-        term.wait_for("removed the last exchange")
+        # /undo puts "two" back on the input line: wait until it is drawn there, then drop it with Ctrl-C
+        term.wait_for(re.compile(r"removed the last exchange(.|\n)*›\s*two"))
         assert [t for _, t in stored(kaiwa.db, sid)] == ["one", "arr, one"]
-        term.ctrl("c")  # /undo put "two" back on the line: drop it
+        term.ctrl("c")
         term.turn("three")
         assert said(upstream.model_requests()[-1].body)[-1] == ("user", "three")
         term.enter("/fork")
