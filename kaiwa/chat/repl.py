@@ -336,7 +336,7 @@ async def _run(settings: Settings, options: ReplOptions) -> int:
     err = Console(stderr=True)
     mcp_specs: list[Any] = []
     if options.use_tools:
-        from ..tools.mcp import default_mcp_config_path, load_mcp_config
+        from ..tools.mcp_config import default_mcp_config_path, load_mcp_config
 
         chosen = options.mcp_config or settings.mcp_config
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)

@@ -48,7 +48,7 @@ def _turn(
 
     mcp_specs = []
     if use_tools:
-        from ..tools.mcp import default_mcp_config_path, load_mcp_config
+        from ..tools.mcp_config import default_mcp_config_path, load_mcp_config
 
         chosen = mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)

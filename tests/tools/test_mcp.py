@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 
 from kaiwa.errors import UsageError
-from kaiwa.tools.mcp import (
-    McpServerSpec,
-    connected_mcp_servers,
-    default_mcp_config_path,
-    load_mcp_config,
-    parse_mcp_config,
-)
+from kaiwa.tools.mcp import connected_mcp_servers
+from kaiwa.tools.mcp_config import McpServerSpec, default_mcp_config_path, load_mcp_config, parse_mcp_config
 from tests.mcp_fixtures import http_server_config, stdio_server_config
 from tests.mcp_fixtures.http_server import running_http_server
 

@@ -1,0 +1,208 @@
+"""MCP server configuration, in the format other MCP clients use:
+
+    {"mcpServers": {
+        "words": {"command": "python", "args": ["server.py"], "env": {"API_KEY": "${WORDS_KEY}"}},
+        "remote": {"url": "https://example.test/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}
+    }}
+
+`${VAR}` and `${VAR:-default}` are expanded from the environment in command, args, env, cwd, url and headers.
+Only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..errors import UsageError
+
+Transport = Literal["stdio", "http", "sse"]
+
+CONNECT_TIMEOUT = 20.0  # seconds for a server to start and answer `initialize`
+CALL_TIMEOUT = 120.0  # seconds for one MCP request (a tool call can be slow: a search, a build)
+START_GRACE = 3.0  # seconds a server that is starting may finish when start-up is cancelled
+CLEANUP_TIMEOUT = 10.0  # the stdio client itself waits 2 s for exit, then SIGTERM, 2 s, SIGKILL
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_TYPES: dict[str, Transport] = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamable_http": "http",
+    "streamablehttp": "http",
+    "sse": "sse",
+}
+
+
+def default_mcp_config_path() -> Path:
+    """Where kaiwa looks for MCP servers when neither --mcp-config nor KAIWA_MCP_CONFIG says otherwise."""
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return Path(base or Path.home() / ".config") / "kaiwa" / "mcp.json"
+
+
+@dataclass(frozen=True, repr=False)
+class McpServerSpec:
+    """One server of the config, with `${VAR}`s already expanded. repr() shows no secret."""
+
+    name: str
+    transport: Transport
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Values that must never be shown: env and header values, and everything substituted for a ${VAR}.
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        target = shlex.join([self.command, *self.args]) if self.command else str(self.url)
+        return f"McpServerSpec(name={self.name!r}, transport={self.transport!r}, {self.redact(target)!r})"
+
+    def redact(self, text: str) -> str:
+        """`text` with this server's secret values, URL queries and URL passwords masked."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+        text = re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", text)
+        return re.sub(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*", r"\1?…", text)
+
+
+class _Problem(Exception):
+    pass
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise _Problem(f"{where} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _string_map(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Problem(f"{where} must be an object of strings, not {type(value).__name__}")
+    return {_string(k, f"a key of {where}"): _string(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _expand(value: str, where: str, substituted: list[str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is None or (found == "" and default is not None):
+            if default is None:
+                raise _Problem(f"{where} uses ${{{name}}}, which is not set in the environment")
+            found = default
+        substituted.append(found)
+        return found
+
+    return _VAR.sub(replace, value)
+
+
+def _parse_server(name: str, raw: object) -> McpServerSpec | None:
+    if not name.strip():
+        raise _Problem("a server has an empty name")
+    where = f"server {name!r}"
+    if not isinstance(raw, dict):
+        raise _Problem(f"{where} must be an object with 'command' or 'url'")
+    if raw.get("disabled") is True:
+        return None
+    has_command, has_url = "command" in raw, "url" in raw
+    if has_command == has_url:
+        raise _Problem(f"{where} needs exactly one of 'command' (stdio) or 'url' (HTTP)")
+    declared = raw.get("type", raw.get("transport"))
+    if declared is not None:
+        kind = _TYPES.get(_string(declared, f"{where}.type").lower())
+        if kind is None:
+            raise _Problem(f"{where}.type {declared!r} is not one of stdio, http, streamable-http, sse")
+        if (kind == "stdio") != has_command:
+            raise _Problem(f"{where}.type is {declared!r} but it has '{'command' if has_command else 'url'}'")
+    else:
+        kind = "stdio" if has_command else "http"
+
+    substituted: list[str] = []
+    if has_command:
+        command = _expand(_string(raw["command"], f"{where}.command"), f"{where}.command", substituted).strip()
+        if not command:
+            raise _Problem(f"{where}.command is empty")
+        raw_args = raw.get("args", [])
+        if not isinstance(raw_args, list):
+            raise _Problem(f"{where}.args must be a list of strings")
+        args = tuple(
+            _expand(_string(a, f"{where}.args[{i}]"), f"{where}.args[{i}]", substituted) for i, a in enumerate(raw_args)
+        )
+        env = {
+            k: _expand(v, f"{where}.env.{k}", substituted)
+            for k, v in _string_map(raw.get("env", {}), f"{where}.env").items()
+        }
+        cwd = raw.get("cwd")
+        if cwd is not None:
+            cwd = os.path.expanduser(_expand(_string(cwd, f"{where}.cwd"), f"{where}.cwd", substituted))
+        return McpServerSpec(
+            name=name,
+            transport="stdio",
+            command=command,
+            args=args,
+            env=env,
+            cwd=cwd,
+            secrets=(*env.values(), *substituted),
+        )
+
+    url = _expand(_string(raw["url"], f"{where}.url"), f"{where}.url", substituted).strip()
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise _Problem(f"{where}.url must start with http:// or https://")
+    headers = {
+        k: _expand(v, f"{where}.headers.{k}", substituted)
+        for k, v in _string_map(raw.get("headers", {}), f"{where}.headers").items()
+    }
+    return McpServerSpec(name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted))
+
+
+def parse_mcp_config(data: object) -> list[McpServerSpec]:
+    """The servers of an already-decoded config. Raises ValueError with a one-line reason."""
+    if not isinstance(data, dict):
+        raise ValueError("the top level must be a JSON object with an 'mcpServers' object")
+    servers = data.get("mcpServers", data.get("servers"))  # "servers" is VS Code's spelling
+    if servers is None:
+        raise ValueError("no 'mcpServers' object at the top level")
+    if not isinstance(servers, dict):
+        raise ValueError(f"'mcpServers' must be an object of servers by name, not {type(servers).__name__}")
+    specs: list[McpServerSpec] = []
+    try:
+        for name, raw in servers.items():
+            spec = _parse_server(name, raw)
+            if spec is not None:
+                specs.append(spec)
+    except _Problem as problem:
+        raise ValueError(str(problem)) from None
+    return specs
+
+
+def load_mcp_config(path: Path, missing_ok: bool = False) -> list[McpServerSpec]:
+    """Read and check an MCP config file; a problem raises UsageError naming the file and the problem.
+
+    `missing_ok`: an absent file means no servers (for the default path; a path the user gave must exist).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise UsageError(f"MCP config {path} does not exist", "check --mcp-config or KAIWA_MCP_CONFIG") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"MCP config {path} cannot be read: {error.__class__.__name__}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"MCP config {path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    try:
+        return parse_mcp_config(data)
+    except ValueError as error:
+        raise UsageError(f"MCP config {path}: {error}") from None
