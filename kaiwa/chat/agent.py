@@ -64,8 +64,14 @@ def reported_cost(raw_responses: list[Any]) -> float | None:
     return total if costs and total > 0 else None
 
 
-def model_settings(session_id: str, reasoning: str | None) -> ModelSettings:
+def model_settings(
+    session_id: str, reasoning: str | None, temperature: float | None = None, max_output_tokens: int | None = None
+) -> ModelSettings:
     return ModelSettings(
+        # None: the model's own defaults. A model that refuses one is not an error: the proxy's drop_params
+        # drops it (e.g. temperature with Claude's extended thinking).
+        temperature=temperature,
+        max_tokens=max_output_tokens,  # → the Responses API's max_output_tokens
         # LiteLLM groups a conversation's calls in its logs by this header and metadata field.
         extra_headers={"x-litellm-session-id": session_id},
         metadata={"session_id": session_id, "client": "kaiwa"},
@@ -87,6 +93,7 @@ def build_agent(
     tools: list[Any],
     mcp_servers: list[Any],
     instructions: str | None = None,
+    output_type: Any = None,
 ) -> Agent[Any]:
     return Agent(
         name="kaiwa",
@@ -95,6 +102,7 @@ def build_agent(
         model_settings=settings,
         tools=tools,
         mcp_servers=mcp_servers,
+        output_type=output_type,  # --schema: sent as text.format (json_schema)
     )
 
 

@@ -105,6 +105,17 @@ class Renderer:
         self._make_room()
         self.err.print(Text(f"  ↳ {clean(line)}", style="dim"), highlight=False, soft_wrap=True)
 
+    # What a turn reports (chat/turn.py); --json's renderer (chat/jsonl.py) keeps them structured.
+    def tool_called(self, name: str, arguments: str) -> None:
+        from ..tools.display import describe_call
+
+        self.tool_call(describe_call(name, arguments))
+
+    def tool_returned(self, name: str, output: object) -> None:
+        from ..tools.display import describe_result
+
+        self.tool_result(describe_result(output))
+
     def notice(self, line: str, style: str = "dim") -> None:
         self._make_room()
         self.err.print(Text(clean(line), style=style), highlight=False, soft_wrap=True)

@@ -41,6 +41,7 @@ class TurnOptions:
     instructions: str | None = None  # None: kaiwa's default instructions
     temperature: float | None = None
     max_output_tokens: int | None = None
+    output_type: Any = None  # an SDK AgentOutputSchemaBase (--schema): the answer is JSON in text.format
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,12 @@ class TurnResult:
     final_output: Any = None
 
 
-def _on_event(event: Any, renderer: Renderer) -> None:
-    from ..tools.display import describe_call, describe_result
+def _field(raw: Any, name: str) -> Any:
+    return getattr(raw, name, None) or (raw.get(name) if isinstance(raw, dict) else None)
 
+
+def _on_event(event: Any, renderer: Renderer, tool_names: dict[str, str]) -> None:
+    """`tool_names`: call id → tool name for this turn (a tool's output names only its call)."""
     if event.type == "raw_response_event":
         kind = getattr(event.data, "type", "")
         if kind in TEXT_EVENTS:
@@ -62,11 +66,12 @@ def _on_event(event: Any, renderer: Renderer) -> None:
     elif event.type == "run_item_stream_event":
         if event.name == "tool_called":
             raw = event.item.raw_item
-            name = getattr(raw, "name", None) or (raw.get("name") if isinstance(raw, dict) else None) or "tool"
-            arguments = getattr(raw, "arguments", None) or (raw.get("arguments") if isinstance(raw, dict) else "")
-            renderer.tool_call(describe_call(str(name), str(arguments or "")))
+            name = str(_field(raw, "name") or "tool")
+            tool_names[str(_field(raw, "call_id"))] = name
+            renderer.tool_called(name, str(_field(raw, "arguments") or ""))
         elif event.name == "tool_output":
-            renderer.tool_result(describe_result(event.item.output))
+            name = tool_names.get(str(_field(event.item.raw_item, "call_id")), "tool")
+            renderer.tool_returned(name, event.item.output)
 
 
 def _record(model: str, usage: Any, request_ids: list[str], cost: float | None, started: float) -> TurnRecord:
@@ -163,11 +168,13 @@ class ChatEngine:
                 agent = build_agent(
                     options.model,
                     self.client,
-                    model_settings(session_id, options.reasoning),
+                    model_settings(session_id, options.reasoning, options.temperature, options.max_output_tokens),
                     self.tools(),
                     self.mcp_servers if self.config.use_tools else [],
                     instructions=options.instructions,
+                    output_type=options.output_type,
                 )
+                tool_names: dict[str, str] = {}
                 with history_sent_first(history):
                     result = Runner.run_streamed(
                         agent,
@@ -177,7 +184,7 @@ class ChatEngine:
                         max_turns=MAX_TOOL_ROUNDS,
                     )
                     async for event in result.stream_events():
-                        _on_event(event, renderer)
+                        _on_event(event, renderer, tool_names)
             finally:
                 renderer.finish()  # also on Ctrl-C: the partial answer stays visible; nothing of it is stored
                 close = getattr(stored, "close", None)

@@ -16,6 +16,10 @@ Examples:
   uv run chat.py --input "続けて" --session-id 0190…          # continue a session
   uv run chat.py --input "hi" --model local                  # the offline demo model
   echo "summarise this" | uv run chat.py                     # text from a pipe
+  git diff | uv run chat.py -i "write the commit message"    # piped text as a document after your words
+  uv run chat.py -a screenshot.png -i "what is wrong here?"  # attach files, images, PDFs
+  uv run chat.py --schema 'title: str, tags: list[str]' -i … # a JSON answer that follows the fields
+  uv run chat.py --json -i "hi" | jq -c .                    # JSON Lines for scripts
   uv run chat.py sessions                                    # list stored sessions
 """
 

@@ -10,29 +10,23 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError, UsageError
 from ..settings import REASONING_EFFORTS, Settings, load_settings
+from . import oneshot
 from .common import app, err_console, fail
 
-
-def _read_input(given: str | None) -> str:
-    if given is None:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("nothing to send", 'give --input "your message" (or pipe text on stdin)')
-        given = sys.stdin.read()
-    if not given.strip():
-        raise UsageError("the message is empty", 'give --input "your message"')
-    return given
+if TYPE_CHECKING:
+    from ..chat.inputs import Message
 
 
 def _turn(
     settings: Settings,
-    text: str,
+    message: Message,
     session_id: str | None,
     model: str,
     reasoning: str | None,
@@ -40,6 +34,7 @@ def _turn(
     mcp_config: Path | None,
     show_reasoning: bool,
     plain: bool,
+    shape: oneshot.Shape,
 ) -> None:
     from ..chat.render import Renderer, usage_line
     from ..store import open_store
@@ -55,7 +50,14 @@ def _turn(
 
     out = Console(soft_wrap=False)
     markdown = out.is_terminal and not plain
-    renderer = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
+    renderer: Any = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
+    if shape.json_lines:
+        from ..chat.jsonl import JsonLinesRenderer
+
+        renderer = JsonLinesRenderer(err=err_console)
+    shown: Any = oneshot.HeldText(renderer) if shape.schema and not shape.json_lines else renderer
+    for notice in message.notices:
+        renderer.notice(notice)
     from ..chat.turn import ChatEngine, EngineConfig, TurnOptions
     from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
 
@@ -66,11 +68,14 @@ def _turn(
     async def one_turn() -> TurnRecord:
         nonlocal endpoint
         await store.open()  # a bad store fails here, before any gateway is started
-        if session_id is not None and await store.get_session(sid) is None:
+        info = await store.get_session(sid) if session_id is not None else None
+        if session_id is not None and info is None:
             raise KaiwaError(
                 f"no session {sid} in {store.location}",
                 "check the id (or SESSION_DB_PATH); omit --session-id to start a new conversation",
             )
+        if shape.json_lines:
+            renderer.session(sid, model, info is None)
         endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never a user's URL)
         if endpoint.managed and model != "local":
             missing = missing_cloud_settings(model)
@@ -87,16 +92,26 @@ def _turn(
             use_tools=use_tools,
             mcp_specs=mcp_specs,
         )
-        options = TurnOptions(model=model, reasoning=reasoning)
+        stored = info.instructions if info is not None else None
+        options = TurnOptions(
+            model=model,
+            reasoning=reasoning,
+            instructions=oneshot.instructions_for(shape, settings, info is None, stored),
+            temperature=shape.temperature,
+            max_output_tokens=shape.max_output_tokens,
+            output_type=shape.schema.output_type() if shape.schema else None,
+        )
         async with ChatEngine(config, lambda line: renderer.notice(line, "yellow")) as engine:
             result = await engine.run_turn(
                 store,
                 sid,
-                text,
+                message.turn_input(),
                 options,
-                renderer,
+                shown,
                 on_wait=lambda: renderer.notice(f"waiting: another kaiwa process is in a turn on session {sid}"),
             )
+            if info is not None and shape.system is not None and shape.system != stored:
+                await store.set_instructions(sid, shape.system)  # --system on a resumed session changes it
             return result.record
 
     async def guarded() -> TurnRecord:
@@ -121,12 +136,10 @@ def _turn(
         raise explain(
             exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=model, timeout=settings.timeout
         ) from exc
-    renderer.usage(
-        usage_line(
-            model, record.input_tokens, record.output_tokens, record.reasoning_tokens, record.cached_tokens, record.cost
-        )
+    usage = usage_line(
+        model, record.input_tokens, record.output_tokens, record.reasoning_tokens, record.cached_tokens, record.cost
     )
-    err_console.print(f"SESSION_ID={sid}", highlight=False, soft_wrap=True)
+    oneshot.show_result(shape, renderer, sid, record, shown.answer, usage)
 
 
 def _named_session(settings: Settings, ref: str | None, latest: bool) -> str:
@@ -145,7 +158,10 @@ def main(
     input: Annotated[
         str | None,
         typer.Option(
-            "--input", "-i", help='The message to send, e.g. --input "こんにちは". Read from stdin when piped.'
+            "--input",
+            "-i",
+            help='The message, e.g. --input "こんにちは"; "-" reads it from stdin. Text piped with --input follows'
+            " it as a document (git diff | chat.py -i 'write the commit message'); without --input it is the message.",
         ),
     ] = None,
     session_id: Annotated[
@@ -186,12 +202,42 @@ def main(
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain text even on a terminal (no Markdown rendering).")
     ] = False,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            metavar="FILE",
+            help="Attach a file (repeatable): text files by name, PNG/JPEG/WebP/GIF images, PDFs. e.g. -a shot.png",
+        ),
+    ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option("--system", help="Instructions for the session (KAIWA_SYSTEM); kept with it and on resume."),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="0-2 (KAIWA_TEMPERATURE); dropped by models that refuse it.")
+    ] = None,
+    max_output_tokens: Annotated[
+        int | None, typer.Option("--max-output-tokens", help="Cap the answer's length (KAIWA_MAX_OUTPUT_TOKENS).")
+    ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE|FIELDS",
+            help="Answer as JSON following a JSON Schema file, or fields: --schema 'title: str, tags: list[str]'.",
+        ),
+    ] = None,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="JSON Lines on stdout: session, text deltas, tool calls, done or error.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Send one message and stream the answer; the session id is printed as SESSION_ID=… on stderr."""
     if ctx.invoked_subcommand is not None:
         return
-    text: str | None = input
+    text: str | None = input if input != "-" else None
     if not debug:
         # Failures reach the user as one line; the SDK's own error logs would repeat them.
         for name in ("openai.agents", "openai", "httpx2", "mcp"):
@@ -205,6 +251,7 @@ def main(
             raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
         if session_id is not None or continue_latest:  # a short id, a fragment or -c: the full id, or one line
             session_id, continue_latest = _named_session(settings, session_id, continue_latest), False
+        shape = oneshot.make_shape(settings, system, temperature, max_output_tokens, schema, json_lines)
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..chat.repl import ReplOptions, run_repl
 
@@ -212,15 +259,17 @@ def main(
                 session_id=session_id, continue_latest=continue_latest, model=model or settings.model,
                 reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools,
                 mcp_config=mcp_config, show_reasoning=not hide_reasoning, plain=plain, debug=debug,
+                instructions=system,
             )  # fmt: skip
             exit_code = run_repl(settings, options)
             if exit_code:
                 raise typer.Exit(exit_code)
             return
-        text = _read_input(input)
+        message = oneshot.read_message(input, attach)
+        text = message.text
         _turn(
             settings,
-            text,
+            message,
             session_id,
             model or settings.model,
             (reasoning or "").lower() or settings.reasoning,
@@ -228,16 +277,23 @@ def main(
             mcp_config,
             not hide_reasoning,
             plain,
+            shape,
         )
     except typer.Exit:
         raise
     except KaiwaError as exc:
-        raise fail(exc, debug, None if isinstance(exc, UsageError) else text) from None
+        if json_lines:
+            oneshot.json_error(exc)
+        raise fail(exc, debug, None if isinstance(exc, UsageError | oneshot.AnswerRejected) else text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug
         if debug:
             raise
         bug = KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        if json_lines:
+            oneshot.json_error(bug)
         raise fail(bug, False, text) from None
     except KeyboardInterrupt:
         interrupted = KaiwaError("interrupted", "nothing was saved for this turn; the session is as it was", 130)
+        if json_lines:
+            oneshot.json_error(interrupted)
         raise fail(interrupted, False, text) from None
