@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--no-bytecode", action="store_true", help="skip building the bytecode environment")
     parser.add_argument("--no-tool", action="store_true", help="skip `uv tool install --compile-bytecode .`")
     parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument("--no-startup", action="store_true")
     parser.add_argument("--processes", action="store_true", help="also time resumes as whole processes (noisy)")
     args = parser.parse_args()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
@@ -234,8 +235,9 @@ def main() -> None:
             if not args.no_resume:
                 sizes = [int(s) for s in args.sizes.split(",")]
                 bench_resume(py, home, stand_in, sizes, args.runs, args.slow_runs, args.processes)
-            (home / "startup").mkdir()
-            bench_startup(envs, home / "startup", stand_in, args.startup_runs)
+            if not args.no_startup:
+                (home / "startup").mkdir()
+                bench_startup(envs, home / "startup", stand_in, args.startup_runs)
     finally:
         stand_in.stop()
 
