@@ -22,6 +22,7 @@ from tests.conftest import Kaiwa, Run
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
+SLOW = 600  # seconds a chat.py run may take on a loaded CI machine (2 shared cores)
 FULL = os.environ.get("KAIWA_RELIABILITY_FULL") == "1"
 WRITERS, WRITER_TURNS = (8, 25) if FULL else (4, 2)
 SAME_SESSION, SAME_SESSION_TURNS = (4, 10) if FULL else (3, 2)
@@ -79,7 +80,7 @@ def test_many_processes_on_one_file_each_on_its_own_session(kaiwa: Kaiwa, upstre
         sid: str | None = None
         runs = []
         for t in range(WRITER_TURNS):
-            run = kaiwa("--input", f"writer {w} turn {t}", *(["--session-id", sid] if sid else []), timeout=900)
+            run = kaiwa("--input", f"writer {w} turn {t}", *(["--session-id", sid] if sid else []), timeout=SLOW)
             runs.append(run)
             sid = sid or run.session_id
         return sid, runs
@@ -104,14 +105,14 @@ def test_many_processes_on_one_session_are_serialised(kaiwa: Kaiwa, upstream: Op
     """SAME_SESSION processes continue ONE session at once: each turn waits for the one before (saying so);
     the stored history strictly alternates user/assistant and holds every successful turn once; no turn read a
     history another turn was about to extend (every request's history is a prefix of the final one)."""
-    first = kaiwa("--input", "start")
+    first = kaiwa("--input", "start", timeout=SLOW)
     sid = first.session_id
     assert first.code == 0 and sid
     upstream.reset()
     upstream.script(*[Reply(text="slow answer " * 8, chunks=8, chunk_delay=0.15)] * (SAME_SESSION * SAME_SESSION_TURNS))
 
     def writer(w: int) -> list[Run]:
-        return [kaiwa("--input", f"p{w} t{t}", "--session-id", sid, timeout=900) for t in range(SAME_SESSION_TURNS)]
+        return [kaiwa("--input", f"p{w} t{t}", "--session-id", sid, timeout=SLOW) for t in range(SAME_SESSION_TURNS)]
 
     results = in_threads(SAME_SESSION, writer)
     runs = [run for rs in results for run in rs]
@@ -146,12 +147,12 @@ def hold_session_lock(db: Path, session_id: str) -> int:
 
 @pytest.mark.skipif(not hasattr(fcntl, "F_OFD_SETLK"), reason="Linux open-file-description locks")
 def test_a_busy_session_is_waited_for_visibly_then_fails_in_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
-    sid = kaiwa("--input", "start").session_id
+    sid = kaiwa("--input", "start", timeout=SLOW).session_id
     assert sid
     before = stored(kaiwa.db, sid)
     fd = hold_session_lock(kaiwa.db, sid)
     try:
-        run = kaiwa("--input", "are you there", "--session-id", sid, KAIWA_LOCK_TIMEOUT="2")
+        run = kaiwa("--input", "are you there", "--session-id", sid, timeout=SLOW, KAIWA_LOCK_TIMEOUT="2")
     finally:
         os.close(fd)
     assert run.code == 1 and "Traceback" not in run.err
@@ -165,16 +166,16 @@ def test_a_busy_session_is_waited_for_visibly_then_fails_in_one_line(kaiwa: Kaiw
 
 @pytest.mark.skipif(not hasattr(fcntl, "F_OFD_SETLK"), reason="Linux open-file-description locks")
 def test_a_waiting_turn_goes_on_when_the_session_is_free(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
-    sid = kaiwa("--input", "start").session_id
+    sid = kaiwa("--input", "start", timeout=SLOW).session_id
     assert sid
     fd = hold_session_lock(kaiwa.db, sid)
     proc = kaiwa.start("--input", "next", "--session-id", sid)
     assert proc.stderr is not None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + SLOW
     line = ""
     while "waiting" not in line and time.monotonic() < deadline:
         line = proc.stderr.readline()
     os.close(fd)  # the other turn ends
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=SLOW)
     assert "waiting" in line and proc.returncode == 0, line + err
     assert [text_of(i) for i in stored(kaiwa.db, sid)[::2]] == ["start", "next"]

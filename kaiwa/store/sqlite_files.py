@@ -104,13 +104,17 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
+_WARNED: set[Path] = set()  # said once per process (a command may open the store more than once)
+
+
 def too_open(path: Path) -> str | None:
     """A warning line for a database others can read or write, or None."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return None
-    if mode & 0o077:
+    if mode & 0o077 and path.resolve() not in _WARNED:
+        _WARNED.add(path.resolve())
         return (
             f"warning: {path} is readable by others (mode {mode:04o}); "
             f"kaiwa leaves it so — `chmod 600 {path}` makes it private"
