@@ -83,6 +83,11 @@ class Term:
                     return seen
                 raise AssertionError(f"{needle!r} not seen within {timeout} s; screen since mark:\n{seen[-3000:]}")
 
+    def after(self, needle: str, timeout: float = 60) -> str:
+        """Wait for `needle` and then the input line drawn again (keys sent earlier would reach a cooked
+        terminal: echoed twice, ^C and ^D lost)."""
+        return self.wait_for(re.compile(re.escape(needle) + r"(.|\n)*›"), timeout)
+
     def ready(self, timeout: float = 90) -> None:
         """The greeting, then the input line drawn (keys typed earlier would reach a cooked terminal)."""
         self.wait_for(re.compile(re.escape(READY) + r"(.|\n)*›"), timeout)

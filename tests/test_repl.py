@@ -84,12 +84,12 @@ def test_model_switching(term: Term, upstream: OpenAIChatStandIn) -> None:
     term.ready()
     term.turn("on a")
     term.enter("/model")
-    listing = term.wait_for("fake-b")
+    listing = term.after("fake-b")
     assert "* fake-a" in listing
     term.enter("/model no-such-alias")
-    assert "no model alias 'no-such-alias'" in term.wait_for("use one of")
+    assert "no model alias 'no-such-alias'" in term.after("use one of")
     term.enter("/model fake-b")
-    term.wait_for("from the next turn on")
+    term.after("from the next turn on")
     assert "fake-b ·" in term.turn("on b")
     assert [r.body["model"] for r in upstream.model_requests()] == ["fake-a-upstream", "fake-b-upstream"]
 
@@ -165,7 +165,7 @@ def test_alt_enter_inserts_a_newline(term: Term, upstream: OpenAIChatStandIn) ->
 def test_unknown_command_and_double_slash(term: Term, upstream: OpenAIChatStandIn) -> None:
     term.ready()
     term.enter("/usgae")
-    assert "did you mean /usage?" in term.wait_for("did you mean")
+    assert "did you mean /usage?" in term.after("did you mean")
     assert not upstream.model_requests()
     term.turn("//etc/hosts is a path")
     assert said(upstream.model_requests()[-1].body) == [("user", "/etc/hosts is a path")]
@@ -177,7 +177,7 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
     try:
         first.ready()
         first.enter("/system Answer like a pirate.")
-        first.wait_for("instructions set")
+        first.after("instructions set")
         first.turn("one")
         first.turn("two")
         first.enter("/exit")
@@ -193,9 +193,9 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
     term = Term(kaiwa, "--session-id", sid)
     try:
         term.ready()
-        term.wait_for("arr, two")  # where the session stands: the last answer's first lines
+        term.after("arr, two")  # where the session stands: the last answer's first lines
         term.enter("/system")
-        term.wait_for("Answer like a pirate.")
+        term.after("Answer like a pirate.")
         assert "retried two" in term.turn("/retry")
         body = upstream.model_requests()[-1].body
         assert system_text(body) == "Answer like a pirate."
@@ -209,7 +209,7 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
         term.turn("three")
         assert said(upstream.model_requests()[-1].body)[-1] == ("user", "three")
         term.enter("/fork")
-        screen = term.wait_for("forked: now in")
+        screen = term.after("forked: now in")
         assert "which stays as it was" in screen
         term.turn("four")
         term.enter("/exit")
@@ -282,7 +282,7 @@ def test_tools_lists_builtin_and_mcp(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, 
     try:
         term.ready()
         term.enter("/tools")
-        screen = term.wait_for("lookup_word")
+        screen = term.after("lookup_word")
         assert "current_time" in screen and "calculate" in screen and "MCP words" in screen
     finally:
         term.close()
@@ -295,9 +295,9 @@ def test_continue_the_latest_session_and_compact_it(kaiwa: Kaiwa, upstream: Open
     term = Term(kaiwa, "-c")
     try:
         term.ready()
-        term.wait_for(f"resumed {first.session_id[-8:]}")
+        term.after(f"resumed {first.session_id[-8:]}")
         term.enter("/compact")
-        term.wait_for("compacted: now in")
+        term.after("compacted: now in")
         term.turn("which word?")
         body = upstream.model_requests()[-1].body
         assert ("assistant", "Summary: the user asked to remember ramune.") in said(body)
@@ -330,9 +330,8 @@ def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
         term.wait_for("› written in the editor")
         term.mark()
         term.send("\r")
-        term.wait_for(" in · ")
+        term.after(" in · ")
         assert said(upstream.model_requests()[-1].body)[-1] == ("user", "written in the editor\nsecond line")
-        term.wait_for("›")
         term.send("typed first")
         term.mark()
         term.ctrl("x")

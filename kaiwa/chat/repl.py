@@ -376,17 +376,17 @@ async def _run_on(settings: Settings, options: ReplOptions, store: Any, mcp_spec
         mcp_specs=mcp_specs,
     )
     try:
+        if info is not None:
+            await repl.open_session(info)
+            if options.instructions and options.instructions != info.instructions:
+                await store.set_instructions(info.session_id, options.instructions)
+                repl.instructions = options.instructions
+        else:
+            repl.new_session()
+        await repl.refresh_recent()
+        greeting(repl, info)  # before the SDK's import and the MCP servers' start: the user sees it at once
         async with ChatEngine(config, lambda line: repl.say(line, "yellow")) as engine:
             repl.engine = engine
-            if info is not None:
-                await repl.open_session(info)
-                if options.instructions and options.instructions != info.instructions:
-                    await store.set_instructions(info.session_id, options.instructions)
-                    repl.instructions = options.instructions
-            else:
-                repl.new_session()
-            await repl.refresh_recent()
-            greeting(repl, info)
             await repl.loop()
     except asyncio.CancelledError:
         if repl.stop_signal is None:
