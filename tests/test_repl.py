@@ -356,3 +356,26 @@ def test_keys_typed_while_an_answer_streams_wait_for_the_next_prompt(term: Term,
     screen = term.wait_for(re.compile(r" in · (.|\n)*›\s*typed ahead"))
     answer_part = screen.split(" in · ")[0]
     assert "typed ahead" not in answer_part  # not echoed into the answer
+
+
+def test_attach_adds_files_to_the_next_message_only(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    (kaiwa.home / "notes.txt").write_text("the secret word is petrichor\n")
+    (kaiwa.home / "more.txt").write_text("and the colour is teal\n")
+    term = Term(kaiwa, "-a", "more.txt")
+    try:
+        term.ready()
+        assert "attached more.txt" in term.text  # -a on the command line: for the first message
+        term.enter("/attach missing.txt")
+        assert "cannot attach missing.txt: no such file" in term.after("error:")
+        term.enter("/attach notes.txt")
+        term.after("attached notes.txt")
+        term.wait_for("2 attached")  # the toolbar counts them
+        term.turn("what do the files say?")
+        [(role, text)] = said(upstream.model_requests()[-1].body)
+        assert role == "user" and text.startswith("what do the files say?")
+        assert "petrichor" in text and "teal" in text and "notes.txt" in text
+        term.turn("and now?")  # sent without them
+        last = said(upstream.model_requests()[-1].body)
+        assert last[-1] == ("user", "and now?") and "petrichor" in last[0][1]  # stored with the session
+    finally:
+        term.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import shlex
 import signal
 import sys
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ class ReplOptions:
     show_reasoning: bool = True
     plain: bool = False
     instructions: str | None = None  # --system: for a new session, or replacing a resumed one's
+    temperature: float | None = None  # --temperature (else KAIWA_TEMPERATURE)
+    max_output_tokens: int | None = None  # --max-output-tokens (else KAIWA_MAX_OUTPUT_TOKENS)
+    attach: list[str] = dataclasses.field(default_factory=list)  # -a FILE: attached to the first message
     debug: bool = False
 
 
@@ -206,8 +210,8 @@ class Repl:
             model=self.model,
             reasoning=self.reasoning,
             instructions=self.instructions,
-            temperature=self.settings.temperature,
-            max_output_tokens=self.settings.max_output_tokens,
+            temperature=self.options.temperature if self.options.temperature is not None else self.settings.temperature,
+            max_output_tokens=self.options.max_output_tokens or self.settings.max_output_tokens,
         )
         sid = self.session_id
         self._interrupted = False
@@ -385,6 +389,10 @@ async def _run_on(settings: Settings, options: ReplOptions, store: Any, mcp_spec
             repl.new_session()
         await repl.refresh_recent()
         greeting(repl, info)  # before the SDK's import and the MCP servers' start: the user sees it at once
+        if options.attach:
+            from . import repl_commands
+
+            await repl_commands.dispatch(repl, "/attach " + " ".join(shlex.quote(path) for path in options.attach))
         async with ChatEngine(config, lambda line: repl.say(line, "yellow")) as engine:
             repl.engine = engine
             await repl.loop()

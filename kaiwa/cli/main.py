@@ -259,7 +259,8 @@ def main(
                 session_id=session_id, continue_latest=continue_latest, model=model or settings.model,
                 reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools,
                 mcp_config=mcp_config, show_reasoning=not hide_reasoning, plain=plain, debug=debug,
-                instructions=system,
+                instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
+                attach=list(attach or []),
             )  # fmt: skip
             exit_code = run_repl(settings, options)
             if exit_code:
