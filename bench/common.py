@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from kaiwa.store.sqlite_schema import SDK_TABLES as SDK_SCHEMA  # noqa: E402  (the SDK's own tables)
 from tests.harness.history import history_items  # noqa: E402,F401  (re-exported for bench scripts)
 from tests.standins.responses import ResponsesStandIn  # noqa: E402,F401
 
@@ -98,21 +99,6 @@ def bench_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 # -- a long session in the SDK's own format -----------------------------------------------------------------
-SDK_SCHEMA = """
-CREATE TABLE IF NOT EXISTS agent_sessions (
-    session_id TEXT PRIMARY KEY,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS agent_messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    message_data TEXT NOT NULL,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    FOREIGN KEY (session_id) REFERENCES agent_sessions (session_id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS idx_agent_messages_session_id ON agent_messages (session_id, id);
-"""
 
 
 def seed_items(db_path: Path, session_id: str, items: list[dict[str, Any]]) -> None:

@@ -3,11 +3,16 @@ else — reasoning, tool calls, usage, notices — on stderr, so a pipe receives
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.text import Text
 
 from .markdown_stream import MarkdownStream
 from .sanitize import Sanitizer, clean
+
+if TYPE_CHECKING:
+    from ..store.base import TurnRecord
 
 
 class Renderer:
@@ -136,3 +141,15 @@ def usage_line(
     if cost is not None:
         parts.append(f"${cost:.6f}".rstrip("0").rstrip(".") if cost else "$0")
     return f"{model} · " + " · ".join(parts)
+
+
+def record_usage_line(record: TurnRecord) -> str:
+    """The usage line of a stored turn."""
+    return usage_line(
+        record.model,
+        record.input_tokens,
+        record.output_tokens,
+        record.reasoning_tokens,
+        record.cached_tokens,
+        record.cost,
+    )

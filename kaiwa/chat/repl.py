@@ -193,7 +193,7 @@ class Repl:
         self, text: str, user_input: str | list[Item] | None = None, replace_from: int | None = None
     ) -> bool:
         from ..gateway.endpoint import touch
-        from .render import Renderer, usage_line
+        from .render import Renderer, record_usage_line
         from .turn import TurnOptions
 
         if self.endpoint.managed:
@@ -250,16 +250,7 @@ class Repl:
         finally:
             self._turn_task = None
         record: TurnRecord = result.record
-        renderer.usage(
-            usage_line(
-                record.model,
-                record.input_tokens,
-                record.output_tokens,
-                record.reasoning_tokens,
-                record.cached_tokens,
-                record.cost,
-            )
-        )
+        renderer.usage(record_usage_line(record))
         self.last_answer = result.answer
         if replace_from is not None:
             self.info = await self.store.get_session(sid)

@@ -245,14 +245,14 @@ async def _undo(repl: Repl, arg: str) -> None:
 
 @command("usage", "/usage", "this session's turns, tokens and cost")
 async def _usage(repl: Repl, arg: str) -> None:
-    from .render import usage_line
+    from .render import record_usage_line
 
     turns = await repl.store.turns(repl.session_id) if repl.info is not None else []
     if not turns:
         repl.say("no turns yet")
         return
     for n, t in enumerate(turns, 1):
-        line = usage_line(t.model, t.input_tokens, t.output_tokens, t.reasoning_tokens, t.cached_tokens, t.cost)
+        line = record_usage_line(t)
         repl.say(f"  {n:>3}. {line} · {t.duration_ms / 1000:.1f} s")
     costs = [t.cost for t in turns if t.cost is not None]
     total = f" · ${sum(costs):.6f}".rstrip("0").rstrip(".") if costs else ""

@@ -169,16 +169,9 @@ def money(cost: float | None) -> str:
 
 
 def _record_line(record: TurnRecord) -> str:
-    from .render import usage_line
+    from .render import record_usage_line
 
-    return usage_line(
-        record.model,
-        record.input_tokens,
-        record.output_tokens,
-        record.reasoning_tokens,
-        record.cached_tokens,
-        record.cost,
-    )
+    return record_usage_line(record)
 
 
 def _summary_line(info: SessionInfo) -> str:

@@ -36,7 +36,7 @@ def _turn(
     plain: bool,
     shape: oneshot.Shape,
 ) -> None:
-    from ..chat.render import Renderer, usage_line
+    from ..chat.render import Renderer, record_usage_line
     from ..store import open_store
     from ..store.base import TurnRecord
     from ..store.sqlite import new_session_id, parse_session_id
@@ -136,9 +136,7 @@ def _turn(
         raise explain(
             exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=model, timeout=settings.timeout
         ) from exc
-    usage = usage_line(
-        model, record.input_tokens, record.output_tokens, record.reasoning_tokens, record.cached_tokens, record.cost
-    )
+    usage = record_usage_line(record)
     oneshot.show_result(shape, renderer, sid, record, shown.answer, usage)
 
 

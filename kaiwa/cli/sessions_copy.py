@@ -150,7 +150,7 @@ def compact(
     The original is kept; prints SESSION_ID=<new id>."""
 
     def body() -> None:
-        from ..chat.render import usage_line
+        from ..chat.render import record_usage_line
         from ..gateway.endpoint import resolve_endpoint
         from ..store.naming import resolve
 
@@ -208,16 +208,7 @@ def compact(
             else:
                 sys.stdout.write(safe(done.summary).rstrip("\n") + "\n")
         record = done.dump.turns[0]
-        _note(
-            usage_line(
-                record.model,
-                record.input_tokens,
-                record.output_tokens,
-                record.reasoning_tokens,
-                record.cached_tokens,
-                record.cost,
-            )
-        )
+        _note(record_usage_line(record))
         _note(f"{info.origin}: continue with --session-id {info.short_id}; the original is kept")
         err_console.print(f"SESSION_ID={info.session_id}", highlight=False, soft_wrap=True, markup=False)
 
