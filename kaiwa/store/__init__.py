@@ -32,7 +32,7 @@ def open_store(settings: Settings, warn: Callable[[str], None] | None = None) ->
     if settings.db_url:
         from .postgres import PostgresStore  # SQLAlchemy/asyncpg only when the user asked for Postgres
 
-        return PostgresStore(settings.db_url)
+        return PostgresStore(settings.db_url, lock_timeout=settings.lock_timeout)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(settings.db_path, warn=warn, lock_timeout=settings.lock_timeout)

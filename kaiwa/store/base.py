@@ -123,10 +123,11 @@ class Store(ABC):
 
     @abstractmethod
     def lock(
-        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
     ) -> AbstractAsyncContextManager[None]:
         """Serialise turns per session across processes (and machines, on Postgres). Calls `on_wait` once if
-        another holder is seen; raises KaiwaError after `timeout` seconds."""
+        another holder is seen; raises KaiwaError after `timeout` seconds (None: the store's KAIWA_LOCK_TIMEOUT,
+        else 120 s)."""
 
     @abstractmethod
     async def commit_turn(

@@ -37,7 +37,8 @@ NOW = R.NOW
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float | None = None) -> None:
+        self._lock_timeout = lock_timeout
         self._target = parse_url(url)
         self.location = self._target.masked
         self._engine: AsyncEngine | None = None
@@ -209,9 +210,10 @@ class PostgresStore(Store):
 
     # -- writing -----------------------------------------------------------------------------------
     def lock(
-        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float = 120.0
+        self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
     ) -> AbstractAsyncContextManager[None]:
-        return session_lock(self.engine, session_id, on_wait, timeout, self._fail)
+        chosen = timeout if timeout is not None else self._lock_timeout
+        return session_lock(self.engine, session_id, on_wait, 120.0 if chosen is None else chosen, self._fail)
 
     async def commit_turn(
         self,

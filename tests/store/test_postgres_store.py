@@ -137,6 +137,12 @@ def test_a_killed_holder_releases_its_lock(pg_url: str) -> None:
             with pytest.raises(KaiwaError):
                 async with PostgresStore(pg_url).lock(SID, timeout=0.3):
                     pass
+            # KAIWA_LOCK_TIMEOUT (the store's own bound) applies when the caller names none, as a turn does
+            started = time.monotonic()
+            with pytest.raises(KaiwaError):
+                async with PostgresStore(pg_url, lock_timeout=0.3).lock(SID):
+                    pass
+            assert time.monotonic() - started < 5
 
         asyncio.run(blocked())
         os.kill(proc.pid, signal.SIGKILL)
