@@ -205,7 +205,7 @@ def test_database_failures_are_one_line_and_keep_the_users_text(
 def test_a_repl_turn_on_postgres_and_a_colleague_resumes_it(
     alice: Kaiwa, bob: Kaiwa, upstream: OpenAIChatStandIn, postgres: Any, pg_url: str
 ) -> None:
-    from tests.repl_term import Term, session_id_in
+    from tests.chat.repl_term import Term, session_id_in
 
     upstream.script(Reply(text="first answer"), Reply(text="second answer"), Reply(text="bob's answer"))
     term = Term(alice)

@@ -262,7 +262,7 @@ def test_a_store_on_a_read_only_filesystem(kaiwa: Kaiwa, upstream: OpenAIChatSta
 
 
 def test_a_round_2_store_is_migrated_and_its_sessions_continue(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
-    from tests.test_store import make_round_2_db
+    from tests.store.test_store import make_round_2_db
 
     sessions = make_round_2_db(kaiwa.db)
     good, killed, _ = list(sessions)

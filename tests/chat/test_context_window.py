@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.chat.test_core import assert_one_line_failure, message_rows, user_texts
 from tests.conftest import Kaiwa
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply
 from tests.standins.script import Reply
-from tests.test_core import assert_one_line_failure, message_rows, user_texts
 
 
 def test_context_window_failure_is_one_line_and_keeps_the_session(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:

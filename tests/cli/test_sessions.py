@@ -16,10 +16,10 @@ from typing import Any
 import pexpect
 import pytest
 
+from tests.chat.test_core import assert_one_line_failure, message_rows, user_texts
 from tests.conftest import CHAT, Kaiwa, Run
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply
 from tests.standins.script import Reply, ToolCall
-from tests.test_core import assert_one_line_failure, message_rows, user_texts
 
 A = "019ac0de-1111-7000-8000-00000aaaa001"
 B = "019ac0de-2222-7000-8000-00000aaaa002"
@@ -393,7 +393,7 @@ def test_sessions_list_imports_no_sdk_openai_prompt_toolkit_or_sqlalchemy(kaiwa:
 def test_continue_and_a_short_id_open_the_interactive_mode_on_that_session(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn
 ) -> None:
-    from tests.repl_term import Term, session_id_in
+    from tests.chat.repl_term import Term, session_id_in
 
     first = kaiwa("--input", "the older topic").session_id
     latest = kaiwa("--input", "the latest topic").session_id

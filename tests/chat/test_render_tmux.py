@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from rich.markdown import Markdown
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 END = "END-OF-ANSWER"
 WIDTH, HEIGHT = 100, 30
 

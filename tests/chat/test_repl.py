@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.chat.repl_term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.conftest import Kaiwa
 from tests.mcp_fixtures import stdio_server_config
-from tests.repl_term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 

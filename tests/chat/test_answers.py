@@ -14,10 +14,10 @@ import pytest
 
 from kaiwa.chat.schema import from_json_schema, load_schema, parse_short
 from kaiwa.errors import KaiwaError, UsageError
+from tests.chat.test_inputs import PDF, png
 from tests.conftest import Kaiwa, Run
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
-from tests.test_inputs import PDF, png
 
 PERSON = {"name": "Ada", "age": 36, "tags": ["math", "engines"]}
 SHORT = "name: str, age: int, tags: list[str]"
