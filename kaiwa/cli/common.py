@@ -12,6 +12,8 @@ EXAMPLES = """
 Examples:
 
 \b
+  uv run chat.py                                             # the interactive mode (on a terminal)
+  uv run chat.py -c                                          # … continuing the last conversation
   uv run chat.py --input "こんにちは"                        # one turn, new session
   uv run chat.py --input "続けて" --session-id 0190…          # continue a session
   uv run chat.py --input "hi" --model local                  # the offline demo model
@@ -28,7 +30,9 @@ app = typer.Typer(
     add_completion=True,
     no_args_is_help=False,
     rich_markup_mode=None,
-    help="kaiwa: chat with models behind a LiteLLM proxy (Responses API), sessions kept in SQLite." + EXAMPLES,
+    help="kaiwa: chat with models behind a LiteLLM proxy (Responses API),"
+    " sessions kept in SQLite or Postgres (SESSION_DB_URL)."
+    " On a terminal without --input it opens the interactive mode (/help inside)." + EXAMPLES,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
