@@ -23,8 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.harness.proxy import Proxy, build_test_config  # noqa: E402
-from tests.standins.openai_compat import OpenAIChatStandIn  # noqa: E402
+from common import fake_a_proxy  # noqa: E402
 
 BASELINE_TURN = """
 import sys
@@ -84,20 +83,7 @@ def main() -> None:
         imports = measure([py, "-c", "import agents"], env, args.runs)
         row("python -c 'import agents' (for scale)", imports, bare)
 
-        upstream = OpenAIChatStandIn().start()
-        extra = [
-            {
-                "model_name": "fake-a",
-                "litellm_params": {
-                    "model": "openai/fake",
-                    "api_base": f"{upstream.url}/v1",
-                    "api_key": "sk-fake",
-                    "use_chat_completions_api": True,
-                },
-            }
-        ]
-        config = build_test_config(REPO / "litellm_config.yaml", home / "config.json", {}, extra)
-        proxy = Proxy.start(config, {}, home / "proxy.log")
+        upstream, proxy = fake_a_proxy(home)
         try:
             print(f"\nproxy ready in {proxy.started_in:.1f} s, RSS {proxy.rss_kb() / 1024:.0f} MB\n")
             turn_env = {

@@ -31,8 +31,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.harness.proxy import Proxy, build_test_config  # noqa: E402
-from tests.standins.openai_compat import OpenAIChatStandIn  # noqa: E402
+from common import fake_a_proxy  # noqa: E402
+
 from tests.standins.script import Reply  # noqa: E402
 
 ANSWER = "A short answer with **some** Markdown, and a list:\n\n- one\n- two\n- three\n"
@@ -152,20 +152,7 @@ def main() -> None:
             SESSION_DB_PATH=str(home / "s.sqlite3"), KAIWA_STATE_DIR=str(home / "state"), KAIWA_MCP_CONFIG=""
         )
         os.environ.pop("SESSION_DB_URL", None)
-        upstream = OpenAIChatStandIn().start()
-        extra = [
-            {
-                "model_name": "fake-a",
-                "litellm_params": {
-                    "model": "openai/fake",
-                    "api_base": f"{upstream.url}/v1",
-                    "api_key": "sk-fake",
-                    "use_chat_completions_api": True,
-                },
-            }
-        ]
-        config = build_test_config(REPO / "litellm_config.yaml", home / "config.json", {}, extra)
-        proxy = Proxy.start(config, {}, home / "proxy.log")
+        upstream, proxy = fake_a_proxy(home)
         try:
             upstream.script(*[Reply(text=ANSWER, chunks=args.chunks) for _ in range(4 * (args.runs + 3))])
             raw, kaiwa = asyncio.run(measure(proxy.base_url, proxy.master_key, home, args.runs))

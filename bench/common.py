@@ -118,3 +118,24 @@ def session_id_from(output: str) -> str:
         if line.startswith("SESSION_ID="):
             return line.split("=", 1)[1].strip()
     raise SystemExit(f"no SESSION_ID in kaiwa's output: {output[-500:]}")
+
+
+def fake_a_proxy(home: Path) -> tuple[Any, Any]:
+    """The OpenAI-compatible stand-in and a real LiteLLM proxy with the shipped config plus alias `fake-a` on it."""
+    from tests.harness.proxy import Proxy, build_test_config
+    from tests.standins.openai_compat import OpenAIChatStandIn
+
+    upstream = OpenAIChatStandIn().start()
+    extra = [
+        {
+            "model_name": "fake-a",
+            "litellm_params": {
+                "model": "openai/fake",
+                "api_base": f"{upstream.url}/v1",
+                "api_key": "sk-fake",
+                "use_chat_completions_api": True,
+            },
+        }
+    ]
+    config = build_test_config(REPO / "litellm_config.yaml", home / "config.json", {}, extra)
+    return upstream, Proxy.start(config, {}, home / "proxy.log")
