@@ -42,6 +42,7 @@ class TurnRecord:
     request_ids: tuple[str, ...] = ()
     duration_ms: int = 0
     created_at: float = 0.0  # set by the store when 0
+    cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (Anthropic, Bedrock)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SessionInfo:
     cost: float | None = None
     instructions: str | None = None  # the session's system prompt (None: kaiwa's default)
     origin: str | None = None  # e.g. "fork of <id>", "compacted from <id>", "imported"
+    role: str | None = None  # the role (roles/NAME.md) the session runs as; None: none
 
     @property
     def short_id(self) -> str:
@@ -139,10 +141,12 @@ class Store(ABC):
         title: str,
         instructions: str | None = None,
         replace_from: int | None = None,
+        role: str | None = None,
     ) -> None:
-        """In ONE transaction: create the session if new (with `title`, `instructions`), append `items`, add the
-        turn's record, bump `updated_at`. `replace_from`: first delete the items from that index on (and the
-        last turn record) — `/retry` replaces the last exchange atomically."""
+        """In ONE transaction: create the session if new (with `title`, `instructions`, `role`), append `items`,
+        add the turn's record, bump `updated_at`. A `role` given for an existing session replaces its role (None
+        leaves it). `replace_from`: first delete the items from that index on (and the last turn record) —
+        `/retry` replaces the last exchange atomically."""
 
     # -- managing sessions ---------------------------------------------------------------------------
     @abstractmethod
@@ -155,6 +159,10 @@ class Store(ABC):
 
     @abstractmethod
     async def set_instructions(self, session_id: str, instructions: str | None) -> None: ...
+
+    @abstractmethod
+    async def set_role(self, session_id: str, role: str | None) -> None:
+        """The session's role (None: no role). KaiwaError if there is no such session."""
 
     @abstractmethod
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:

@@ -71,6 +71,7 @@ def to_json(dump: SessionDump) -> dict[str, Any]:
             "updated_at": iso(info.updated_at),
             "instructions": info.instructions,
             "origin": info.origin,
+            "role": info.role,
         },
         "items": dump.items,
         "turns": [
@@ -120,6 +121,7 @@ def from_json(data: Any, source: str = "the file") -> SessionDump:
             title=str(session.get("title") or ""),
             instructions=session.get("instructions"),
             origin=session.get("origin"),
+            role=session.get("role"),  # absent in older exports
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise KaiwaError(f"{source} is a damaged kaiwa export ({exc})", hint) from None

@@ -46,28 +46,36 @@ def info_query() -> Any:
         totals.c.cost,
         s.c.instructions,
         s.c.origin,
+        s.c.role,
     ).select_from(s.outerjoin(totals, totals.c.session_id == s.c.session_id))
 
 
 def to_info(row: Any) -> SessionInfo:
-    sid, created, updated, model, title, turns, tin, tout, cost, instructions, origin = row
-    return SessionInfo(sid, created, updated, model, title, int(turns), int(tin), int(tout), cost, instructions, origin)
+    sid, created, updated, model, title, turns, tin, tout, cost, instructions, origin, role = row
+    return SessionInfo(
+        sid, created, updated, model, title, int(turns), int(tin), int(tout), cost, instructions, origin, role
+    )
 
 
 async def ensure_session(
-    conn: AsyncConnection, session_id: str, model: str, title: str, instructions: str | None
+    conn: AsyncConnection, session_id: str, model: str, title: str, instructions: str | None, role: str | None
 ) -> None:
     new = pg_insert(S.agent_sessions).values(session_id=session_id)
     touch = {"updated_at": text("CURRENT_TIMESTAMP")}
     await conn.execute(new.on_conflict_do_update(index_elements=["session_id"], set_=touch))
     stmt = pg_insert(S.kaiwa_sessions).values(
-        session_id=session_id, created_at=NOW, updated_at=NOW, model=model, title=title, instructions=instructions
+        session_id=session_id,
+        created_at=NOW,
+        updated_at=NOW,
+        model=model,
+        title=title,
+        instructions=instructions,
+        role=role,
     )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["session_id"], set_={"updated_at": stmt.excluded.updated_at, "model": model}
-        )
-    )
+    changed: dict[str, Any] = {"updated_at": stmt.excluded.updated_at, "model": model}
+    if role is not None:  # a turn names its role: the session runs as it from now on
+        changed["role"] = role
+    await conn.execute(stmt.on_conflict_do_update(index_elements=["session_id"], set_=changed))
 
 
 async def insert_items(conn: AsyncConnection, session_id: str, items: list[Item]) -> None:
@@ -108,4 +116,5 @@ def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
         "cost": r.cost,
         "request_ids": " ".join(r.request_ids),
         "duration_ms": r.duration_ms,
+        "cache_write_tokens": r.cache_write_tokens,
     }

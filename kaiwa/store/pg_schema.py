@@ -29,7 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
-SCHEMA_VERSION = 2  # 1: search by an expression index over agent_messages; 2: kaiwa_search
+# 1: search by an expression index over agent_messages; 2: kaiwa_search; 3: kaiwa_sessions.role and
+# kaiwa_turns.cache_write_tokens
+SCHEMA_VERSION = 3
 TS_CONFIG = "english"  # stems English words; text it drops (CJK runs, stop words) is found by the ILIKE fallback
 
 metadata = MetaData()
@@ -76,6 +78,7 @@ kaiwa_sessions = Table(
     Column("title", Text, nullable=False, server_default=""),
     Column("instructions", Text),
     Column("origin", Text),
+    Column("role", Text),
     Index("idx_kaiwa_sessions_updated", "updated_at"),
 )
 
@@ -95,6 +98,7 @@ kaiwa_turns = Table(
     Column("cost", Float(53)),
     Column("request_ids", Text, nullable=False, server_default=""),
     Column("duration_ms", BigInteger, nullable=False, server_default="0"),
+    Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
     Index("idx_kaiwa_turns_session", "session_id", "id"),
 )
 
@@ -184,6 +188,12 @@ FROM agent_messages AS m CROSS JOIN LATERAL (SELECT kaiwa_item_text(m.message_da
 WHERE t.body <> ''
 ON CONFLICT (message_id) DO NOTHING
 """,
+]
+
+# Schema 3: two columns (create_all makes them on new tables; IF NOT EXISTS makes these a no-op there).
+MIGRATE_TO_3 = [
+    "ALTER TABLE kaiwa_sessions ADD COLUMN IF NOT EXISTS role TEXT",
+    "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS cache_write_tokens BIGINT NOT NULL DEFAULT 0",
 ]
 
 # Serialises the first open of an empty database by several processes at once (any fixed 64-bit number).

@@ -99,6 +99,9 @@ class PostgresStore(Store):
             if version is None or version < 2:  # rows written before: the SDK's own, or schema 1's
                 for statement in S.MIGRATE_TO_2:
                     await conn.execute(text(statement))
+            if version is None or version < 3:
+                for statement in S.MIGRATE_TO_3:
+                    await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
                 .values(key="schema_version", value=str(S.SCHEMA_VERSION))
@@ -192,6 +195,7 @@ class PostgresStore(Store):
                     request_ids=tuple(r.request_ids.split()),
                     duration_ms=r.duration_ms,
                     created_at=r.created_at,
+                    cache_write_tokens=r.cache_write_tokens,
                 )
                 for r in await conn.execute(query)
             ]
@@ -224,9 +228,10 @@ class PostgresStore(Store):
         title: str,
         instructions: str | None = None,
         replace_from: int | None = None,
+        role: str | None = None,
     ) -> None:
         async with self._tx() as conn:
-            await R.ensure_session(conn, session_id, record.model, title, instructions)
+            await R.ensure_session(conn, session_id, record.model, title, instructions, role)
             if replace_from is not None:
                 await R.cut_items(conn, session_id, replace_from)
                 t = S.kaiwa_turns
@@ -265,6 +270,7 @@ class PostgresStore(Store):
                     title=info.title,
                     instructions=info.instructions,
                     origin=info.origin,
+                    role=info.role,
                 )
             )
             await R.insert_items(conn, info.session_id, dump.items)
@@ -282,6 +288,9 @@ class PostgresStore(Store):
 
     async def set_instructions(self, session_id: str, instructions: str | None) -> None:
         await self._update_session(session_id, instructions=instructions)
+
+    async def set_role(self, session_id: str, role: str | None) -> None:
+        await self._update_session(session_id, role=role)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         async with self._tx() as conn:

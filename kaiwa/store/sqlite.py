@@ -42,11 +42,13 @@ QUICK_CHECK_EVERY = (
 
 INFO = (
     "SELECT s.session_id, s.created_at, s.updated_at, s.model, s.title, COUNT(t.id),"
-    " COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0), SUM(t.cost), s.instructions, s.origin"
+    " COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0), SUM(t.cost), s.instructions, s.origin,"
+    " s.role"
     " FROM kaiwa_sessions s LEFT JOIN kaiwa_turns t ON t.session_id = s.session_id"
 )
 TURN_COLUMNS = (
-    "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms"
+    "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
+    " cache_write_tokens"
 )
 
 
@@ -171,6 +173,7 @@ class SQLiteStore(Store):
                 request_ids=tuple(r[7].split()),
                 duration_ms=r[8],
                 created_at=r[0],
+                cache_write_tokens=r[9],
             )
             for r in rows
         ]
@@ -215,6 +218,7 @@ class SQLiteStore(Store):
         title: str,
         instructions: str | None = None,
         replace_from: int | None = None,
+        role: str | None = None,
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
@@ -225,10 +229,10 @@ class SQLiteStore(Store):
                     (session_id,),
                 )
             conn.execute(
-                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET updated_at = excluded.updated_at,"
-                " model = excluded.model",
-                (session_id, now, now, record.model, title, instructions),
+                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions, role)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET updated_at = excluded.updated_at,"
+                " model = excluded.model, role = COALESCE(excluded.role, kaiwa_sessions.role)",
+                (session_id, now, now, record.model, title, instructions, role),
             )
             self._append(conn, session_id, items)
             self._add_turns(conn, session_id, [record], now)
@@ -247,7 +251,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _add_turns(conn: sqlite3.Connection, session_id: str, records: list[TurnRecord], now: float) -> None:
         conn.executemany(
-            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     session_id,
@@ -260,6 +264,7 @@ class SQLiteStore(Store):
                     r.cost,
                     " ".join(r.request_ids),
                     r.duration_ms,
+                    r.cache_write_tokens,
                 )
                 for r in records
             ],
@@ -294,8 +299,9 @@ class SQLiteStore(Store):
                 raise KaiwaError(f"a session {sid} exists already", "import it with a new id (--new-id)")
             now = time.time()
             conn.execute(
-                "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions, origin)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO kaiwa_sessions"
+                " (session_id, created_at, updated_at, model, title, instructions, origin, role)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     info.created_at or now,
@@ -304,6 +310,7 @@ class SQLiteStore(Store):
                     info.title,
                     info.instructions,
                     info.origin,
+                    info.role,
                 ),
             )
             self._append(conn, sid, dump.items)
@@ -324,6 +331,9 @@ class SQLiteStore(Store):
 
     async def set_instructions(self, session_id: str, instructions: str | None) -> None:
         self._update(session_id, "instructions", instructions)
+
+    async def set_role(self, session_id: str, role: str | None) -> None:
+        self._update(session_id, "role", role)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         def work(conn: sqlite3.Connection) -> None:

@@ -4,7 +4,8 @@ Versions (kept in `kaiwa_meta.schema_version`):
   1. round 2: `kaiwa_sessions` and `kaiwa_turns` beside the SDK's tables, no version recorded anywhere;
   2. `kaiwa_meta`, `kaiwa_sessions.instructions` / `.origin`, full-text search (`kaiwa_fts`, FTS5 with the trigram
      tokenizer, so Japanese text without spaces is found too) kept in step with `agent_messages` by triggers,
-     and the half-written turns round 2 could leave behind (it wrote the user's message before the answer) removed.
+     and the half-written turns round 2 could leave behind (it wrote the user's message before the answer) removed;
+  3. `kaiwa_sessions.role` (the role a session runs as) and `kaiwa_turns.cache_write_tokens` (prompt caching).
 
 A new file is created at version 1 and migrated like an old one, so the migration path runs on every new store.
 Each migration runs in one transaction with the version bump: a killed migration leaves the file as it was.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The Agents SDK's own tables, exactly as its SQLiteSession creates them (it reads them back).
 SDK_TABLES = """
@@ -133,7 +134,18 @@ def _v1_to_v2(conn: sqlite3.Connection) -> int:
     return len(dangling)
 
 
-MIGRATIONS = {1: _v1_to_v2}  # from version N to N + 1
+def _add_column(conn: sqlite3.Connection, table: str, column: str, definition: str) -> None:
+    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> int:
+    _add_column(conn, "kaiwa_sessions", "role", "TEXT")
+    _add_column(conn, "kaiwa_turns", "cache_write_tokens", "INTEGER NOT NULL DEFAULT 0")
+    return 0
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # from version N to N + 1
 
 
 def _statements(script: str) -> list[str]:

@@ -388,3 +388,57 @@ def test_delete_removes_everything_and_counts(store: Store) -> None:
             assert len(await store.items("a")) == 2
 
     run(body)
+
+
+# -- schema 3: the session's role, cache writes per turn -----------------------------------------------------
+
+
+def test_role_is_stored_with_the_first_turn_kept_changed_and_cleared(store: Store) -> None:
+    async def body() -> None:
+        async with opened(store):
+            await store.commit_turn("r", [user("hi"), answer("hello")], record(), title="hi", role="reviewer")
+            info = await store.get_session("r")
+            assert info is not None and info.role == "reviewer"
+            await turn(store, "r", "more", "ok")  # a turn naming no role leaves the session's role
+            assert [s.role for s in await store.list_sessions()] == ["reviewer"]
+            await store.commit_turn("r", [user("now"), answer("ok")], record(), title="x", role="translator")
+            assert [s.role for s in await store.find_sessions("r")] == ["translator"]
+            await store.set_role("r", None)
+            info = await store.get_session("r")
+            assert info is not None and info.role is None and info.turns == 3
+            await store.set_role("r", "reviewer")
+            assert [h.session.role for h in await store.search("hello")] == ["reviewer"]
+            await turn(store, "plain", "no role here", "fine")
+            plain = await store.get_session("plain")
+            assert plain is not None and plain.role is None
+            with pytest.raises(KaiwaError, match="no session"):
+                await store.set_role("missing", "reviewer")
+            assert await store.get_session("missing") is None
+
+    run(body)
+
+
+def test_cache_write_tokens_are_kept_per_turn(store: Store) -> None:
+    async def body() -> None:
+        async with opened(store):
+            await turn(store, "c", "long system prompt", "ok", cached_tokens=0, cache_write_tokens=1800)
+            await turn(store, "c", "again", "ok", cached_tokens=1800, cache_write_tokens=0)
+            await store.commit_turn(
+                "c", [user("again"), answer("ok!")], record(cache_write_tokens=7), title="x", replace_from=2
+            )
+            assert [(t.cached_tokens, t.cache_write_tokens) for t in await store.turns("c")] == [(0, 1800), (0, 7)]
+
+    run(body)
+
+
+def test_create_session_carries_the_role_and_cache_writes(store: Store) -> None:
+    async def body() -> None:
+        async with opened(store):
+            info = SessionInfo("imp3", 1000.0, 2000.0, "model-x", "t", origin="imported", role="reviewer")
+            turns = [record("model-x", cached_tokens=3, cache_write_tokens=900, created_at=1500.0)]
+            await store.create_session(SessionDump(info, [user("q"), answer("a")], turns))
+            got = await store.get_session("imp3")
+            assert got is not None and got.role == "reviewer"
+            assert await store.turns("imp3") == turns
+
+    run(body)

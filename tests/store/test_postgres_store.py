@@ -300,5 +300,29 @@ def test_schema_1_moves_forward_to_2_keeping_search(pg_url: str) -> None:
 
     assert with_store(pg_url, body) == [SID]
     version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
-    assert version[0][0] == "2"
+    assert version[0][0] == str(SCHEMA_VERSION)
     assert asyncio.run(sql(pg_url, "SELECT to_regclass('kaiwa_agent_messages_fts')"))[0][0] is None
+
+
+def test_schema_2_moves_forward_to_3_keeping_every_row(pg_url: str) -> None:
+    """Schema 3 adds kaiwa_sessions.role and kaiwa_turns.cache_write_tokens to a round-3 database, in one
+    transaction, keeping its sessions and turns."""
+    with_store(pg_url, one_turn)
+    for statement in (
+        "ALTER TABLE kaiwa_sessions DROP COLUMN role",
+        "ALTER TABLE kaiwa_turns DROP COLUMN cache_write_tokens",
+        "UPDATE kaiwa_meta SET value = '2' WHERE key = 'schema_version'",
+    ):
+        asyncio.run(sql(pg_url, statement))
+
+    async def body(store: PostgresStore) -> tuple[Any, ...]:
+        before = await store.get_session(SID)
+        await store.commit_turn(SID, [], TurnRecord(model="fake-b", cache_write_tokens=12), title="t", role="critic")
+        after = await store.get_session(SID)
+        assert before is not None and after is not None
+        return before.role, before.turns, after.role, [t.cache_write_tokens for t in await store.turns(SID)]
+
+    assert with_store(pg_url, body) == (None, 1, "critic", [0, 12])
+    version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
+    assert version[0][0] == "3" == str(SCHEMA_VERSION)
+    assert asyncio.run(sql(pg_url, "SELECT count(*) FROM agent_messages"))[0][0] == 3

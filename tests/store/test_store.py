@@ -287,3 +287,58 @@ def test_a_new_store_is_at_the_current_version_with_search(tmp_path: Path) -> No
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {"kaiwa_fts", "kaiwa_fts_insert", "kaiwa_fts_delete", "agent_messages"} <= names
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _as_schema_2(path: Path) -> None:
+    """Turn a current file back into schema 2 (the round-3 store): without the role and cache-write columns."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE kaiwa_sessions DROP COLUMN role")
+        conn.execute("ALTER TABLE kaiwa_turns DROP COLUMN cache_write_tokens")
+        conn.execute("UPDATE kaiwa_meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+
+
+def test_a_schema_2_store_moves_to_3_keeping_its_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = opened(path)
+    sid = new_session_id()
+    items = [{"role": "user", "content": "kept across the migration"}, {"role": "assistant", "content": "yes"}]
+    asyncio.run(store.commit_turn(sid, items, TurnRecord(model="m", cached_tokens=4), title="kept"))
+    asyncio.run(store.close())
+    _as_schema_2(path)
+
+    store = opened(path)
+
+    async def body() -> None:
+        info = await store.get_session(sid)
+        assert info is not None and (info.title, info.role, info.turns) == ("kept", None, 1)
+        [t] = await store.turns(sid)
+        assert (t.cached_tokens, t.cache_write_tokens) == (4, 0)
+        assert await store.items(sid) == items
+        await store.commit_turn(sid, [], TurnRecord(model="m", cache_write_tokens=5), title="x", role="reviewer")
+        info = await store.get_session(sid)
+        assert info is not None and info.role == "reviewer"
+        assert [t.cache_write_tokens for t in await store.turns(sid)] == [0, 5]
+
+    asyncio.run(body())
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM kaiwa_meta WHERE key='schema_version'").fetchone() == ("3",)
+
+
+def test_a_failed_move_to_3_leaves_the_file_at_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaiwa.store import sqlite_schema
+
+    path = tmp_path / "db.sqlite3"
+    asyncio.run(opened(path).close())
+    _as_schema_2(path)
+
+    def broken(conn: sqlite3.Connection) -> int:
+        conn.execute("ALTER TABLE kaiwa_sessions ADD COLUMN role TEXT")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setitem(sqlite_schema.MIGRATIONS, 2, broken)
+    with pytest.raises(KaiwaError):
+        opened(path)
+    with sqlite3.connect(path) as conn:
+        assert "role" not in {r[1] for r in conn.execute("PRAGMA table_info(kaiwa_sessions)")}
+        assert conn.execute("SELECT value FROM kaiwa_meta WHERE key='schema_version'").fetchone() == ("2",)
