@@ -26,7 +26,7 @@ from bench.bench_cli import measure, row  # noqa: E402
 from kaiwa.settings import load_settings  # noqa: E402
 from kaiwa.store import open_store  # noqa: E402
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord  # noqa: E402
-from kaiwa.store.naming import new_session_id  # noqa: E402
+from kaiwa.store.ids import new_session_id  # noqa: E402
 
 WORDS = [
     "terraform",

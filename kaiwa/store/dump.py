@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import KaiwaError
 from .base import SessionDump, SessionInfo, Store, TurnRecord
-from .naming import new_session_id
+from .ids import new_session_id
 
 FORMAT = "kaiwa-session"
 VERSION = 1

@@ -7,29 +7,15 @@ matches nothing, or more than one session, is one line: a mistyped id never star
 
 from __future__ import annotations
 
-import uuid
-
 from ..errors import KaiwaError, UsageError
 from .base import SessionInfo, Store
+from .ids import canonical
+from .ids import new_session_id as new_session_id  # re-exported while kaiwa/chat/compact imports it here
 
 MIN_FRAGMENT = 6
 SHOWN_CANDIDATES = 5
 MAX_COUNTED = 20
 _LIST_HINT = "list them with `chat.py sessions` (or search with `chat.py sessions search WORD`)"
-
-
-def new_session_id() -> str:
-    """A new session id: a UUIDv7, so ids sort by creation time."""
-    import uuid6  # deferred: only a new session needs it
-
-    return str(uuid6.uuid7())
-
-
-def _full_uuid(ref: str) -> str | None:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        return None
 
 
 def _candidates(matches: list[SessionInfo], more: bool) -> str:
@@ -42,7 +28,7 @@ async def resolve(store: Store, ref: str) -> SessionInfo:
     raw = ref.strip().lower()
     if not raw:
         raise UsageError("the session id is empty", _LIST_HINT)
-    full = _full_uuid(raw) if len(raw) >= 32 else None
+    full = canonical(raw) if len(raw) >= 32 else None
     if full is not None:
         info = await store.get_session(full)
         if info is None:

@@ -13,15 +13,15 @@ import json
 import sqlite3
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import KaiwaError, UsageError
+from ..errors import KaiwaError
 from . import sqlite_files as files
 from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from .ids import new_session_id, parse_session_id  # re-exported: kaiwa/chat and cli/main import them here
 from .sqlite_files import check_db_path
 from .sqlite_lock import session_lock
 from .sqlite_open import open_connection, retry
@@ -33,13 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteStore", "check_db_path", "make_title", "new_session_id", "parse_session_id"]
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5000  # each statement waits this long for another writer…
-BUSY_DEADLINE = 60.0
-QUICK_CHECK_BYTES = 8 << 20  # files up to this size are checked on every open
-QUICK_CHECK_EVERY = (
-    86400.0  # larger ones at most once a day  # …and a whole write is retried until this many seconds have passed
-)
-
 INFO = (
     "SELECT s.session_id, s.created_at, s.updated_at, s.model, s.title, COUNT(t.id),"
     " COALESCE(SUM(t.input_tokens), 0), COALESCE(SUM(t.output_tokens), 0), SUM(t.cost), s.instructions, s.origin,"
@@ -50,23 +43,6 @@ TURN_COLUMNS = (
     "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
     " cache_write_tokens"
 )
-
-
-def new_session_id() -> str:
-    import uuid6  # deferred: only a new conversation needs it
-
-    return str(uuid6.uuid7())
-
-
-def parse_session_id(raw: str) -> str:
-    """The canonical form of a session id, or a usage error for anything that is not a UUID."""
-    try:
-        return str(uuid.UUID(raw.strip()))
-    except ValueError:
-        raise UsageError(
-            f"--session-id {raw!r} is not a UUID",
-            "copy the id printed as SESSION_ID=… or list them with `chat.py sessions`",
-        ) from None
 
 
 def _warn_stderr(line: str) -> None:

@@ -16,7 +16,8 @@ import pytest
 
 from kaiwa.errors import KaiwaError, UsageError
 from kaiwa.store.base import TurnRecord, make_title
-from kaiwa.store.sqlite import SQLiteStore, new_session_id, parse_session_id
+from kaiwa.store.ids import new_session_id, parse_session_id
+from kaiwa.store.sqlite import SQLiteStore
 from kaiwa.store.sqlite_schema import SCHEMA_VERSION
 
 
