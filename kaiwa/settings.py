@@ -15,6 +15,7 @@ DEFAULT_BASE_URL = "http://localhost:4000/v1"
 DEFAULT_MODEL = "bedrock-claude-3-5-sonnet"
 DEFAULT_DB_PATH = "sessions.sqlite3"
 REASONING_EFFORTS = ("low", "medium", "high")
+VERBOSITY_LEVELS = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,21 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         lock_timeout=_optional_number(env, "KAIWA_LOCK_TIMEOUT"),
         max_output_tokens=int(tokens) if (tokens := _optional_number(env, "KAIWA_MAX_OUTPUT_TOKENS")) else None,
     )
+
+
+# The rules a value must follow wherever it comes from (a flag, a role file): `name` is how the user wrote it.
+def check_temperature(value: float, name: str = "--temperature") -> None:
+    if not 0 <= value <= 2:
+        raise UsageError(f"{name} {value:g} is out of range", "give a number from 0 to 2, e.g. 0.2")
+
+
+def check_max_output_tokens(value: int, name: str = "--max-output-tokens") -> None:
+    if value < 1:
+        raise UsageError(f"{name} {value} is too small", "give at least 1, e.g. 2000")
+
+
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    """`value` lower-cased if it is one of `choices`."""
+    if value.lower() not in choices:
+        raise UsageError(f"{name} {value!r} is not one of {', '.join(choices)}")
+    return value.lower()

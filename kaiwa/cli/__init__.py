@@ -7,10 +7,12 @@ from . import main, migrate, sessions_copy  # noqa: F401  (registers the command
 from .common import app
 from .gateway import gateway_app
 from .migrate import migrate_command
+from .roles import roles_app
 from .sessions import sessions_app
 
 sessions_app.command("migrate")(migrate_command)
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(roles_app, name="roles")
 app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
 
 
