@@ -187,6 +187,7 @@ def test_non_streaming_reply_with_thinking_and_tool_call(
             thinking="need the time",
             tool_calls=[ToolCall("get_time", {"tz": "UTC"})],
             reasoning_tokens=5,
+            input_tokens=11,  # scripted usage: promptTokenCount, its cached part included
             cached_tokens=2,
         )
     )
@@ -422,7 +423,8 @@ def test_proxy_fetches_a_token_and_streams_text(upstream: VertexStandIn, client:
     # the proxy signed a JWT-bearer grant with the service account and uses the token it got
     assert upstream.token_grants and upstream.token_grants[0]["aud"] == GOOGLE_TOKEN_URL
     assert call.header("Authorization") in [f"Bearer {t}" for t in upstream.issued_tokens]
-    assert final.usage.input_tokens == 11 and final.usage.output_tokens == 7
+    # counted from the request (prompt_cache.py's rule): the one user part "hi" is 1 + ceil(2 / 4) tokens
+    assert final.usage.input_tokens == 2 and final.usage.output_tokens == 7
     assert upstream.rejections == []
 
 

@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .prompt_cache import TOO_MANY_POINTS, CacheUsage, PrefixCache, anthropic_request, claude_min_tokens, reported
 from .script import Recorded, Reply
 from .server import StandIn
 
@@ -62,6 +63,8 @@ class AnthropicStandIn(StandIn):
 
     `api_key`: when set, `api-key` or `x-api-key` must equal it; otherwise any non-empty key passes.
     `issued_signatures`: every thinking signature this stand-in sent; replayed thinking must carry one.
+    `cache`: Claude's prompt cache (prompt_cache.py), kept across `reset()` as the cloud's is; `cache_usage`
+    lists what it measured for each answered request.
     """
 
     name = "anthropic-stand-in"
@@ -71,6 +74,13 @@ class AnthropicStandIn(StandIn):
         self.api_key = api_key
         self.issued_signatures: set[str] = set()
         self._sig_lock = threading.Lock()
+        self.cache = PrefixCache()
+        self.cache_usage: list[CacheUsage] = []
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.cache_usage.clear()
 
     # -- protocol checks --------------------------------------------------------------------------
     def _breach(self, body: dict[str, Any]) -> tuple[str, str] | None:
@@ -159,6 +169,11 @@ class AnthropicStandIn(StandIn):
             self.reject(h, 400, anthropic_error(400, message), rule)
             return
 
+        cached = anthropic_request(body)
+        if cached.markers > 4:
+            self.reject(h, 400, anthropic_error(400, TOO_MANY_POINTS.format(n=cached.markers)), "cache-points-max-4")
+            return
+
         reply = self.next_reply()
         if reply.delay:
             time.sleep(reply.delay)
@@ -166,11 +181,14 @@ class AnthropicStandIn(StandIn):
             self.send_json(h, reply.status, anthropic_error(reply.status, reply.error_message))
             return
         model = str(body.get("model") or "claude-sonnet-4-5")
+        usage = reported(reply, self.cache.explicit(model, cached.blocks, cached.points, claude_min_tokens(model)))
+        with self._lock:
+            self.cache_usage.append(usage)
         signature = self._issue(reply)
         if body.get("stream"):
-            self._stream(h, reply, model, signature)
+            self._stream(h, reply, model, signature, usage)
         else:
-            self.send_json(h, 200, self._message(reply, model, signature))
+            self.send_json(h, 200, self._message(reply, model, signature, usage))
 
     def _issue(self, reply: Reply) -> str | None:
         """The signature for the reply's thinking: the scripted one or a fresh random one, remembered."""
@@ -187,15 +205,16 @@ class AnthropicStandIn(StandIn):
         return "tool_use" if reply.tool_calls else "end_turn"
 
     @staticmethod
-    def _input_usage(reply: Reply) -> dict[str, Any]:
-        # Anthropic's input_tokens excludes the cached part, which it reports apart.
+    def _input_usage(usage: CacheUsage) -> dict[str, Any]:
+        # Anthropic's input_tokens excludes the cached part, which it reports apart (writes and reads).
         return {
-            "input_tokens": reply.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": reply.cached_tokens,
+            "input_tokens": usage.input_tokens,
+            "cache_creation_input_tokens": usage.write_tokens,
+            "cache_read_input_tokens": usage.read_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": usage.write_tokens, "ephemeral_1h_input_tokens": 0},
         }
 
-    def _message(self, reply: Reply, model: str, signature: str | None) -> dict[str, Any]:
+    def _message(self, reply: Reply, model: str, signature: str | None, usage: CacheUsage) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if reply.thinking is not None:
             content.append({"type": "thinking", "thinking": reply.thinking, "signature": signature})
@@ -210,10 +229,12 @@ class AnthropicStandIn(StandIn):
             "content": content,
             "stop_reason": self._stop_reason(reply),
             "stop_sequence": None,
-            "usage": {**self._input_usage(reply), "output_tokens": reply.output_tokens},
+            "usage": {**self._input_usage(usage), "output_tokens": reply.output_tokens},
         }
 
-    def _stream(self, h: BaseHTTPRequestHandler, reply: Reply, model: str, signature: str | None) -> None:
+    def _stream(
+        self, h: BaseHTTPRequestHandler, reply: Reply, model: str, signature: str | None, usage: CacheUsage
+    ) -> None:
         events: list[tuple[str, dict[str, Any]]] = []
 
         def ev(kind: str, **data: Any) -> None:
@@ -229,7 +250,7 @@ class AnthropicStandIn(StandIn):
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": {**self._input_usage(reply), "output_tokens": 1},
+                "usage": {**self._input_usage(usage), "output_tokens": 1},
             },
         )
         index = 0

@@ -25,6 +25,15 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .prompt_cache import (
+    TOO_MANY_POINTS,
+    CacheUsage,
+    PrefixCache,
+    bedrock_caches,
+    bedrock_request,
+    claude_min_tokens,
+    reported,
+)
 from .script import Recorded, Reply
 from .server import StandIn
 
@@ -72,6 +81,10 @@ MSG_SIGNATURE_MISSING = (
 )
 MSG_SIGNATURE_INVALID = (
     "The model returned the following errors: messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+)
+MSG_CACHE_UNSUPPORTED = (
+    "You invoked an unsupported model or your request did not allow prompt caching. See the documentation for "
+    "more information."
 )
 MSG_SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
@@ -134,6 +147,7 @@ class ConverseCall:
     tool_config: dict[str, Any] | None
     inference_config: dict[str, Any] | None
     additional_fields: dict[str, Any] | None  # additionalModelRequestFields (e.g. thinking)
+    cache: CacheUsage | None = None  # what the prompt cache measured, once the request was answered
 
 
 class BedrockStandIn(StandIn):
@@ -141,7 +155,7 @@ class BedrockStandIn(StandIn):
 
     `calls` lists every accepted-or-rejected model request in Bedrock's terms (system and toolConfig
     included); `issued_signatures` holds every reasoning signature handed out (kept across `reset()`,
-    as a real signature stays valid).
+    as a real signature stays valid). `cache` is Claude's prompt cache (prompt_cache.py), also kept.
     """
 
     name = "bedrock-stand-in"
@@ -160,6 +174,7 @@ class BedrockStandIn(StandIn):
         self.verify_signature = verify_signature
         self.calls: list[ConverseCall] = []
         self.issued_signatures: set[str] = set()
+        self.cache = PrefixCache()
 
     def reset(self) -> None:
         super().reset()
@@ -337,16 +352,27 @@ class BedrockStandIn(StandIn):
             rule, message = breach
             self.refuse(h, 400, message, rule)
             return
+        cached = bedrock_request(body)
+        if cached.markers and not bedrock_caches(model_id):
+            self.refuse(h, 400, MSG_CACHE_UNSUPPORTED, "cache-point-model-supported")
+            return
+        if cached.markers > 4:
+            message = "The model returned the following errors: " + TOO_MANY_POINTS.format(n=cached.markers)
+            self.refuse(h, 400, message, "cache-points-max-4")
+            return
         reply = self.next_reply()
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
             self.send_error(h, reply.status, reply.error_message)
             return
+        call.cache = reported(
+            reply, self.cache.explicit(model_id, cached.blocks, cached.points, claude_min_tokens(model_id))
+        )
         if call.stream:
-            self._stream(h, reply)
+            self._stream(h, reply, call.cache)
         else:
-            self._respond(h, reply)
+            self._respond(h, reply, call.cache)
 
     def _signature_for(self, reply: Reply) -> str:
         signature = reply.signature or base64.b64encode(secrets.token_bytes(48)).decode()
@@ -355,20 +381,24 @@ class BedrockStandIn(StandIn):
         return signature
 
     @staticmethod
-    def usage(reply: Reply) -> dict[str, int]:
-        return {
-            "inputTokens": reply.input_tokens,
+    def usage(reply: Reply, cache: CacheUsage) -> dict[str, Any]:
+        # inputTokens leaves out what was read from or written to the cache; totalTokens counts everything.
+        usage: dict[str, Any] = {
+            "inputTokens": cache.input_tokens,
             "outputTokens": reply.output_tokens,
-            "totalTokens": reply.input_tokens + reply.output_tokens,
-            "cacheReadInputTokens": reply.cached_tokens,
-            "cacheWriteInputTokens": 0,
+            "totalTokens": cache.total + reply.output_tokens,
+            "cacheReadInputTokens": cache.read_tokens,
+            "cacheWriteInputTokens": cache.write_tokens,
         }
+        if cache.write_tokens:
+            usage["cacheDetails"] = [{"ttl": "5m", "inputTokens": cache.write_tokens}]
+        return usage
 
     @staticmethod
     def stop_reason(reply: Reply) -> str:
         return "tool_use" if reply.tool_calls else "end_turn"
 
-    def _respond(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+    def _respond(self, h: BaseHTTPRequestHandler, reply: Reply, cache: CacheUsage) -> None:
         content: list[dict[str, Any]] = []
         if reply.thinking is not None:
             signature = self._signature_for(reply)
@@ -380,7 +410,7 @@ class BedrockStandIn(StandIn):
         payload = {
             "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": self.stop_reason(reply),
-            "usage": self.usage(reply),
+            "usage": self.usage(reply, cache),
             "metrics": {"latencyMs": int(reply.delay * 1000) + 1},
         }
         if reply.cut_after is None:
@@ -396,7 +426,7 @@ class BedrockStandIn(StandIn):
         h.wfile.flush()
         h.close_connection = True
 
-    def stream_events(self, reply: Reply) -> list[bytes]:
+    def stream_events(self, reply: Reply, cache: CacheUsage | None = None) -> list[bytes]:
         """The ConverseStream events for a reply, each one encoded message."""
         events = [encode_event("messageStart", {"role": "assistant"})]
         index = 0
@@ -444,13 +474,17 @@ class BedrockStandIn(StandIn):
         events.append(encode_event("messageStop", {"stopReason": self.stop_reason(reply)}))
         events.append(
             encode_event(
-                "metadata", {"usage": self.usage(reply), "metrics": {"latencyMs": int(reply.delay * 1000) + 1}}
+                "metadata",
+                {
+                    "usage": self.usage(reply, cache or CacheUsage(reply.scripted_input(), reply.cached_tokens, 0)),
+                    "metrics": {"latencyMs": int(reply.delay * 1000) + 1},
+                },
             )
         )
         return events
 
-    def _stream(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
-        events = self.stream_events(reply)
+    def _stream(self, h: BaseHTTPRequestHandler, reply: Reply, cache: CacheUsage) -> None:
+        events = self.stream_events(reply, cache)
         self.start_stream(h, EVENTSTREAM)
         for n, event in enumerate(events):
             if reply.cut_after is not None and n >= reply.cut_after:

@@ -138,9 +138,9 @@ class ResponsesStandIn(StandIn):
             ev("response.output_item.done", output_index=index, item=item)
             items.append(item)
         usage = {
-            "input_tokens": reply.input_tokens,
+            "input_tokens": reply.scripted_input(),
             "output_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "total_tokens": reply.scripted_input() + reply.output_tokens,
             "input_tokens_details": {"cached_tokens": reply.cached_tokens},
             "output_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
         }

@@ -28,10 +28,16 @@ class Reply:
     delay: float = 0.0  # seconds before the first byte
     chunk_delay: float = 0.0  # seconds between streamed pieces
     cut_after: int | None = None  # close the connection after this many pieces, mid-stream
-    input_tokens: int = 11
+    # None: the stand-in counts the request's tokens (and runs its prompt cache, where the cloud has one);
+    # a number: reported as scripted (with `cached_tokens`), the cache's own figures left aside.
+    input_tokens: int | None = None
     output_tokens: int = 7
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+
+    def scripted_input(self) -> int:
+        """The input tokens of a stand-in that does not count them (OpenAI-compatible ones)."""
+        return 11 if self.input_tokens is None else self.input_tokens
 
     def text_pieces(self) -> list[str]:
         if not self.text:

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .prompt_cache import CacheUsage, PrefixCache, gemini_min_tokens, gemini_request
 from .script import Recorded, Reply
 from .server import StandIn
 
@@ -159,6 +160,7 @@ class VertexStandIn(StandIn):
 
     `write_service_account(path)` writes the credentials file LiteLLM should use and trusts its key.
     `issued_tokens` and `issued_signatures` survive `reset()`: the proxy caches its access token for an hour.
+    `cache` is Gemini 2.5's implicit prompt cache (prompt_cache.py), also kept across `reset()`.
     """
 
     name = "vertex"
@@ -170,6 +172,7 @@ class VertexStandIn(StandIn):
         self.issued_signatures: list[str] = []
         self.token_grants: list[dict[str, Any]] = []  # verified JWT claims, one per token handed out
         self.calls: list[GeminiCall] = []
+        self.cache = PrefixCache()
 
     @property
     def token_uri(self) -> str:
@@ -241,7 +244,16 @@ class VertexStandIn(StandIn):
         if reply.status != 200:
             self.send_json(h, reply.status, google_error(reply.status, reply.error_message))
             return
-        chunks = self._render(reply, call.model)
+        request = gemini_request(call.system_instruction, call.tools, call.contents)
+        minimum = gemini_min_tokens(call.model)
+        measured = (
+            self.cache.implicit(call.model, request.blocks, minimum)
+            if minimum is not None
+            else CacheUsage(sum(b.tokens for b in request.blocks), 0, 0)
+        )
+        if reply.input_tokens is not None:  # scripted: Vertex's promptTokenCount, the cached part included
+            measured = CacheUsage(reply.input_tokens - reply.cached_tokens, reply.cached_tokens, 0)
+        chunks = self._render(reply, call.model, measured)
         if not stream:
             self.send_json(h, 200, _merge(chunks))
         elif "alt=sse" in parts.query:
@@ -334,7 +346,7 @@ class VertexStandIn(StandIn):
             self.issued_signatures.append(sig)
         return sig
 
-    def _render(self, reply: Reply, model: str) -> list[dict[str, Any]]:
+    def _render(self, reply: Reply, model: str, cache: CacheUsage) -> list[dict[str, Any]]:
         """The response as stream chunks (each a GenerateContentResponse); the last one carries the totals."""
         part_chunks: list[list[dict[str, Any]]] = []
         if reply.thinking is not None:
@@ -352,16 +364,18 @@ class VertexStandIn(StandIn):
         if not part_chunks:
             part_chunks.append([{"text": ""}])
         response_id = secrets.token_urlsafe(16)
+        # promptTokenCount includes the cached part, which cachedContentTokenCount reports apart.
+        prompt = cache.total
         usage: dict[str, Any] = {
-            "promptTokenCount": reply.input_tokens,
+            "promptTokenCount": prompt,
             "candidatesTokenCount": reply.output_tokens,
-            "totalTokenCount": reply.input_tokens + reply.output_tokens + reply.reasoning_tokens,
+            "totalTokenCount": prompt + reply.output_tokens + reply.reasoning_tokens,
         }
         # Vertex leaves zero counts out.
         if reply.reasoning_tokens:
             usage["thoughtsTokenCount"] = reply.reasoning_tokens
-        if reply.cached_tokens:
-            usage["cachedContentTokenCount"] = reply.cached_tokens
+        if cache.read_tokens:
+            usage["cachedContentTokenCount"] = cache.read_tokens
         chunks: list[dict[str, Any]] = []
         for i, parts in enumerate(part_chunks):
             candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}}
