@@ -7,8 +7,9 @@ the block, without its cache marker, tagged with its section, message index and 
 share a prefix exactly when their first k blocks are byte-identical.
 
 Tokens (the documented rule): a block costs 1 + ceil(b / 4) tokens, where b is the UTF-8 byte count of
-every string inside it (texts, tool names, descriptions, schema words, JSON arguments). About four bytes
-of English a token, as the clouds' own rule of thumb; keys and JSON punctuation are free.
+every string inside it (texts, tool names, descriptions, schema words, JSON arguments) except the values
+of `type` keys. About four bytes of English a token, as the clouds' own rule of thumb; keys, block types
+and JSON punctuation are free, so one text costs the same in each cloud's format.
 
 Claude's cache, as Anthropic and Bedrock document it:
 - A cache point (marker) after block i asks to cache the prefix of blocks 0..i. At most 4 per request
@@ -50,11 +51,11 @@ TOO_MANY_POINTS = "A maximum of 4 blocks with cache_control may be provided. Fou
 
 
 def string_bytes(value: Any) -> int:
-    """UTF-8 bytes of every string inside `value` (dict values, list items), keys excluded."""
+    """UTF-8 bytes of every string inside `value` (dict values, list items), keys and types excluded."""
     if isinstance(value, str):
         return len(value.encode())
     if isinstance(value, dict):
-        return sum(string_bytes(v) for v in value.values())
+        return sum(string_bytes(v) for k, v in value.items() if k != "type")
     if isinstance(value, list):
         return sum(string_bytes(v) for v in value)
     return 0
