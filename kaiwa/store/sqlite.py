@@ -3,8 +3,9 @@
 The items live in the SDK's `agent_messages` (its format, so its `SQLiteSession` reads them back); kaiwa keeps
 sessions, usage per turn and a search index beside them (schema: `sqlite_schema.py`, the file: `sqlite_files.py`).
 Many processes share one file: WAL, a busy timeout, short `BEGIN IMMEDIATE` write transactions retried while
-the file is busy, and one turn at a time per session (`lock`). Nothing here imports the Agents SDK except
-`sdk_session`, so listing sessions stays cheap.
+the file is busy, and one turn at a time per session (`lock`). Every SQLite call runs in the store's own thread
+(`sqlite_worker.py`), never on the event loop. Nothing here imports the Agents SDK except `sdk_session`, so listing
+sessions stays cheap.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,8 +25,8 @@ from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, 
 from .ids import new_session_id, parse_session_id  # re-exported: kaiwa/chat and cli/main import them here
 from .sqlite_files import check_db_path
 from .sqlite_lock import session_lock
-from .sqlite_open import open_connection, retry
 from .sqlite_search import search
+from .sqlite_worker import SQLiteWorker
 
 if TYPE_CHECKING:
     from agents.memory import SQLiteSession
@@ -56,56 +57,21 @@ class SQLiteStore(Store):
         self.path = files.expand(path)
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
-        self._warn = warn or _warn_stderr
-        self._conn: sqlite3.Connection | None = None
+        self._worker = SQLiteWorker(self.path, warn or _warn_stderr)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
-        self._db()
+        await self._worker.run(lambda conn: None)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        await self._worker.close()
 
-    def _db(self) -> sqlite3.Connection:
-        """The connection, opening (checking, creating, migrating) the store the first time."""
-        if self._conn is None:
-            try:
-                self._conn = open_connection(self.path, self._warn)
-            except sqlite3.Error as exc:
-                raise files.explain(exc, self.path) from exc
-        return self._conn
+    async def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return await self._worker.run(lambda conn: conn.execute(sql, params).fetchall())
 
-    def _retry(self, work: Callable[[], T]) -> T:
-        return retry(work, self.path)
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        conn = self._db()
-        try:
-            return self._retry(lambda: conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise files.explain(exc, self.path) from exc
-
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in one short BEGIN IMMEDIATE transaction, retried as a whole while the file is busy."""
-        conn = self._db()
-
-        def attempt() -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        try:
-            return self._retry(attempt)
-        except sqlite3.Error as exc:
-            raise files.explain(exc, self.path) from exc
+        return await self._worker.run(work, write=True)
 
     # -- reading -----------------------------------------------------------------------------------
     @staticmethod
@@ -115,21 +81,23 @@ class SQLiteStore(Store):
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
         sql = INFO + " GROUP BY s.session_id ORDER BY s.updated_at DESC, s.session_id DESC"
         if limit is not None:
-            return [self._info(r) for r in self._read(sql + " LIMIT ?", (limit,))]
-        return [self._info(r) for r in self._read(sql)]
+            return [self._info(r) for r in await self._read(sql + " LIMIT ?", (limit,))]
+        return [self._info(r) for r in await self._read(sql)]
 
     async def get_session(self, session_id: str) -> SessionInfo | None:
-        rows = self._read(INFO + " WHERE s.session_id = ? GROUP BY s.session_id", (session_id,))
+        rows = await self._read(INFO + " WHERE s.session_id = ? GROUP BY s.session_id", (session_id,))
         return self._info(rows[0]) if rows else None
 
     async def find_sessions(self, fragment: str, limit: int = 10) -> list[SessionInfo]:
         pattern = "%" + fragment.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         sql = INFO + " WHERE lower(s.session_id) LIKE ? ESCAPE '\\' GROUP BY s.session_id"
-        rows = self._read(sql + " ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?", (pattern, limit))
+        rows = await self._read(sql + " ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?", (pattern, limit))
         return [self._info(r) for r in rows]
 
     async def items(self, session_id: str) -> list[Item]:
-        rows = self._read("SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,))
+        rows = await self._read(
+            "SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,)
+        )
         try:  # one parse of the joined rows: about half the cost of one per row (a 10,000-item resume)
             items: list[Item] = json.loads("[" + ",".join(r[0] for r in rows) + "]")
             return items
@@ -137,7 +105,9 @@ class SQLiteStore(Store):
             return [json.loads(r[0]) for r in rows]
 
     async def turns(self, session_id: str) -> list[TurnRecord]:
-        rows = self._read(f"SELECT {TURN_COLUMNS} FROM kaiwa_turns WHERE session_id = ? ORDER BY id", (session_id,))
+        rows = await self._read(
+            f"SELECT {TURN_COLUMNS} FROM kaiwa_turns WHERE session_id = ? ORDER BY id", (session_id,)
+        )
         return [
             TurnRecord(
                 model=r[1],
@@ -155,7 +125,7 @@ class SQLiteStore(Store):
         ]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
-        hits = self._read_with(lambda conn: search(conn, text, limit * 20))
+        hits = await self._worker.run(lambda conn: search(conn, text, limit * 20))
         out: list[SearchHit] = []
         for session_id, snippet in hits:
             info = await self.get_session(session_id)
@@ -164,26 +134,25 @@ class SQLiteStore(Store):
         out.sort(key=lambda h: (h.session.updated_at, h.session.session_id), reverse=True)
         return out[:limit]
 
-    def _read_with(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._db()
-        try:
-            return self._retry(lambda: work(conn))
-        except sqlite3.Error as exc:
-            raise files.explain(exc, self.path) from exc
-
     # -- the turn ----------------------------------------------------------------------------------
     def sdk_session(self, session_id: str) -> SQLiteSession:
         from agents.memory import SQLiteSession
 
-        self._db()  # the file exists, private and current, before the SDK opens it
+        if not self._worker.opened:  # the file exists, private and current, before the SDK opens it
+            self._worker.run_blocking(lambda conn: None)
         return SQLiteSession(session_id, self.path)
 
     def lock(
         self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
     ) -> AbstractAsyncContextManager[None]:
-        self._db()  # the lock file sits beside a checked store
         chosen = timeout if timeout is not None else self.lock_timeout
-        return session_lock(Path(f"{self.path}.lock"), session_id, on_wait, 120.0 if chosen is None else chosen)
+        return self._locked(session_id, on_wait, 120.0 if chosen is None else chosen)
+
+    @asynccontextmanager
+    async def _locked(self, session_id: str, on_wait: Callable[[], None] | None, timeout: float) -> AsyncIterator[None]:
+        await self.open()  # the lock file sits beside a checked store
+        async with session_lock(Path(f"{self.path}.lock"), session_id, on_wait, timeout):
+            yield
 
     async def commit_turn(
         self,
@@ -213,7 +182,7 @@ class SQLiteStore(Store):
             self._append(conn, session_id, items)
             self._add_turns(conn, session_id, [record], now)
 
-        self._write(work)
+        await self._write(work)
 
     @staticmethod
     def _append(conn: sqlite3.Connection, session_id: str, items: list[Item]) -> None:
@@ -292,31 +261,31 @@ class SQLiteStore(Store):
             self._append(conn, sid, dump.items)
             self._add_turns(conn, sid, dump.turns, now)
 
-        self._write(work)
+        await self._write(work)
 
-    def _update(self, session_id: str, column: str, value: Any) -> None:
+    async def _update(self, session_id: str, column: str, value: Any) -> None:
         def work(conn: sqlite3.Connection) -> None:
             sql = f"UPDATE kaiwa_sessions SET {column} = ? WHERE session_id = ?"
             if not conn.execute(sql, (value, session_id)).rowcount:
                 raise KaiwaError(f"no session {session_id} in {self.path}", "list them with `chat.py sessions`")
 
-        self._write(work)
+        await self._write(work)
 
     async def rename(self, session_id: str, title: str) -> None:
-        self._update(session_id, "title", title)
+        await self._update(session_id, "title", title)
 
     async def set_instructions(self, session_id: str, instructions: str | None) -> None:
-        self._update(session_id, "instructions", instructions)
+        await self._update(session_id, "instructions", instructions)
 
     async def set_role(self, session_id: str, role: str | None) -> None:
-        self._update(session_id, "role", role)
+        await self._update(session_id, "role", role)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._cut(conn, session_id, keep_items, keep_turns)
             conn.execute("UPDATE kaiwa_sessions SET updated_at = ? WHERE session_id = ?", (time.time(), session_id))
 
-        self._write(work)
+        await self._write(work)
 
     async def delete(self, session_ids: list[str]) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -332,4 +301,4 @@ class SQLiteStore(Store):
                 removed += bool(known)
             return removed
 
-        return self._write(work)
+        return await self._write(work)

@@ -1,10 +1,11 @@
 """Opening the SQLite store: check the file, create it private, refuse what is not kaiwa's (before writing a byte),
-check its pages, switch to WAL, migrate forward. Also `retry`, which every write goes through.
+check its pages, switch to WAL, migrate forward. Also `retry`, which every statement goes through.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,24 +14,34 @@ from ..errors import KaiwaError
 from . import sqlite_files as files
 from . import sqlite_schema as schema
 
-BUSY_TIMEOUT = 5.0  # each statement waits this long for another writer…
-BUSY_DEADLINE = 60.0  # …and a whole write is retried until this many seconds have passed
+# Each statement waits this long for another writer (SQLite's own wait, which nothing can interrupt)…
+BUSY_TIMEOUT = 0.5
+BUSY_DEADLINE = 60.0  # …then `retry` waits on (stopping at once for a cancelled caller), this long in all
 QUICK_CHECK_BYTES = 8 << 20  # files up to this size are checked on every open (quick_check: about 3 ms a MB)…
 QUICK_CHECK_EVERY = 86400.0  # …larger ones at most once a day
 
 
-def retry[T](work: Callable[[], T], path: Path) -> T:
-    """Run `work`, again while the file is busy (another process writing), until BUSY_DEADLINE; then one line."""
+class Stopped(Exception):
+    """A retried call was given up because its caller went away (cancelled)."""
+
+
+def retry[T](work: Callable[[], T], path: Path, stop: threading.Event | None = None) -> T:
+    """Run `work`, again while the file is busy (another process writing), until BUSY_DEADLINE; then one line.
+    Runs in the store's worker thread (sqlite_worker.py): the pauses block that thread, never the event loop.
+    `stop` set: give up before the next attempt (raises Stopped)."""
+    stop = stop or threading.Event()
     deadline = time.monotonic() + BUSY_DEADLINE
     pause = 0.01
     while True:
+        if stop.is_set():
+            raise Stopped
         try:
             return work()
         except sqlite3.OperationalError as exc:
             busy = "locked" in str(exc) or "busy" in str(exc)
             if not busy or time.monotonic() > deadline:
                 raise files.explain(exc, path) from exc
-            time.sleep(pause)
+            stop.wait(pause)
             pause = min(pause * 2, 0.2)
 
 
@@ -93,7 +104,8 @@ def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connecti
     """A checked, current, WAL-mode connection in autocommit mode (writes use explicit BEGIN IMMEDIATE)."""
     path = files.check_db_path(path)
     created = files.create_private(path)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    # Used only by the store's worker thread (sqlite_worker.py): sqlite3's same-thread check stays on.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
         shape = retry(lambda: schema.Shape(conn), path)  # reads only: nothing is written before the file is known
         refuse(shape, path)
