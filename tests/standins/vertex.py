@@ -146,6 +146,7 @@ class GeminiCall:
     tool_config: dict[str, Any] | None
     generation_config: dict[str, Any] | None
     body: dict[str, Any]
+    cache: CacheUsage | None = None  # what the implicit cache measured, once the request was answered
 
     def system_text(self) -> str:
         parts = (self.system_instruction or {}).get("parts") or []
@@ -253,6 +254,7 @@ class VertexStandIn(StandIn):
         )
         if reply.input_tokens is not None:  # scripted: Vertex's promptTokenCount, the cached part included
             measured = CacheUsage(reply.input_tokens - reply.cached_tokens, reply.cached_tokens, 0)
+        call.cache = measured
         chunks = self._render(reply, call.model, measured)
         if not stream:
             self.send_json(h, 200, _merge(chunks))
