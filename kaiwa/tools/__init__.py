@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .arguments import argument_problem, signature
 from .calculator import CalcError, calculate, evaluate, format_number
 from .clock import current_time, describe_time, local_zone, resolve_zone
 from .display import describe_call, describe_result
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalcError",
+    "argument_problem",
     "builtin_tools",
     "calculate",
     "current_time",
@@ -27,14 +29,36 @@ __all__ = [
     "format_number",
     "local_zone",
     "resolve_zone",
+    "signature",
 ]
 
 
 def builtin_tools() -> list[Tool]:
-    """kaiwa's built-in tools: the clock and the calculator. Neither touches files, the network or processes."""
-    from agents import function_tool
+    """kaiwa's built-in tools: the clock and the calculator. Neither touches files, the network or processes.
+
+    Each checks a call's arguments against its own strict schema first (an SDK tool input guardrail): an unknown,
+    missing or mistyped argument comes back to the model as an error it can correct, and the tool does not run.
+    """
+    from agents import FunctionTool, ToolGuardrailFunctionOutput, ToolInputGuardrail, function_tool
+    from agents.tool_guardrails import ToolInputGuardrailData
+
+    def checked(tool: FunctionTool) -> FunctionTool:
+        def check_arguments(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
+            problem = argument_problem(tool.name, tool.params_json_schema, data.context.tool_arguments)
+            return (
+                ToolGuardrailFunctionOutput.allow()
+                if problem is None
+                else ToolGuardrailFunctionOutput.reject_content(problem)
+            )
+
+        tool.tool_input_guardrails = [ToolInputGuardrail(check_arguments, name="strict_arguments")]
+        return tool
+
+    def failure(_ctx: object, error: Exception) -> str:
+        # The SDK's default ("An error occurred…") gives the model nothing to correct.
+        return f"error: {error}"
 
     return [
-        function_tool(current_time, name_override="current_time"),
-        function_tool(calculate, name_override="calculate"),
+        checked(function_tool(current_time, name_override="current_time", failure_error_function=failure)),
+        checked(function_tool(calculate, name_override="calculate", failure_error_function=failure)),
     ]
