@@ -46,9 +46,9 @@ def argument_problem(name: str, schema: dict[str, Any], raw: str) -> str | None:
         note = f" ({', '.join(nullable)}: null for the default)" if nullable else ""
         listed = ", ".join(repr(key) for key in missing)
         return f"error: missing argument {listed}{note}; {expected}"
-    error = next(iter(Draft202012Validator(schema).iter_errors(args)), None)
-    if error is not None:
-        where = ".".join(str(part) for part in error.absolute_path) or "arguments"
-        sub = schema if not error.absolute_path else props.get(str(error.absolute_path[0]), {})
-        return f"error: {where} must be {_type_names(sub)}, not {json.dumps(error.instance)[:60]}; {expected}"
+    wrong = next(iter(Draft202012Validator(schema).iter_errors(args)), None)
+    if wrong is not None:
+        where = ".".join(str(part) for part in wrong.absolute_path) or "arguments"
+        sub = schema if not wrong.absolute_path else props.get(str(wrong.absolute_path[0]), {})
+        return f"error: {where} must be {_type_names(sub)}, not {json.dumps(wrong.instance)[:60]}; {expected}"
     return None
