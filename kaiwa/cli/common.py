@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
+from ..redact import redact, redacted_traceback
 
 EXAMPLES = """
 
@@ -39,10 +40,17 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
+def unexpected(exc: BaseException) -> KaiwaError:
+    """A bug, not the user's doing: still one line (masked), its traceback under --debug."""
+    bug = KaiwaError(f"unexpected {type(exc).__name__}: {redact(str(exc))}", "run again with --debug and report it")
+    bug.__cause__ = exc
+    return bug
+
+
 def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
-    if debug:
-        err_console.print_exception()
-    err_console.print(exc.line(), style="bold red", highlight=False, soft_wrap=True)
+    if debug:  # the traceback, masked like every other line (exception texts quote URLs)
+        err_console.print(redacted_traceback(exc), markup=False, highlight=False, soft_wrap=True, end="")
+    err_console.print(redact(exc.line()), style="bold red", highlight=False, soft_wrap=True, markup=False)
     if text:  # nothing the user typed is lost
         err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
         err_console.print(text, markup=False, highlight=False, soft_wrap=True)

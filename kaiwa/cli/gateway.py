@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
+from ..redact import mask_url
+from .common import fail
 
 gateway_app = typer.Typer(
     no_args_is_help=True,
@@ -19,13 +21,6 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-
-
-def _fail(exc: KaiwaError, debug: bool) -> typer.Exit:
-    if debug:
-        err.print_exception()
-    err.print(exc.line(), style="bold red", soft_wrap=True, markup=False)
-    return typer.Exit(exc.exit_code)
 
 
 def _mb(value: int | None) -> str:
@@ -52,8 +47,8 @@ def start(debug: DebugOption = False) -> None:
             state, _key = gateway.ensure_running(progress)
         gateway.touch()
     except KaiwaError as exc:
-        raise _fail(exc, debug) from None
-    out.print(f"local gateway: {state.url}", markup=False)
+        raise fail(exc, debug) from None
+    out.print(f"local gateway: {mask_url(state.url)}", markup=False)
     out.print(f"logs: {state.log_path}", markup=False)
     out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
 
@@ -71,7 +66,7 @@ def status() -> None:
         raise typer.Exit(1)
     health = "listening" if info["healthy"] else "NOT listening (starting, or stuck: see the log)"
     out.print(f"local gateway: running, {health}", markup=False)
-    out.print(f"url: {info['url']}", markup=False)
+    out.print(f"url: {mask_url(info['url'])}", markup=False)
     out.print(f"uptime: {_duration(info['uptime_s'])}; stops itself in {_duration(info['idle_stop_in_s'])} unless used")
     total = 0
     for name, proc in info["processes"].items():

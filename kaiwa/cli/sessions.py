@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings, load_settings
-from .common import err_console, fail
+from .common import err_console, fail, unexpected
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -60,11 +60,7 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         raise fail(KaiwaError("interrupted", "nothing was changed", 130), False) from None
     except Exception as exc:  # a bug, not the user's doing
-        if debug:
-            raise
-        raise fail(
-            KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it"), False
-        ) from None
+        raise fail(unexpected(exc), debug) from None
 
 
 def _out() -> Console:

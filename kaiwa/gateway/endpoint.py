@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from ..redact import mask_url
 from ..settings import Settings
 from . import state as gs
 from .launch import (
@@ -77,7 +77,7 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpo
         return Endpoint(settings.base_url, settings.api_key, managed=False, log_path=None)
     if http_ok(f"{url_root(settings.base_url)}/health/liveliness", 1.0):
         return Endpoint(settings.base_url, settings.api_key, managed=False, log_path=None)
-    where = urlsplit(settings.base_url).netloc
+    where = mask_url(url_root(settings.base_url)).split("://", 1)[-1]
     with Progress() as progress:
         state, key = ensure_running(
             progress,

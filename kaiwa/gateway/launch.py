@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..errors import KaiwaError, UsageError
+from ..redact import redact
 from . import state as gs
 
 
@@ -127,7 +128,7 @@ class Progress:
 
     def line(self, text: str) -> None:
         """A line of a subprocess's progress (uv's)."""
-        self.detail = text.strip()
+        self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
         if self.live:
             self.tick()
         elif self.detail:
@@ -191,7 +192,7 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
         if echo:
             progress.line(line)
     if proc.wait() != 0:
-        tail = " / ".join(output[-3:])
+        tail = redact(" / ".join(output[-3:]))
         raise KaiwaError(f"{what} failed (exit {proc.returncode}): {tail}", f"run `{' '.join(cmd)}` to see why")
     return "\n".join(output)
 

@@ -11,13 +11,12 @@ import re
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from ..errors import KaiwaError, UsageError
+from ..redact import mask_url
 
 SCHEMES = ("postgresql", "postgres")
-MASK = "***"
-_SECRET_PARAMS = {"password", "sslpassword", "passfile"}
 URL_HINT = "set SESSION_DB_URL to postgresql://USER:PASSWORD@HOST:5432/DATABASE"
 
 
@@ -34,30 +33,6 @@ class Target:
     @property
     def where(self) -> str:
         return f"{self.host}/{self.database}"
-
-
-def _netloc(user: str, password: str | None, hostport: str) -> str:
-    if not user and password is None:
-        return hostport
-    return f"{user}{':' + MASK if password is not None else ''}@{hostport}"
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (and any secret query parameter) replaced by ***; safe to print or log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^@/]*@", f"//{MASK}@", url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostport = netloc.rsplit("@", 1)
-        user, sep, _ = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{hostport}" if sep else f"{user}@{hostport}"
-    query = urlencode(
-        [(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
-        safe="*/:",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def parse_url(url: str) -> Target:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import UsageError
+from ..redact import redact
 
 Transport = Literal["stdio", "http", "sse"]
 
@@ -67,10 +68,8 @@ class McpServerSpec:
 
     def redact(self, text: str) -> str:
         """`text` with this server's secret values, URL queries and URL passwords masked."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if len(secret) >= 3:
-                text = text.replace(secret, "***")
-        text = re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", text)
+        text = redact(text, *self.secrets)
+        # Any query of a server URL may carry a token under a name nobody can guess: drop it whole.
         return re.sub(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*", r"\1?…", text)
 
 
