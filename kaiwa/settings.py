@@ -3,19 +3,36 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from . import values
 from .errors import UsageError
+from .values import REASONING_EFFORTS
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_DB_PATH",
+    "DEFAULT_MODEL",
+    "REASONING_EFFORTS",
+    "VERBOSITY_LEVELS",
+    "Settings",
+    "check_choice",
+    "check_max_output_tokens",
+    "check_temperature",
+    "load_settings",
+]
 
 DEFAULT_BASE_URL = "http://localhost:4000/v1"
 DEFAULT_MODEL = "bedrock-claude-3-5-sonnet"
 DEFAULT_DB_PATH = "sessions.sqlite3"
-REASONING_EFFORTS = ("low", "medium", "high")
 VERBOSITY_LEVELS = ("low", "medium", "high")
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -41,71 +58,82 @@ def user_config_dir() -> Path:
     return (Path(os.path.expanduser(raw)) if raw else Path.home() / ".config") / "kaiwa"
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables a `.env` file sets (`NAME` without `=` left out); an unreadable file is one line naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}", f"fix or remove {path}") from None
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path} is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line})", f"save {path} as UTF-8"
+        ) from None
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(content)).items() if v is not None}
+
+
 def _env(env_files: list[Path]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for env_file in reversed(env_files):  # later files are overridden by earlier ones
         if env_file.is_file():
-            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+            merged.update(read_env_file(env_file))
     merged.update(os.environ)
     return merged
 
 
-def _optional_number(env: dict[str, str], name: str) -> float | None:
-    return _number(env, name, -1.0) if env.get(name, "").strip() else None
+def _text(env: dict[str, str], name: str) -> str:
+    return values.text(env.get(name, ""), name).strip()
 
 
-def _number(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{name}={raw!r} is not a number", f"set {name} to a number, e.g. {default:g}") from None
-    if value < 0:
-        raise UsageError(f"{name} must not be negative", f"set {name} to a number, e.g. {default:g}")
-    return value
+def _optional(env: dict[str, str], name: str, check: values.Number) -> float | None:
+    raw = _text(env, name)
+    return check.check(raw, name) if raw else None
+
+
+def _number(env: dict[str, str], name: str, check: values.Number, default: float) -> float:
+    value = _optional(env, name, check)
+    return default if value is None else value
 
 
 def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
-    """`env_file` None: the process environment only (tests)."""
+    """`env_file` None: the process environment only (tests). Every value is checked as its flag is."""
     env = _env([] if env_file is None else [env_file, user_config_dir() / ".env.app"])
-    base_url = env.get("LITELLM_BASE_URL", "").strip()
-    reasoning = env.get("KAIWA_REASONING", "").strip().lower() or None
-    if reasoning is not None and reasoning not in REASONING_EFFORTS:
-        raise UsageError(f"KAIWA_REASONING={reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
-    mcp = env.get("KAIWA_MCP_CONFIG", "").strip()
+    base_url = _text(env, "LITELLM_BASE_URL")
+    reasoning = _text(env, "KAIWA_REASONING")
+    mcp = _text(env, "KAIWA_MCP_CONFIG")
+    tokens = _optional(env, "KAIWA_MAX_OUTPUT_TOKENS", values.MAX_OUTPUT_TOKENS)
     return Settings(
-        base_url=base_url.rstrip("/") or DEFAULT_BASE_URL,
+        base_url=values.base_url(base_url) if base_url else DEFAULT_BASE_URL,
         base_url_from_user=bool(base_url),
-        api_key=env.get("LITELLM_API_KEY") or None,
-        model=env.get("LITELLM_MODEL", "").strip() or DEFAULT_MODEL,
-        db_path=Path(os.path.expanduser(env.get("SESSION_DB_PATH", "").strip() or DEFAULT_DB_PATH)),
-        reasoning=reasoning,
-        timeout=_number(env, "KAIWA_TIMEOUT", 120.0),
-        max_retries=int(_number(env, "KAIWA_MAX_RETRIES", 1)),
+        api_key=values.text(env.get("LITELLM_API_KEY", ""), "LITELLM_API_KEY") or None,
+        model=_text(env, "LITELLM_MODEL") or DEFAULT_MODEL,
+        db_path=Path(os.path.expanduser(_text(env, "SESSION_DB_PATH") or DEFAULT_DB_PATH)),
+        reasoning=values.reasoning(reasoning, "KAIWA_REASONING") if reasoning else None,
+        timeout=_number(env, "KAIWA_TIMEOUT", values.TIMEOUT, DEFAULT_TIMEOUT),
+        max_retries=int(_number(env, "KAIWA_MAX_RETRIES", values.MAX_RETRIES, DEFAULT_MAX_RETRIES)),
         mcp_config=Path(os.path.expanduser(mcp)) if mcp else None,
-        db_url=env.get("SESSION_DB_URL", "").strip() or None,
-        system=env.get("KAIWA_SYSTEM", "").strip() or None,
-        temperature=_optional_number(env, "KAIWA_TEMPERATURE"),
-        lock_timeout=_optional_number(env, "KAIWA_LOCK_TIMEOUT"),
-        max_output_tokens=int(tokens) if (tokens := _optional_number(env, "KAIWA_MAX_OUTPUT_TOKENS")) else None,
+        db_url=_text(env, "SESSION_DB_URL") or None,
+        system=_text(env, "KAIWA_SYSTEM") or None,
+        temperature=_optional(env, "KAIWA_TEMPERATURE", values.TEMPERATURE),
+        lock_timeout=_optional(env, "KAIWA_LOCK_TIMEOUT", values.LOCK_TIMEOUT),
+        max_output_tokens=int(tokens) if tokens is not None else None,
     )
 
 
-# The rules a value must follow wherever it comes from (a flag, a role file): `name` is how the user wrote it.
+# The rules a value must follow wherever it comes from (a flag, a setting, a role file): `name` is how the user
+# wrote it. They are kaiwa/values.py's, so a role's `temperature:` and KAIWA_TEMPERATURE follow --temperature's.
 def check_temperature(value: float, name: str = "--temperature") -> None:
-    if not 0 <= value <= 2:
-        raise UsageError(f"{name} {value:g} is out of range", "give a number from 0 to 2, e.g. 0.2")
+    values.TEMPERATURE.check(value, name)
 
 
 def check_max_output_tokens(value: int, name: str = "--max-output-tokens") -> None:
-    if value < 1:
-        raise UsageError(f"{name} {value} is too small", "give at least 1, e.g. 2000")
+    values.MAX_OUTPUT_TOKENS.check(value, name)
 
 
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
     """`value` lower-cased if it is one of `choices`."""
-    if value.lower() not in choices:
-        raise UsageError(f"{name} {value!r} is not one of {', '.join(choices)}")
-    return value.lower()
+    return values.choice(value, choices, name)

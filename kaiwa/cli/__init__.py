@@ -17,4 +17,9 @@ app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa 
 
 
 def run() -> None:
-    app()
+    """The entry point: every way out is one line or quiet (usage errors, undecodable arguments, a closed pipe)."""
+    import sys
+
+    from .entry import finish
+
+    finish(lambda: app(args=sys.argv[1:], standalone_mode=False))

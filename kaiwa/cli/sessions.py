@@ -19,7 +19,8 @@ from rich.console import Console
 
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings, load_settings
-from .common import err_console, fail, unexpected
+from ..words import counted
+from .common import err_console, fail, quiet_broken_pipe, unexpected
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -59,6 +60,8 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
         raise fail(exc, debug) from None
     except KeyboardInterrupt:
         raise fail(KaiwaError("interrupted", "nothing was changed", 130), False) from None
+    except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say, cli/entry.py exits 141
+        quiet_broken_pipe()
     except Exception as exc:  # a bug, not the user's doing
         raise fail(unexpected(exc), debug) from None
 
@@ -251,15 +254,17 @@ def delete(
         chosen = with_store(settings, find)
         if not yes:
             for s in chosen:
-                _note(f"  {s.short_id}  {relative_time(s.updated_at)}  {s.turns} turns  {safe(_one_line(s.title))}", "")
+                turns = counted(s.turns, "turn")
+                _note(f"  {s.short_id}  {relative_time(s.updated_at)}  {turns}  {safe(_one_line(s.title))}", "")
             many = f"these {len(chosen)} sessions" if len(chosen) > 1 else "this session"
             try:
                 agreed = typer.confirm(f"Delete {many}? This cannot be undone", default=False, err=True)
             except typer.Abort:
                 agreed = False
-            if not agreed:
-                raise KaiwaError("nothing deleted", "", 1)
+            if not agreed:  # the user's answer, not a failure: said plainly, exit 0 (as `rm -i` does)
+                _note("nothing deleted")
+                return
         removed = with_store(settings, lambda store: store.delete([s.session_id for s in chosen]))
-        _note(f"deleted {removed} session{'s' if removed != 1 else ''}")
+        _note(f"deleted {counted(removed, 'session')}")
 
     _guarded(debug, body)

@@ -15,6 +15,7 @@ import typer
 
 from ..errors import KaiwaError, UsageError
 from ..settings import load_settings
+from ..words import counted
 from .common import err_console
 from .sessions import (
     DebugOption,
@@ -102,7 +103,7 @@ def export(
             sys.stdout.write(text)
         else:
             _write_private(output, text)
-            _note(f"exported {dump.info.short_id} ({dump.info.turns} turns) to {output}")
+            _note(f"exported {dump.info.short_id} ({counted(dump.info.turns, 'turn')}) to {output}")
 
     _guarded(debug, body)
 
@@ -131,7 +132,7 @@ def import_(
 
         with_store(load_settings(), work)
         info = loaded.info
-        _announce(info, f"imported {info.short_id} ({info.turns} turns): {_one_line(info.title)}", as_json)
+        _announce(info, f"imported {info.short_id} ({counted(info.turns, 'turn')}): {_one_line(info.title)}", as_json)
 
     _guarded(debug, body)
 
@@ -163,7 +164,7 @@ def compact(
 
             info = await resolve(store, session)
             chosen = model or info.model or settings.model
-            _note(f"summarising {info.short_id} ({info.turns} turns) with {chosen}…")
+            _note(f"summarising {info.short_id} ({counted(info.turns, 'turn')}) with {chosen}…")
             try:
                 return await compact_session(
                     store,

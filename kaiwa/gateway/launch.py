@@ -23,8 +23,10 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import KaiwaError, UsageError
+from .. import values
+from ..errors import KaiwaError
 from ..redact import redact
+from ..settings import read_env_file
 from . import state as gs
 
 
@@ -56,11 +58,8 @@ def config_path() -> Path:
 
 
 def idle_minutes() -> float:
-    raw = os.environ.get("KAIWA_GATEWAY_IDLE_MINUTES", "").strip()
-    try:
-        return float(raw) if raw else gs.DEFAULT_IDLE_MINUTES
-    except ValueError:
-        raise UsageError(f"KAIWA_GATEWAY_IDLE_MINUTES={raw!r} is not a number", "e.g. 30") from None
+    raw = values.text(os.environ.get("KAIWA_GATEWAY_IDLE_MINUTES", ""), "KAIWA_GATEWAY_IDLE_MINUTES").strip()
+    return values.IDLE_MINUTES.check(raw, "KAIWA_GATEWAY_IDLE_MINUTES") if raw else gs.DEFAULT_IDLE_MINUTES
 
 
 # No HTTP(S)_PROXY for these probes: they go to loopback (or the user's default URL) directly.
@@ -212,11 +211,7 @@ def _gateway_python(progress: Progress) -> str:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values
-
-    return {k: v for k, v in dotenv_values(path).items() if v}
+    return {k: v for k, v in read_env_file(path).items() if v}
 
 
 def _config_for_model_port(config: Path, model_port: int, state_dir: Path) -> Path:
@@ -265,10 +260,8 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
     if not config.is_file():
         raise KaiwaError(f"the gateway config {config} is missing", "restore litellm_config.yaml from git")
     python = _gateway_python(progress)
-    raw_port = os.environ.get("KAIWA_GATEWAY_PORT", "").strip()
-    if raw_port and not raw_port.isdigit():
-        raise UsageError(f"KAIWA_GATEWAY_PORT={raw_port!r} is not a port number", "e.g. 4100")
-    wanted = int(raw_port or gs.DEFAULT_PORT)
+    raw_port = values.text(os.environ.get("KAIWA_GATEWAY_PORT", ""), "KAIWA_GATEWAY_PORT").strip()
+    wanted = values.PORT.check_int(raw_port, "KAIWA_GATEWAY_PORT") if raw_port else gs.DEFAULT_PORT
     proxy_port = wanted if gs.port_free(wanted) else gs.free_port()
     model_port = LOCAL_MODEL_PORT if gs.port_free(LOCAL_MODEL_PORT) and proxy_port != LOCAL_MODEL_PORT else 0
     while model_port in (0, proxy_port):

@@ -11,12 +11,14 @@ import dataclasses
 import datetime as dt
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from ..errors import KaiwaError
 from .base import SessionDump, SessionInfo, Store, TurnRecord
 from .ids import new_session_id
+from .item_check import dump_problem
 
 FORMAT = "kaiwa-session"
 VERSION = 1
@@ -97,6 +99,23 @@ def _turn(raw: Any) -> TurnRecord:
     return TurnRecord(**fields)
 
 
+def _document_problem(data: Any, session: dict[str, Any], items: list[Any], turns: list[Any]) -> str | None:
+    """What makes an export unfit to store (checked before anything is written), or None."""
+    raw_id = session.get("id")
+    try:
+        uuid.UUID(raw_id if isinstance(raw_id, str) else "")
+    except ValueError:
+        return f"its session id {str(raw_id)[:40]!r} is not a UUID"
+    for name in ("title", "model", "instructions", "origin"):
+        if session.get(name) is not None and not isinstance(session[name], str):
+            return f"its session {name} is not text"
+    try:  # JSON's \ud800 escapes decode to lone surrogates, which no store can write
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "it holds text that is not valid Unicode (a lone surrogate escape)"
+    return dump_problem(items, turns)
+
+
 def from_json(data: Any, source: str = "the file") -> SessionDump:
     """A dump from an export, or a KaiwaError line saying what is wrong with it."""
     hint = "give a file written by `chat.py sessions export ID --format json`"
@@ -108,10 +127,11 @@ def from_json(data: Any, source: str = "the file") -> SessionDump:
     session, items, turns = data.get("session"), data.get("items"), data.get("turns", [])
     if not isinstance(session, dict) or not isinstance(items, list) or not isinstance(turns, list):
         raise KaiwaError(f"{source} is an incomplete kaiwa export (session, items or turns missing)", hint)
-    if not all(isinstance(item, dict) for item in items):
-        raise KaiwaError(f"{source} holds items that are not JSON objects", hint)
+    problem = _document_problem(data, session, items, turns)
+    if problem is not None:
+        raise KaiwaError(f"{source} is a damaged kaiwa export: {problem}; nothing was imported", hint)
     try:
-        sid = str(session["id"])
+        sid = str(uuid.UUID(session["id"]))
         parsed_turns = [_turn(t) for t in turns]
         info = SessionInfo(
             session_id=sid,

@@ -166,8 +166,13 @@ def parse_mcp_config(data: object) -> list[McpServerSpec]:
     """The servers of an already-decoded config. Raises ValueError with a one-line reason."""
     if not isinstance(data, dict):
         raise ValueError("the top level must be a JSON object with an 'mcpServers' object")
+    if "mcpServers" in data and "servers" in data:
+        raise ValueError("it has both 'mcpServers' and 'servers' (VS Code's name for it): keep one")
     servers = data.get("mcpServers", data.get("servers"))  # "servers" is VS Code's spelling
     if servers is None:
+        nested = next((key for key, value in data.items() if isinstance(value, dict) and "servers" in value), None)
+        if nested is not None:  # VS Code's settings.json keeps them under "mcp"
+            raise ValueError(f"its servers are under '{nested}.servers': put them in 'mcpServers' at the top level")
         raise ValueError("no 'mcpServers' object at the top level")
     if not isinstance(servers, dict):
         raise ValueError(f"'mcpServers' must be an object of servers by name, not {type(servers).__name__}")

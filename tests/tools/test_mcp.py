@@ -90,6 +90,8 @@ def test_vscode_servers_key_and_missing_file(tmp_path: Path) -> None:
         ('{"mcpServers": {', "not valid JSON"),
         ("[]", "top level must be a JSON object"),
         ('{"servers_typo": {}}', "no 'mcpServers'"),
+        ('{"mcpServers": {}, "servers": {"a": {"command": "x"}}}', "both 'mcpServers' and 'servers'"),
+        ('{"mcp": {"servers": {"a": {"command": "x"}}}}', "under 'mcp.servers'"),
         ('{"mcpServers": []}', "'mcpServers' must be an object"),
         ('{"mcpServers": {"a": "python x.py"}}', "server 'a' must be an object"),
         ('{"mcpServers": {"a": {}}}', "exactly one of 'command'"),

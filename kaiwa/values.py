@@ -1,0 +1,145 @@
+"""What each setting accepts: one check per value, used by its flag and its environment variable alike.
+
+`source` names where the value came from, `--temperature` or `KAIWA_TEMPERATURE`, and the one line says so.
+Bottom layer, stdlib only; hints only ever suggest values the same check accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import UsageError
+from .redact import mask_url
+
+REASONING_EFFORTS = ("low", "medium", "high")
+EXAMPLE_BASE_URL = "http://localhost:4000/v1"
+
+
+def _is_setting(source: str) -> bool:
+    return source.isupper()
+
+
+def shown(source: str, raw: object) -> str:
+    """The value as the user wrote it: `--temperature 5` (a flag), `KAIWA_TEMPERATURE='5'` (a setting),
+    `temperature: 5` (a key in a file, such as a role's front matter)."""
+    text = printable(str(raw))
+    if _is_setting(source):
+        return f"{source}={text!r}"
+    return f"{source} {text}" if source.startswith("-") else f"{source}: {text}"
+
+
+def example(source: str, value: str) -> str:
+    """How to write `value` where `source` is written (for hints)."""
+    if _is_setting(source):
+        return f"{source}={value}"
+    return f"{source} {value}" if source.startswith("-") else f"{source}: {value}"
+
+
+def printable(text: str) -> str:
+    """Undecodable bytes (kept as surrogates by Python) shown as �, so a message about them can be printed."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        data = text.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def text(raw: str, source: str, hint: str = "") -> str:
+    """`raw` unchanged if it is valid UTF-8; else one line naming `source` and the first bad byte."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError as error:
+        char = ord(raw[error.start])
+        byte = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+        default = f"set {source} in UTF-8" if _is_setting(source) else "give it in UTF-8"
+        raise UsageError(
+            f"{source} is not valid UTF-8 ({byte} at character {error.start + 1}: {printable(raw)[:60]!r})",
+            hint or default,
+        ) from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number between `low` and `high` (`low_open`: above `low`); `integer` for whole numbers."""
+
+    low: float
+    high: float
+    example: str
+    low_open: bool = False
+    integer: bool = False
+    unit: str = ""
+
+    def describe(self) -> str:
+        kind = "a whole number" if self.integer else "a number"
+        low = f"above {self.low:g}" if self.low_open else f"from {self.low:g}"
+        return f"{kind}{self.unit} {low} to {self.high:g}"
+
+    def check(self, raw: str | float, source: str) -> float:
+        hint = (
+            f"give {self.describe()}, e.g. {source} {self.example}"
+            if source.startswith("-")
+            else (f"set {source} to {self.describe()}, e.g. {source}={self.example}")
+        )
+        if isinstance(raw, str):
+            text(raw, source)
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                raise UsageError(f"{shown(source, raw)} is not a number", hint) from None
+        else:
+            value = float(raw)
+        if not math.isfinite(value):
+            raise UsageError(f"{shown(source, raw)} is not a finite number", hint)
+        if self.integer and not value.is_integer():
+            raise UsageError(f"{shown(source, raw)} is not a whole number", hint)
+        too_low = value <= self.low if self.low_open else value < self.low
+        if too_low or value > self.high:
+            raise UsageError(f"{shown(source, raw)} is out of range", hint)
+        return value
+
+    def check_int(self, raw: str | float, source: str) -> int:
+        return int(self.check(raw, source))
+
+
+TEMPERATURE = Number(0, 2, "0.7")
+MAX_OUTPUT_TOKENS = Number(1, 2**31 - 1, "2000", integer=True)
+TIMEOUT = Number(0, 86_400, "120", low_open=True, unit=" of seconds")
+LOCK_TIMEOUT = Number(0, 86_400, "30", unit=" of seconds")
+MAX_RETRIES = Number(0, 20, "1", integer=True)
+IDLE_MINUTES = Number(0, 10_080, "30", low_open=True, unit=" of minutes")
+PORT = Number(1, 65_535, "4100", integer=True)
+
+
+def choice(raw: str, choices: tuple[str, ...], source: str) -> str:
+    """`raw` lower-cased if it is one of `choices`."""
+    picked = text(raw, source).strip().lower()
+    if picked not in choices:
+        options = ", ".join(choices)
+        raise UsageError(f"{shown(source, raw)} is not one of {options}", f"use one of {options}, e.g. {choices[0]}")
+    return picked
+
+
+def reasoning(raw: str, source: str) -> str:
+    return choice(raw, REASONING_EFFORTS, source)
+
+
+def base_url(raw: str, source: str = "LITELLM_BASE_URL") -> str:
+    """The proxy's URL: http(s), a host, a numeric port if any. Credentials in it are never shown."""
+    url = text(raw, source).strip()
+    problem: str | None = None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a non-numeric or out-of-range port
+        if parts.scheme.lower() not in ("http", "https"):
+            problem = "must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "names no host"
+    except ValueError as error:
+        problem = f"is not a valid URL ({error})"
+    if problem is not None:
+        hint = f"set {source} to the proxy's URL, e.g. {EXAMPLE_BASE_URL}"
+        raise UsageError(f"{source}={mask_url(printable(url))!r} {problem}", hint)
+    return url.rstrip("/")
