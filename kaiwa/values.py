@@ -21,20 +21,19 @@ def _is_setting(source: str) -> bool:
     return source.isupper()
 
 
-def shown(source: str, raw: object) -> str:
-    """The value as the user wrote it: `--temperature 5` (a flag), `KAIWA_TEMPERATURE='5'` (a setting),
-    `temperature: 5` (a key in a file, such as a role's front matter)."""
-    text = printable(str(raw))
+def shown(source: str, raw: object, quoted: bool = False) -> str:
+    """The value and where it came from: `--temperature 3` (a flag), `temperature 3` (a key in a role file),
+    `KAIWA_TEMPERATURE='3'` (a setting, always quoted: its spaces matter)."""
+    value = f"{raw:g}" if isinstance(raw, int | float) and not isinstance(raw, bool) else printable(str(raw))
     if _is_setting(source):
-        return f"{source}={text!r}"
-    return f"{source} {text}" if source.startswith("-") else f"{source}: {text}"
+        return f"{source}={value!r}"
+    return f"{source} {value!r}" if quoted else f"{source} {value}"
 
 
-def example(source: str, value: str) -> str:
-    """How to write `value` where `source` is written (for hints)."""
+def _hint(source: str, wanted: str, example: str) -> str:
     if _is_setting(source):
-        return f"{source}={value}"
-    return f"{source} {value}" if source.startswith("-") else f"{source}: {value}"
+        return f"set {source} to {wanted}, e.g. {source}={example}"
+    return f"give {wanted}, e.g. {example}"
 
 
 def printable(text: str) -> str:
@@ -63,7 +62,8 @@ def text(raw: str, source: str, hint: str = "") -> str:
 
 @dataclass(frozen=True)
 class Number:
-    """A number between `low` and `high` (`low_open`: above `low`); `integer` for whole numbers."""
+    """A number from `low` (`low_open`: above it) to `high`; `integer` for whole numbers. `cap`: `high` is only a
+    sanity bound (not a rule of the value), so messages say "too small" / "too large" rather than a range."""
 
     low: float
     high: float
@@ -71,18 +71,16 @@ class Number:
     low_open: bool = False
     integer: bool = False
     unit: str = ""
+    cap: bool = False
 
     def describe(self) -> str:
-        kind = "a whole number" if self.integer else "a number"
-        low = f"above {self.low:g}" if self.low_open else f"from {self.low:g}"
-        return f"{kind}{self.unit} {low} to {self.high:g}"
+        kind = f"{'a whole number' if self.integer else 'a number'}{self.unit}"
+        if self.cap:
+            return f"{kind} above {self.low:g}" if self.low_open else f"at least {self.low:g}"
+        return f"{kind} {'above' if self.low_open else 'from'} {self.low:g} to {self.high:g}"
 
     def check(self, raw: str | float, source: str) -> float:
-        hint = (
-            f"give {self.describe()}, e.g. {source} {self.example}"
-            if source.startswith("-")
-            else (f"set {source} to {self.describe()}, e.g. {source}={self.example}")
-        )
+        hint = _hint(source, self.describe(), self.example)
         if isinstance(raw, str):
             text(raw, source)
             try:
@@ -95,8 +93,14 @@ class Number:
             raise UsageError(f"{shown(source, raw)} is not a finite number", hint)
         if self.integer and not value.is_integer():
             raise UsageError(f"{shown(source, raw)} is not a whole number", hint)
-        too_low = value <= self.low if self.low_open else value < self.low
-        if too_low or value > self.high:
+        too_small = value <= self.low if self.low_open else value < self.low
+        if self.cap and too_small:
+            raise UsageError(f"{shown(source, raw)} is too small", hint)
+        if self.cap and value > self.high:
+            raise UsageError(
+                f"{shown(source, raw)} is too large", _hint(source, f"at most {self.high:g}", self.example)
+            )
+        if too_small or value > self.high:
             raise UsageError(f"{shown(source, raw)} is out of range", hint)
         return value
 
@@ -104,8 +108,8 @@ class Number:
         return int(self.check(raw, source))
 
 
-TEMPERATURE = Number(0, 2, "0.7")
-MAX_OUTPUT_TOKENS = Number(1, 2**31 - 1, "2000", integer=True)
+TEMPERATURE = Number(0, 2, "0.2")
+MAX_OUTPUT_TOKENS = Number(1, 2**31 - 1, "2000", integer=True, cap=True)
 TIMEOUT = Number(0, 86_400, "120", low_open=True, unit=" of seconds")
 LOCK_TIMEOUT = Number(0, 86_400, "30", unit=" of seconds")
 MAX_RETRIES = Number(0, 20, "1", integer=True)
@@ -118,7 +122,7 @@ def choice(raw: str, choices: tuple[str, ...], source: str) -> str:
     picked = text(raw, source).strip().lower()
     if picked not in choices:
         options = ", ".join(choices)
-        raise UsageError(f"{shown(source, raw)} is not one of {options}", f"use one of {options}, e.g. {choices[0]}")
+        raise UsageError(f"{shown(source, raw, quoted=True)} is not one of {options}", f"e.g. {choices[0]}")
     return picked
 
 

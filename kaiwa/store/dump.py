@@ -106,7 +106,7 @@ def _document_problem(data: Any, session: dict[str, Any], items: list[Any], turn
         uuid.UUID(raw_id if isinstance(raw_id, str) else "")
     except ValueError:
         return f"its session id {str(raw_id)[:40]!r} is not a UUID"
-    for name in ("title", "model", "instructions", "origin"):
+    for name in ("title", "model", "instructions", "origin", "role"):
         if session.get(name) is not None and not isinstance(session[name], str):
             return f"its session {name} is not text"
     try:  # JSON's \ud800 escapes decode to lone surrogates, which no store can write

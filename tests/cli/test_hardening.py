@@ -63,7 +63,7 @@ def test_a_usage_error_is_one_line_not_clicks_box(bare: Kaiwa, args: list[str], 
     [
         ("KAIWA_TEMPERATURE", "5", "--temperature", "out of range"),
         ("KAIWA_TEMPERATURE", "nan", "--temperature", "not a finite number"),
-        ("KAIWA_MAX_OUTPUT_TOKENS", "0", "--max-output-tokens", "out of range"),
+        ("KAIWA_MAX_OUTPUT_TOKENS", "0", "--max-output-tokens", "too small"),
         ("KAIWA_MAX_OUTPUT_TOKENS", "2.5", "--max-output-tokens", "not a whole number"),
     ],
 )
