@@ -11,6 +11,7 @@ sessions stays cheap.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -47,7 +48,9 @@ TURN_COLUMNS = (
 
 
 def _warn_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """The store's notices on stderr, dim on a terminal (as the renderer shows them)."""
+    dim = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    print(f"\x1b[2m{line}\x1b[0m" if dim else line, file=sys.stderr, flush=True)
 
 
 class SQLiteStore(Store):

@@ -84,20 +84,30 @@ def check_pages(conn: sqlite3.Connection, shape: schema.Shape, path: Path) -> No
         retry(lambda: conn.execute(sql, (str(time.time()), str(time.time()))), path)
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> int:
+def _migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Create, adopt or migrate in one transaction; the lines to say about it."""
+    said: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         shape = schema.Shape(conn)  # again, inside the transaction: another process may have done it
         refuse(shape, path)
-        if shape.empty:
-            schema.create_v1(conn)
-        version = 1 if shape.empty else (shape.version or 1)
-        repaired = schema.migrate(conn, version) if version < schema.SCHEMA_VERSION else 0
+        if shape.sdk_only:
+            from .sqlite_adopt import adopt
+
+            said.append(adopt(conn).line(path))
+        elif shape.empty or (shape.version or 1) < schema.SCHEMA_VERSION:
+            if shape.empty:
+                schema.create_v1(conn)
+            if repaired := schema.migrate(conn, shape.version or 1):
+                said.append(
+                    f"kaiwa: removed {repaired} item(s) that interrupted turns had left half-written in {path}"
+                    " (those sessions now end with their last complete answer)"
+                )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return repaired
+    return said
 
 
 def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connection:
@@ -115,12 +125,8 @@ def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connecti
             warn(line)  # said, never changed: the file is the user's
         retry(lambda: conn.execute("PRAGMA journal_mode=WAL"), path)
         if shape.version != schema.SCHEMA_VERSION:
-            repaired = retry(lambda: _migrate(conn, path), path)
-            if repaired:
-                warn(
-                    f"kaiwa: removed {repaired} item(s) that interrupted turns had left half-written in {path}"
-                    " (those sessions now end with their last complete answer)"
-                )
+            for line in retry(lambda: _migrate(conn, path), path):
+                warn(line)
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         conn.close()

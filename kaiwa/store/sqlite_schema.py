@@ -14,6 +14,7 @@ Each migration runs in one transaction with the version bump: a killed migration
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 SCHEMA_VERSION = 3
 
@@ -74,7 +75,7 @@ def _wanted(d: str) -> str:
     return _WANTED.format(d=d)
 
 
-def _text(d: str) -> str:
+def item_text(d: str) -> str:
     return _TEXT.format(d=d)
 
 
@@ -83,7 +84,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS kaiwa_fts USING fts5(text, session_id UNINDEX
 CREATE TRIGGER IF NOT EXISTS kaiwa_fts_insert AFTER INSERT ON agent_messages WHEN {_wanted("new.message_data")}
 BEGIN
     INSERT INTO kaiwa_fts (rowid, text, session_id)
-    VALUES (new.id, COALESCE({_text("new.message_data")}, ''), new.session_id);
+    VALUES (new.id, COALESCE({item_text("new.message_data")}, ''), new.session_id);
 END;
 CREATE TRIGGER IF NOT EXISTS kaiwa_fts_delete AFTER DELETE ON agent_messages
 BEGIN
@@ -93,13 +94,13 @@ CREATE TRIGGER IF NOT EXISTS kaiwa_fts_update AFTER UPDATE OF message_data ON ag
 BEGIN
     DELETE FROM kaiwa_fts WHERE rowid = old.id;
     INSERT INTO kaiwa_fts (rowid, text, session_id)
-    SELECT new.id, COALESCE({_text("new.message_data")}, ''), new.session_id WHERE {_wanted("new.message_data")};
+    SELECT new.id, COALESCE({item_text("new.message_data")}, ''), new.session_id WHERE {_wanted("new.message_data")};
 END;
 """
 
 FTS_BACKFILL = f"""
 INSERT INTO kaiwa_fts (rowid, text, session_id)
-SELECT id, COALESCE({_text("message_data")}, ''), session_id FROM agent_messages WHERE {_wanted("message_data")}
+SELECT id, COALESCE({item_text("message_data")}, ''), session_id FROM agent_messages WHERE {_wanted("message_data")}
 """
 
 # Items stored after a session's last assistant message: a turn round 2 began and never finished.
@@ -113,7 +114,7 @@ SELECT m.id FROM agent_messages m JOIN last USING (session_id) WHERE m.id > COAL
 """
 
 
-def _v1_to_v2(conn: sqlite3.Connection) -> int:
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS kaiwa_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(kaiwa_sessions)")}
     for column in ("instructions", "origin"):
@@ -121,16 +122,20 @@ def _v1_to_v2(conn: sqlite3.Connection) -> int:
             conn.execute(f"ALTER TABLE kaiwa_sessions ADD COLUMN {column} TEXT")
     for statement in _statements(SDK_TABLES):
         conn.execute(statement)
+    for statement in _statements(FTS):
+        conn.execute(statement)
+    conn.execute("DELETE FROM kaiwa_fts")
+    conn.execute(FTS_BACKFILL)
+
+
+def remove_half_written(conn: sqlite3.Connection) -> int:
+    """Round 2's interrupted turns (it wrote the user's message before the answer): how many items went."""
     dangling = [row[0] for row in conn.execute(HALF_WRITTEN)]
     conn.executemany("DELETE FROM agent_messages WHERE id = ?", [(i,) for i in dangling])
     conn.execute(
         "DELETE FROM agent_sessions WHERE session_id NOT IN (SELECT session_id FROM agent_messages)"
         " AND session_id NOT IN (SELECT session_id FROM kaiwa_sessions)"
     )
-    for statement in _statements(FTS):
-        conn.execute(statement)
-    conn.execute("DELETE FROM kaiwa_fts")
-    conn.execute(FTS_BACKFILL)
     return len(dangling)
 
 
@@ -139,13 +144,12 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, definition: s
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
-def _v2_to_v3(conn: sqlite3.Connection) -> int:
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
     _add_column(conn, "kaiwa_sessions", "role", "TEXT")
     _add_column(conn, "kaiwa_turns", "cache_write_tokens", "INTEGER NOT NULL DEFAULT 0")
-    return 0
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # from version N to N + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {1: _v1_to_v2, 2: _v2_to_v3}  # N to N + 1
 
 
 def _statements(script: str) -> list[str]:
@@ -162,6 +166,19 @@ def _statements(script: str) -> list[str]:
 
 KNOWN_PREFIXES = ("kaiwa_", "agent_", "sqlite_")
 
+# The columns of the SDK's tables, as its SQLiteSession creates them.
+SDK_COLUMNS = {
+    "agent_sessions": {"session_id", "created_at", "updated_at"},
+    "agent_messages": {"id", "session_id", "message_data", "created_at"},
+}
+
+
+def _is_sdk_file(conn: sqlite3.Connection, tables: list[str]) -> bool:
+    """Exactly the SDK's two tables (SQLite's own aside), with the SDK's columns."""
+    if {t for t in tables if not t.startswith("sqlite_")} != set(SDK_COLUMNS):
+        return False
+    return all({row[1] for row in conn.execute(f"PRAGMA table_info({t})")} == c for t, c in SDK_COLUMNS.items())
+
 
 class Shape:
     """What a file holds, read without writing anything."""
@@ -174,6 +191,8 @@ class Shape:
             self.version = int(row[0]) if row else None
         elif "kaiwa_sessions" in self.tables:
             self.version = 1
+        # Only the Agents SDK's own tables (the original chat.py's file): kaiwa adopts it (sqlite_adopt.py).
+        self.sdk_only = self.version is None and _is_sdk_file(conn, self.tables)
 
     @property
     def empty(self) -> bool:
@@ -181,8 +200,8 @@ class Shape:
 
     @property
     def foreign(self) -> bool:
-        """Another application's database: tables, none of them kaiwa's."""
-        return bool(self.tables) and self.version is None
+        """Another application's database: tables, none of them kaiwa's, and not only the SDK's."""
+        return bool(self.tables) and self.version is None and not self.sdk_only
 
     @property
     def others(self) -> list[str]:
@@ -194,15 +213,16 @@ def create_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def migrate(conn: sqlite3.Connection, version: int) -> int:
-    """Inside the caller's transaction: from `version` to SCHEMA_VERSION. Returns items repaired (round 2)."""
-    repaired = 0
+def migrate(conn: sqlite3.Connection, version: int, repair: bool = True) -> int:
+    """Inside the caller's transaction: from `version` to SCHEMA_VERSION. Returns the items removed from round 2's
+    interrupted turns (`repair`: a round-2 file; an adopted SDK file keeps every item)."""
+    start = version
     while version < SCHEMA_VERSION:
-        repaired += MIGRATIONS[version](conn)
+        MIGRATIONS[version](conn)
         version += 1
     conn.execute(
         "INSERT INTO kaiwa_meta (key, value) VALUES ('schema_version', ?)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
-    return repaired
+    return remove_half_written(conn) if start == 1 and repair else 0

@@ -174,13 +174,24 @@ def another_applications(path: Path) -> None:
     conn.close()
 
 
-def an_sdk_only_file(path: Path) -> None:
-    """Another program's Agents SDK conversations: not kaiwa's to take over."""
+def the_sdks_tables_and_another(path: Path) -> None:
+    """The Agents SDK's tables beside a table of another program's: not a file kaiwa adopts (only the SDK's alone
+    is, tests/cli/test_adopt.py)."""
     from kaiwa.store.sqlite_schema import SDK_TABLES
 
     with sqlite3.connect(path) as conn:
         conn.executescript(SDK_TABLES)
         conn.execute("INSERT INTO agent_sessions (session_id) VALUES ('theirs')")
+        conn.execute("CREATE TABLE audit (at TEXT)")
+    conn.close()
+
+
+def agent_tables_of_another_shape(path: Path) -> None:
+    """Tables named like the SDK's, shaped otherwise: another program's."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE agent_sessions (session_id TEXT PRIMARY KEY, owner TEXT)")
+        conn.execute("CREATE TABLE agent_messages (id INTEGER PRIMARY KEY, session_id TEXT, body TEXT)")
+        conn.execute("INSERT INTO agent_messages VALUES (1, 'theirs', 'hello')")
     conn.close()
 
 
@@ -201,7 +212,8 @@ BAD_STORES: dict[str, tuple[Callable[[Path], None], str]] = {
     "corrupt schema": (garbage_in_the_schema, "damaged"),
     "truncated": (truncated, "truncated"),
     "another application's": (another_applications, "another application (tables: contacts)"),
-    "the SDK's alone": (an_sdk_only_file, "another application"),
+    "the SDK's and another's": (the_sdks_tables_and_another, "another application (tables: audit)"),
+    "agent tables of another shape": (agent_tables_of_another_shape, "another application"),
     "a newer kaiwa's": (from_a_newer_kaiwa, "newer kaiwa (store schema 99"),
     "read-only file": (read_only, "read-only"),
 }
