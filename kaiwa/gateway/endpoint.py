@@ -33,6 +33,7 @@ from .launch import (
     stop_pid,
     url_root,
 )
+from .progress import GatewayInterrupted, signals_interrupt
 
 __all__ = ["Endpoint", "Progress", "ensure_running", "missing_cloud_settings", "resolve_endpoint", "status"]
 
@@ -67,7 +68,11 @@ def ensure_running(
             p.state.unlink(missing_ok=True)
         if on_start is not None:
             on_start(p.log)
-        state = start_gateway(p, progress, env_litellm)
+        try:
+            with signals_interrupt():
+                state = start_gateway(p, progress, env_litellm)
+        except KeyboardInterrupt:  # Ctrl-C: what it started is stopped already; say so in one line
+            raise GatewayInterrupted("interrupted while setting up the local gateway", 130) from None
         return state, gs.master_key(p)
 
 

@@ -16,18 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
-
-from rich.console import Console
-from rich.text import Text
 
 from .. import values
 from ..errors import KaiwaError
 from ..redact import redact
 from ..settings import read_env_file
 from . import state as gs
+from .progress import Progress
 
 
 def _resource_root() -> Path:
@@ -92,58 +88,6 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-class Progress:
-    """What the gateway start is doing, on stderr: a live status on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
-        self.live = self.console.is_terminal
-        self.started = time.monotonic()
-        self.step = ""
-        self.detail = ""
-        self.last_line = 0.0
-        self._status: Any = None
-
-    def __enter__(self) -> Progress:
-        if self.live:
-            self._status = self.console.status("")
-            self._status.start()
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._status is not None:
-            self._status.stop()
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def set(self, step: str) -> None:
-        self.step, self.detail = step, ""
-        if self.live:
-            self.tick()
-        else:
-            self.console.print(f"kaiwa: {step} …", markup=False, soft_wrap=True)
-            self.last_line = time.monotonic()
-
-    def line(self, text: str) -> None:
-        """A line of a subprocess's progress (uv's)."""
-        self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
-        if self.live:
-            self.tick()
-        elif self.detail:
-            self.console.print(f"  {self.detail}", markup=False, soft_wrap=True)
-            self.last_line = time.monotonic()
-
-    def tick(self) -> None:
-        if self.live and self._status is not None:
-            detail = f" — {self.detail}" if self.detail else ""
-            # Text, not a markup string: uv's lines may hold [brackets].
-            self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
-        elif not self.live and time.monotonic() - self.last_line > 15:
-            self.console.print(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)", markup=False, soft_wrap=True)
-            self.last_line = time.monotonic()
-
-
 def _uv() -> str:
     uv = os.environ.get("UV") or _which("uv")
     if not uv:
@@ -166,8 +110,15 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
     env.pop("UV_PROJECT_ENVIRONMENT", None)
     if INSTALLED:
         env["UV_PROJECT_ENVIRONMENT"] = str(gs.state_dir() / "proxy-env")
+    # Its own process group: kaiwa decides when it stops, and stopping it reaches the builds it runs too.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, text=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        start_new_session=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -179,17 +130,21 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
 
     threading.Thread(target=pump, daemon=True).start()
     output: list[str] = []
-    while True:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            progress.tick()
-            continue
-        if line is None:
-            break
-        output.append(line)
-        if echo:
-            progress.line(line)
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                progress.tick()
+                continue
+            if line is None:
+                break
+            output.append(line)
+            if echo:
+                progress.line(line)
+    finally:  # Ctrl-C, SIGTERM, a closed output: the command stops with kaiwa, it is not left writing
+        if proc.poll() is None:
+            stop_group(proc.pid)
     if proc.wait() != 0:
         tail = redact(" / ".join(output[-3:]))
         raise KaiwaError(f"{what} failed (exit {proc.returncode}): {tail}", f"run `{' '.join(cmd)}` to see why")
@@ -301,6 +256,14 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
             cwd=str(REPO_ROOT),
             start_new_session=True,  # outlives kaiwa, and Ctrl-C in kaiwa's terminal does not reach it
         )
+    try:
+        return _wait_healthy(p, supervisor, progress)
+    except BaseException:  # Ctrl-C, SIGTERM, a closed output, a timeout: a half-started gateway is stopped
+        stop_pid(supervisor.pid)
+        raise
+
+
+def _wait_healthy(p: gs.Paths, supervisor: subprocess.Popen[bytes], progress: Progress) -> gs.State:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if supervisor.poll() is not None:
@@ -315,13 +278,28 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
             return state
         progress.tick()
         time.sleep(0.25)
-    stop_pid(supervisor.pid)
     raise KaiwaError(f"the local gateway did not answer within {START_TIMEOUT:.0f}s", f"see {p.log}")
 
 
 def stop_pid(pid: int) -> None:
+    """Stop the supervisor (it stops its children), then whatever of its session is left."""
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)
-    if not gs.wait_gone(pid, 15):
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)  # the supervisor leads its session: this reaches the children too
+    gs.wait_gone(pid, 15)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)  # the supervisor leads its session: this reaches the children too
+
+
+def stop_group(pid: int, grace: float = 5.0) -> None:
+    """Stop a process that leads its own group, and everything in the group (uv and the builds it started)."""
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except OSError:
+            return  # the whole group is gone
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,103 @@
+"""What the gateway set-up is doing, on stderr, and the ways out of it: Ctrl-C, SIGTERM, SIGHUP and a closed
+output all end it the same way (an exception), so the `finally` blocks in launch.py stop what kaiwa started."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType, TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from ..errors import KaiwaError
+from ..redact import redact
+
+RESTART_HINT = "nothing kaiwa started for it is left running; run kaiwa again to set it up"
+
+
+class GatewayInterrupted(KaiwaError):
+    """The set-up was stopped from outside; everything it started has been stopped too."""
+
+    def __init__(self, what: str, exit_code: int) -> None:
+        super().__init__(what, RESTART_HINT, exit_code)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While kaiwa sets up the gateway, SIGTERM and SIGHUP raise (as Ctrl-C raises KeyboardInterrupt) instead of
+    ending the process at once, which would orphan the `uv sync` or the half-started gateway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise GatewayInterrupted(
+            f"stopped by {signal.Signals(signum).name} while setting up the local gateway", 128 + signum
+        )
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Progress:
+    """What the gateway start is doing, on stderr: a live status on a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.live = self.console.is_terminal
+        self.started = time.monotonic()
+        self.step = ""
+        self.detail = ""
+        self.last_line = 0.0
+        self._status: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            self._status = self.console.status("")
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _say(self, line: str) -> None:
+        self.console.print(line, markup=False, soft_wrap=True)
+        self.last_line = time.monotonic()
+        if self.console.quiet:  # rich found the stream closed (`2>&1 | head -3`): nobody is waiting any more
+            raise GatewayInterrupted("the output was closed while kaiwa set up the local gateway", 141)
+
+    def set(self, step: str) -> None:
+        self.step, self.detail = step, ""
+        if self.live:
+            self.tick()
+        else:
+            self._say(f"kaiwa: {step} …")
+
+    def line(self, text: str) -> None:
+        """A line of a subprocess's progress (uv's)."""
+        self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
+        if self.live:
+            self.tick()
+        elif self.detail:
+            self._say(f"  {self.detail}")
+
+    def tick(self) -> None:
+        if self.live and self._status is not None:
+            detail = f" — {self.detail}" if self.detail else ""
+            # Text, not a markup string: uv's lines may hold [brackets].
+            self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
+        elif not self.live and time.monotonic() - self.last_line > 15:
+            self._say(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)")
