@@ -16,15 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from ..errors import KaiwaError
 from ..redact import mask_url
 from ..settings import Settings
+from ..values import EXAMPLE_BASE_URL
 from . import state as gs
 from .launch import (
     VERTEX_SECRET,
     Progress,
     config_path,
     healthy,
+    http_get,
     http_ok,
     kill_leftovers,
     port_open,
@@ -35,7 +39,15 @@ from .launch import (
 )
 from .progress import GatewayInterrupted, signals_interrupt
 
-__all__ = ["Endpoint", "Progress", "ensure_running", "missing_cloud_settings", "resolve_endpoint", "status"]
+__all__ = [
+    "Endpoint",
+    "Progress",
+    "ensure_running",
+    "missing_cloud_settings",
+    "not_litellm",
+    "resolve_endpoint",
+    "status",
+]
 
 # Set by the managed gateway itself, so an alias never "needs" them from the user.
 PROVIDED_BY_GATEWAY = {"LITELLM_MASTER_KEY"}
@@ -90,6 +102,22 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpo
         )
     gs.touch_last_used(gs.paths())
     return Endpoint(state.url, key, managed=True, log_path=Path(state.log_path))
+
+
+def not_litellm(base_url: str, timeout: float = 2.0) -> KaiwaError | None:
+    """After a turn failed in a way LiteLLM does not fail (a 501, an HTML page, a stream that is not one): the one
+    line about LITELLM_BASE_URL if a server answers there but is not a LiteLLM proxy, else None (nothing answers:
+    the "cannot reach" line says that; LiteLLM answers: the failure is the model's or the cloud's)."""
+    parts = urlsplit(base_url.rstrip("/").removesuffix("/v1"))
+    root = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"  # the health check needs no credentials
+    answer = http_get(f"{root}/health/liveliness", timeout)  # LiteLLM answers it without a key: "I'm alive!"
+    if answer is None or (200 <= answer[0] < 300 and "alive" in answer[1].lower()):
+        return None
+    what = f"HTTP {answer[0]}" if not 200 <= answer[0] < 300 else "an answer that is not LiteLLM's"
+    return KaiwaError(
+        f"the server at {mask_url(base_url)} is not a LiteLLM proxy ({what} to /health/liveliness)",
+        f"set LITELLM_BASE_URL to the proxy's URL, e.g. {EXAMPLE_BASE_URL}",
+    )
 
 
 def touch() -> None:

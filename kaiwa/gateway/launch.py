@@ -63,11 +63,19 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def http_ok(url: str, timeout: float) -> bool:
+    answer = http_get(url, timeout)
+    return answer is not None and 200 <= answer[0] < 300
+
+
+def http_get(url: str, timeout: float, limit: int = 512) -> tuple[int, str] | None:
+    """(status, the start of the body) of a GET, or None when nothing answers HTTP there."""
     try:
         with _OPENER.open(url, timeout=timeout) as response:
-            return 200 <= response.status < 300
+            return response.status, response.read(limit).decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
     except (urllib.error.URLError, OSError, ValueError):
-        return False
+        return None
 
 
 def url_root(base_url: str) -> str:
