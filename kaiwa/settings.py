@@ -109,7 +109,7 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
     return Settings(
         base_url=values.base_url(base_url) if base_url else DEFAULT_BASE_URL,
         base_url_from_user=bool(base_url),
-        api_key=values.text(env.get("LITELLM_API_KEY", ""), "LITELLM_API_KEY") or None,
+        api_key=values.api_key(env.get("LITELLM_API_KEY", "")),
         model=_text(env, "LITELLM_MODEL") or DEFAULT_MODEL,
         db_path=Path(os.path.expanduser(_text(env, "SESSION_DB_PATH") or DEFAULT_DB_PATH)),
         reasoning=values.reasoning(reasoning, "KAIWA_REASONING") if reasoning else None,

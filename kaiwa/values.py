@@ -130,6 +130,19 @@ def reasoning(raw: str, source: str) -> str:
     return choice(raw, REASONING_EFFORTS, source)
 
 
+def api_key(raw: str, source: str = "LITELLM_API_KEY") -> str | None:
+    """The proxy's key (None when unset). It travels in an HTTP header, so it is printable ASCII without spaces;
+    the line about a bad one never shows the key."""
+    key = raw.strip()
+    bad = next((i for i, c in enumerate(key) if not (" " < c < "\x7f")), None)
+    if bad is not None:
+        raise UsageError(
+            f"{source} holds a character no key can (character {bad + 1}: not printable ASCII)",
+            f"set {source} to the proxy's key exactly as it was given",
+        )
+    return key or None
+
+
 def base_url(raw: str, source: str = "LITELLM_BASE_URL") -> str:
     """The proxy's URL: http(s), a host, a numeric port if any. Credentials in it are never shown."""
     url = text(raw, source).strip()

@@ -87,6 +87,7 @@ def test_a_setting_is_checked_as_its_flag_is(bare: Kaiwa, name: str, value: str,
         ("LITELLM_BASE_URL", "localhost:4000", "must start with http"),
         ("LITELLM_BASE_URL", "http://u:secretpw@h:99999/v1", "not a valid URL"),
         ("KAIWA_SYSTEM", BAD, "KAIWA_SYSTEM is not valid UTF-8"),
+        ("LITELLM_API_KEY", "sk-secretpw-café", "not printable ASCII"),  # a key goes in a header; never shown
     ],
 )
 def test_a_bad_setting_is_one_line_with_a_hint_that_works(bare: Kaiwa, name: str, value: str, said: str) -> None:
