@@ -8,7 +8,7 @@ width=100, height=30), as a terminal of 100x30.
 
 - old: the renderer kaiwa had before: one rich Live for the answer, `update(Markdown(whole answer so far))` on
   every delta (kept here, verbatim in spirit, as the baseline).
-- new: kaiwa.chat.render.Renderer (finished blocks printed once, the unfinished block live).
+- new: kaiwa.ui.terminal.Renderer (finished blocks printed once, the unfinished block live).
 
 Two ways of drawing, each for both renderers:
 - "frame/delta": a frame drawn after every delta (Live without its thread): the worst case, and deterministic.
@@ -37,7 +37,7 @@ from rich.console import Console  # noqa: E402
 from rich.live import Live  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
-from kaiwa.chat.render import Renderer  # noqa: E402
+from kaiwa.ui.terminal import Renderer  # noqa: E402
 
 VOCABULARY = (
     "the proxy session token stream model answer render block terminal cache request latency budget tool history "

@@ -6,9 +6,9 @@ One real LiteLLM proxy (from the gateway env) in front of an instant local upstr
 stand-in). Both sides run in this process, interleaved, after a warm-up:
 - baseline: `AsyncOpenAI().responses.stream(...)` through the proxy, the second call of a conversation (the whole
   history sent again, as kaiwa does), text deltas consumed;
-- the REPL: `Repl.send()` — what Enter triggers: the Agents SDK run, the session store (read history, lock,
-  commit in one transaction), Markdown rendering to a terminal console, the usage line, the toolbar figures —
-  for the second turn of a new session.
+- the REPL: `Repl.send()` (a `Conversation` turn) — what Enter triggers: the Agents SDK run, the session store
+  (read history, lock, commit in one transaction), Markdown rendering to a terminal console, the usage line, the
+  toolbar figures — for the second turn of a new session.
 Prints the median wall time of each and the overhead (REPL − baseline). `--phases` also times the parts of a
 REPL turn that are not the model call (rendering, the store's commit, reading the history), per turn.
 Loopback only; stops what it starts.
@@ -56,7 +56,7 @@ async def raw_second_call(client: Any, model: str) -> float:
 
 
 async def repl_second_turn(repl: Any) -> float:
-    repl.new_session()
+    repl.conversation.new()
     assert await repl.send("hello")
     began = time.perf_counter()
     assert await repl.send("and then?")
@@ -67,34 +67,37 @@ async def measure(base_url: str, api_key: str, home: Path, runs: int) -> tuple[l
     from openai import AsyncOpenAI
     from rich.console import Console
 
-    from kaiwa.chat.repl import Repl, ReplOptions
-    from kaiwa.chat.turn import ChatEngine, EngineConfig
+    from kaiwa.core.conversation import Conversation, Setup
+    from kaiwa.core.events import ignore
+    from kaiwa.core.options import EngineConfig
     from kaiwa.gateway.endpoint import Endpoint
     from kaiwa.settings import load_settings
     from kaiwa.store import open_store
+    from kaiwa.ui.repl.state import Repl, ReplFace
 
     settings = load_settings(None)
     store = open_store(settings)
     await store.open()
     endpoint = Endpoint(base_url, api_key, managed=False, log_path=None)
-    repl = Repl(settings, ReplOptions(model="fake-a", use_tools=True), store, endpoint)
+    config = EngineConfig(base_url=base_url, api_key=api_key, timeout=60, max_retries=1, use_tools=True)
+    conversation = Conversation(settings, store, endpoint, config, Setup(model="fake-a"), ignore)
+    repl = Repl(conversation, ReplFace())
     repl.out = Console(file=io.StringIO(), force_terminal=True, width=100)  # Markdown rendered as on a terminal
     repl.err = Console(file=io.StringIO(), force_terminal=True, width=100)
     client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1)
-    config = EngineConfig(base_url=base_url, api_key=api_key, timeout=60, max_retries=1, use_tools=True)
     raw: list[float] = []
     kaiwa: list[float] = []
     try:
-        async with ChatEngine(config) as engine:
-            repl.engine = engine
-            for _ in range(3):  # warm-up: lazy imports, connections, the proxy's own caches
-                await raw_second_call(client, "fake-a")
-                await repl_second_turn(repl)
-            for _ in range(runs):
-                raw.append(await raw_second_call(client, "fake-a"))
-                kaiwa.append(await repl_second_turn(repl))
+        await conversation.start()
+        for _ in range(3):  # warm-up: lazy imports, connections, the proxy's own caches
+            await raw_second_call(client, "fake-a")
+            await repl_second_turn(repl)
+        for _ in range(runs):
+            raw.append(await raw_second_call(client, "fake-a"))
+            kaiwa.append(await repl_second_turn(repl))
     finally:
         await client.close()
+        await conversation.close()
         await store.close()
     return raw, kaiwa
 
@@ -104,10 +107,8 @@ PHASES: dict[str, list[float]] = collections.defaultdict(list)
 
 def time_phases() -> None:
     """Wrap the parts of a turn that are not the model call with timers (only with --phases)."""
-    from agents.memory import SQLiteSession
-
-    from kaiwa.chat.render import Renderer
     from kaiwa.store.sqlite import SQLiteStore
+    from kaiwa.ui.terminal import Renderer
 
     def timed(owner: Any, name: str, label: str) -> None:
         original = getattr(owner, name)
@@ -133,9 +134,7 @@ def time_phases() -> None:
     timed(Renderer, "text", "render: text deltas")
     timed(Renderer, "finish", "render: finish")
     timed(SQLiteStore, "commit_turn", "store: commit_turn (one transaction)")
-    timed(SQLiteSession, "get_items", "store: read the history (SDK session)")
-    timed(SQLiteSession, "__init__", "store: open the SDK session")
-    timed(SQLiteSession, "close", "store: close the SDK session")
+    timed(SQLiteStore, "items", "store: read the history")
 
 
 def main() -> None:

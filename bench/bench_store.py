@@ -55,7 +55,7 @@ RECORD = TurnRecord(model="fake-a", input_tokens=1200, output_tokens=300, cost=0
 
 async def one_turn(store: Store, sid: str, n: int) -> None:
     async with store.lock(sid):
-        history = await store.sdk_session(sid).get_items()  # type: ignore[attr-defined]
+        history = await store.items(sid)
         assert history is not None
         await store.commit_turn(sid, exchange(n), RECORD, title="bench")
 

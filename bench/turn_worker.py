@@ -48,19 +48,22 @@ async def floor_cpu_ms(client: Any, items_file: Path) -> float:
 async def turn_cpu_ms(engine: Any, store: Any, session_id: str, text: str) -> float:
     from rich.console import Console
 
-    from kaiwa.chat.render import Renderer
-    from kaiwa.chat.turn import TurnOptions
+    from kaiwa.core.options import TurnOptions
+    from kaiwa.ui.terminal import Renderer
 
     renderer = Renderer(Console(file=io.StringIO()), Console(file=io.StringIO()), markdown=False, show_reasoning=False)
     began = time.process_time()
     await engine.run_turn(store, session_id, text, TurnOptions(model="m"), renderer)
+    renderer.finish()
     return (time.process_time() - began) * 1000
 
 
 async def main(url: str, db: Path, session_id: str, items_file: Path, runs: int, slow_runs: int) -> dict[str, Any]:
     from openai import AsyncOpenAI
 
-    from kaiwa.chat.turn import ChatEngine, EngineConfig
+    from kaiwa.core.engine import ChatEngine
+    from kaiwa.core.events import ignore
+    from kaiwa.core.options import EngineConfig
 
     store = open_sqlite_store(db)
     if hasattr(store, "open"):
@@ -73,7 +76,7 @@ async def main(url: str, db: Path, session_id: str, items_file: Path, runs: int,
         if not count:
             continue
         os.environ["KAIWA_SLOW_HISTORY"] = mode  # read when the engine makes its client and at each turn
-        async with ChatEngine(config) as engine:
+        async with ChatEngine(config, ignore) as engine:
             # Warm up on a one-item session: lazy imports and first-call costs are start-up, not resume.
             await floor_cpu_ms(client, warm)
             await turn_cpu_ms(engine, store, "00000000-0000-7000-8000-000000000001", "warm up")

@@ -1,4 +1,8 @@
-"""Failures a user can cause, as one line each: what went wrong and what to do."""
+"""Failures a user can cause, as one line each: what went wrong and what to do.
+
+Each carries a `kind` from the fixed list in `kaiwa/core/failures.py` (`KINDS`), so faces and scripts (`--json`'s
+`error.kind`) can tell failures apart without parsing the words.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from __future__ import annotations
 class KaiwaError(Exception):
     """An error shown to the user as one line (no traceback unless --debug)."""
 
-    def __init__(self, message: str, hint: str = "", exit_code: int = 1) -> None:
+    default_kind = "failed"
+
+    def __init__(self, message: str, hint: str = "", exit_code: int = 1, kind: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.exit_code = exit_code
+        self.kind = kind or self.default_kind
 
     def line(self) -> str:
         return f"error: {self.message}" + (f" — {self.hint}" if self.hint else "")
@@ -19,5 +26,13 @@ class KaiwaError(Exception):
 class UsageError(KaiwaError):
     """Bad input on the command line or in the settings (exit code 2, like click's usage errors)."""
 
+    default_kind = "usage"
+
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message, hint, exit_code=2)
+
+
+class StoreError(KaiwaError):
+    """The session store refused or failed (a damaged, foreign, newer or read-only store; a lock not given)."""
+
+    default_kind = "store"

@@ -1,153 +1,23 @@
-"""The command line: options → settings → endpoint → agent turn → renderer and store.
+"""The main command: options → settings → a `Setup` → the one-shot face (`ui/oneshot.py`) or the REPL
+(`ui/repl/`), which run the turn through the core's `Conversation`.
 
 Nothing here imports the Agents SDK or openai at module level: `--help`, `sessions` and `gateway` stay fast.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from ..errors import KaiwaError, UsageError
-from ..settings import REASONING_EFFORTS, Settings, load_settings
+from ..settings import REASONING_EFFORTS, load_settings
 from . import oneshot
 from .common import app, err_console, fail
-
-if TYPE_CHECKING:
-    from ..chat.inputs import Message
-
-
-def _turn(
-    settings: Settings,
-    message: Message,
-    session_id: str | None,
-    model: str,
-    reasoning: str | None,
-    use_tools: bool,
-    mcp_config: Path | None,
-    show_reasoning: bool,
-    plain: bool,
-    shape: oneshot.Shape,
-) -> None:
-    from ..chat.render import Renderer, record_usage_line
-    from ..store import open_store
-    from ..store.base import TurnRecord
-    from ..store.sqlite import new_session_id, parse_session_id
-
-    mcp_specs = []
-    if use_tools:
-        from ..tools.mcp_config import default_mcp_config_path, load_mcp_config
-
-        chosen = mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
-        mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
-
-    out = Console(soft_wrap=False)
-    markdown = out.is_terminal and not plain
-    renderer: Any = Renderer(out, err_console, markdown=markdown, show_reasoning=show_reasoning)
-    if shape.json_lines:
-        from ..chat.jsonl import JsonLinesRenderer
-
-        renderer = JsonLinesRenderer(err=err_console)
-    shown: Any = oneshot.HeldText(renderer) if shape.schema and not shape.json_lines else renderer
-    for notice in message.notices:
-        renderer.notice(notice)
-    from ..chat.turn import ChatEngine, EngineConfig, TurnOptions
-    from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
-
-    store = open_store(settings)
-    sid = parse_session_id(session_id) if session_id is not None else new_session_id()
-    endpoint = None
-
-    async def one_turn() -> TurnRecord:
-        nonlocal endpoint
-        await store.open()  # a bad store fails here, before any gateway is started
-        info = await store.get_session(sid) if session_id is not None else None
-        if session_id is not None and info is None:
-            raise KaiwaError(
-                f"no session {sid} in {store.location}",
-                "check the id (or SESSION_DB_PATH); omit --session-id to start a new conversation",
-            )
-        if shape.json_lines:
-            renderer.session(sid, model, info is None)
-        endpoint = resolve_endpoint(settings, renderer.notice)  # may start the local gateway (never a user's URL)
-        if endpoint.managed and model != "local":
-            missing = missing_cloud_settings(model)
-            if missing:
-                raise KaiwaError(
-                    f"the model {model!r} needs {', '.join(missing)} in .env.litellm",
-                    "add them (see .env.litellm.example), or try --model local",
-                )
-        config = EngineConfig(
-            base_url=endpoint.base_url,
-            api_key=endpoint.api_key,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            use_tools=use_tools,
-            mcp_specs=mcp_specs,
-        )
-        stored = info.instructions if info is not None else None
-        options = TurnOptions(
-            model=model,
-            reasoning=reasoning,
-            instructions=oneshot.instructions_for(shape, settings, info is None, stored),
-            temperature=shape.temperature,
-            max_output_tokens=shape.max_output_tokens,
-            output_type=shape.schema.output_type() if shape.schema else None,
-        )
-        async with ChatEngine(config, lambda line: renderer.notice(line, "yellow")) as engine:
-            result = await engine.run_turn(
-                store,
-                sid,
-                message.turn_input(),
-                options,
-                shown,
-                on_wait=lambda: renderer.notice(f"waiting: another kaiwa process is in a turn on session {sid}"),
-            )
-            if info is not None and shape.system is not None and shape.system != stored:
-                await store.set_instructions(sid, shape.system)  # --system on a resumed session changes it
-            return result.record
-
-    async def guarded() -> TurnRecord:
-        try:
-            return await one_turn()
-        finally:
-            await store.close()
-
-    try:
-        record = asyncio.run(guarded())
-    except (KeyboardInterrupt, KaiwaError):
-        raise
-    except Exception as exc:
-        from ..store import store_failure
-
-        if (failure := store_failure(exc, store)) is not None:  # e.g. a damaged page met mid-turn
-            raise failure from exc
-        if endpoint is None:
-            raise
-        from ..chat.failures import explain
-
-        raise explain(
-            exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=model, timeout=settings.timeout
-        ) from exc
-    usage = record_usage_line(record)
-    oneshot.show_result(shape, renderer, sid, record, shown.answer, usage)
-
-
-def _named_session(settings: Settings, ref: str | None, latest: bool) -> str:
-    """The full id that `--session-id REF` (full, short or a unique fragment) or `-c` names, or a one-line error."""
-    from ..store.naming import pick
-    from .sessions import with_store
-
-    info = with_store(settings, lambda store: pick(store, ref, latest))
-    assert info is not None  # pick returns None only when neither was given
-    return info.session_id
 
 
 @app.callback(invoke_without_command=True)
@@ -247,52 +117,53 @@ def main(
         settings = load_settings()
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
             raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
-        if session_id is not None or continue_latest:  # a short id, a fragment or -c: the full id, or one line
-            session_id, continue_latest = _named_session(settings, session_id, continue_latest), False
         shape = oneshot.make_shape(settings, system, temperature, max_output_tokens, schema, json_lines)
-        if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
-            from ..chat.repl import ReplOptions, run_repl
+        from ..core.conversation import Setup
 
-            options = ReplOptions(
-                session_id=session_id, continue_latest=continue_latest, model=model or settings.model,
-                reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools,
-                mcp_config=mcp_config, show_reasoning=not hide_reasoning, plain=plain, debug=debug,
-                instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
-                attach=list(attach or []),
-            )  # fmt: skip
-            exit_code = run_repl(settings, options)
+        setup = Setup(
+            model=model or settings.model, session_ref=session_id, continue_latest=continue_latest,
+            reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools, mcp_config=mcp_config,
+            instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
+            schema=shape.schema,
+        )  # fmt: skip
+        if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
+            from ..ui.repl.start import ReplFace, run_repl
+
+            face = ReplFace(show_reasoning=not hide_reasoning, plain=plain, debug=debug, attach=list(attach or []))
+            exit_code = run_repl(settings, setup, face)
             if exit_code:
                 raise typer.Exit(exit_code)
             return
         message = oneshot.read_message(input, attach)
         text = message.text
-        _turn(
-            settings,
-            message,
-            session_id,
-            model or settings.model,
-            (reasoning or "").lower() or settings.reasoning,
-            not no_tools,
-            mcp_config,
-            not hide_reasoning,
-            plain,
-            shape,
-        )
+        from ..ui.oneshot import Face, run_turn
+
+        run_turn(settings, setup, message, Face(plain, not hide_reasoning, json_lines), err_console)
     except typer.Exit:
         raise
     except KaiwaError as exc:
         if json_lines:
-            oneshot.json_error(exc)
-        raise fail(exc, debug, None if isinstance(exc, UsageError | oneshot.AnswerRejected) else text) from None
+            from ..ui.oneshot import json_error
+
+            json_error(exc)
+        raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") else text) from None
+    except KeyboardInterrupt:
+        from ..core.failures import interrupted
+
+        stopped = interrupted()
+        if json_lines:
+            from ..ui.oneshot import json_error
+
+            json_error(stopped)
+        raise fail(stopped, False, text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug
         if debug:
             raise
-        bug = KaiwaError(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        from ..core.failures import unexpected
+
+        bug = unexpected(exc)
         if json_lines:
-            oneshot.json_error(bug)
+            from ..ui.oneshot import json_error
+
+            json_error(bug)
         raise fail(bug, False, text) from None
-    except KeyboardInterrupt:
-        interrupted = KaiwaError("interrupted", "nothing was saved for this turn; the session is as it was", 130)
-        if json_lines:
-            oneshot.json_error(interrupted)
-        raise fail(interrupted, False, text) from None

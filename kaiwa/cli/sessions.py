@@ -84,7 +84,9 @@ def _one_line(text: str) -> str:
 
 # -- list ------------------------------------------------------------------------------------------------
 def _list(limit: int, as_json: bool) -> None:
-    from ..chat.transcript import money, relative_time, safe, session_fields
+    from ..ui.format import money, relative_time
+    from ..ui.sanitize import clean as safe
+    from ..ui.transcript import session_fields
 
     rows = with_store(load_settings(), lambda store: store.list_sessions(limit))
     if as_json:
@@ -142,9 +144,9 @@ def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = 
     """The conversation as a transcript (Markdown when piped); --json: its fields and messages."""
 
     def body() -> None:
-        from ..chat import transcript
         from ..store.dump import iso, load
         from ..store.naming import resolve
+        from ..ui import transcript
 
         async def work(store: Store) -> Any:
             return await load(store, await resolve(store, session))
@@ -177,7 +179,9 @@ def search(
     """Sessions whose messages contain TEXT, most recently used first, each with a snippet around the match."""
 
     def body() -> None:
-        from ..chat.transcript import relative_time, safe, session_fields
+        from ..ui.format import relative_time
+        from ..ui.sanitize import clean as safe
+        from ..ui.transcript import session_fields
 
         if not text.strip():
             raise UsageError("nothing to search for", 'give a word, e.g. chat.py sessions search "terraform"')
@@ -237,8 +241,9 @@ def delete(
     """Remove sessions and everything stored for them, in one transaction. Asks first on a terminal."""
 
     def body() -> None:
-        from ..chat.transcript import relative_time, safe
         from ..store.naming import resolve
+        from ..ui.format import relative_time
+        from ..ui.sanitize import clean as safe
 
         if not yes and not sys.stdin.isatty():
             raise UsageError("not deleting without confirmation (stdin is not a terminal)", "pass --yes")

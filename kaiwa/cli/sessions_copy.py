@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
 
 
+def _notice(event: Any) -> None:
+    """The conversation's notices outside a turn (the store, the gateway)."""
+    line = getattr(event, "line", None)
+    if line:
+        _note(line, "yellow" if getattr(event, "level", "") == "warning" else "dim")
+
+
 def _announce(info: SessionInfo, what: str, as_json: bool) -> None:
     if as_json:
         _print_json({"id": info.session_id, "short_id": info.short_id, "title": info.title, "origin": info.origin})
@@ -96,7 +103,7 @@ def export(
         if format.lower() == "json":
             text = dumps.dumps(dump)
         else:
-            from ..chat.transcript import markdown
+            from ..ui.transcript import markdown
 
             text = markdown(dump)
         if output is None:
@@ -151,41 +158,26 @@ def compact(
     The original is kept; prints SESSION_ID=<new id>."""
 
     def body() -> None:
-        from ..chat.render import record_usage_line
-        from ..gateway.endpoint import resolve_endpoint
-        from ..store.naming import resolve
+        import asyncio
+
+        from ..core.conversation import Setup, open_conversation
+        from ..ui.format import plural, record_usage_line
+        from ..ui.transcript import summariser_text
 
         settings = load_settings()
-        endpoint = resolve_endpoint(settings, _note)
         quiet_sdk_logs(debug)
 
-        async def work(store: Store) -> Any:
-            from ..chat.compact import compact_session
+        async def work() -> Any:
+            setup = Setup(model=model or settings.model, session_ref=session, use_tools=False)
+            async with open_conversation(settings, setup, _notice) as conversation:
+                info = conversation.info
+                assert info is not None  # a named session
+                conversation.set_model(model or info.model or settings.model)
+                _note(f"summarising {info.short_id} ({plural(info.turns, 'turn')}) with {conversation.model}…")
+                _, done = await conversation.compact(summariser_text, lambda line: _note(line, "yellow"))
+                return done
 
-            info = await resolve(store, session)
-            chosen = model or info.model or settings.model
-            _note(f"summarising {info.short_id} ({counted(info.turns, 'turn')}) with {chosen}…")
-            try:
-                return await compact_session(
-                    store,
-                    info,
-                    model=chosen,
-                    base_url=endpoint.base_url,
-                    api_key=endpoint.api_key,
-                    timeout=settings.timeout,
-                    max_retries=settings.max_retries,
-                    notice=lambda line: _note(line, "yellow"),
-                )
-            except KaiwaError:
-                raise
-            except Exception as exc:
-                from ..chat.failures import explain
-
-                raise explain(
-                    exc, base_url=endpoint.base_url, api_key=endpoint.api_key, model=chosen, timeout=settings.timeout
-                ) from exc
-
-        done = with_store(settings, work)
+        done = asyncio.run(work())
         info = done.dump.info
         if as_json:
             _print_json(
@@ -201,7 +193,7 @@ def compact(
             from rich.console import Console
             from rich.markdown import Markdown
 
-            from ..chat.transcript import safe
+            from ..ui.sanitize import clean as safe
 
             out = Console()
             if out.is_terminal:

@@ -119,11 +119,6 @@ class Store(ABC):
 
     # -- the turn ----------------------------------------------------------------------------------
     @abstractmethod
-    def sdk_session(self, session_id: str) -> Any:
-        """The Agents SDK's own session class on this store's tables (SQLiteSession / SQLAlchemySession), used by
-        a turn to read the history. Imports the SDK; a turn never writes through it (see `commit_turn`)."""
-
-    @abstractmethod
     def lock(
         self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
     ) -> AbstractAsyncContextManager[None]:

@@ -14,7 +14,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 from sqlalchemy import delete, func, insert, literal_column, or_, select, text, update
@@ -28,9 +28,6 @@ from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
 from .pg_errors import parse_url, translate
 from .pg_lock import session_lock
 from .pg_search import search_sessions
-
-if TYPE_CHECKING:
-    from agents.extensions.memory import SQLAlchemySession
 
 CONNECT_TIMEOUT = 10.0
 NOW = R.NOW
@@ -137,12 +134,6 @@ class PostgresStore(Store):
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
-
-    def sdk_session(self, session_id: str) -> SQLAlchemySession:
-        """The SDK's own session class on this store's engine (how the turn reads the history)."""
-        from agents.extensions.memory import SQLAlchemySession
-
-        return SQLAlchemySession(session_id, engine=self.engine, create_tables=False)
 
     # -- reading -----------------------------------------------------------------------------------
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:

@@ -4,8 +4,8 @@ The items live in the SDK's `agent_messages` (its format, so its `SQLiteSession`
 sessions, usage per turn and a search index beside them (schema: `sqlite_schema.py`, the file: `sqlite_files.py`).
 Many processes share one file: WAL, a busy timeout, short `BEGIN IMMEDIATE` write transactions retried while
 the file is busy, and one turn at a time per session (`lock`). Every SQLite call runs in the store's own thread
-(`sqlite_worker.py`), never on the event loop. Nothing here imports the Agents SDK except `sdk_session`, so listing
-sessions stays cheap.
+(`sqlite_worker.py`), never on the event loop. Nothing here imports the Agents SDK at all,
+so listing sessions stays cheap.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import KaiwaError
 from . import sqlite_files as files
@@ -28,9 +28,6 @@ from .sqlite_files import check_db_path
 from .sqlite_lock import session_lock
 from .sqlite_search import search
 from .sqlite_worker import SQLiteWorker
-
-if TYPE_CHECKING:
-    from agents.memory import SQLiteSession
 
 __all__ = ["SQLiteStore", "check_db_path", "make_title", "new_session_id", "parse_session_id"]
 
@@ -138,13 +135,6 @@ class SQLiteStore(Store):
         return out[:limit]
 
     # -- the turn ----------------------------------------------------------------------------------
-    def sdk_session(self, session_id: str) -> SQLiteSession:
-        from agents.memory import SQLiteSession
-
-        if not self._worker.opened:  # the file exists, private and current, before the SDK opens it
-            self._worker.run_blocking(lambda conn: None)
-        return SQLiteSession(session_id, self.path)
-
     def lock(
         self, session_id: str, on_wait: Callable[[], None] | None = None, timeout: float | None = None
     ) -> AbstractAsyncContextManager[None]:

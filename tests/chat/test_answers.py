@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kaiwa.chat.schema import from_json_schema, load_schema, parse_short
+from kaiwa.core.schema import from_json_schema, load_schema, parse_short
 from kaiwa.errors import KaiwaError, UsageError
 from tests.chat.test_inputs import PDF, png
 from tests.conftest import Kaiwa, Run

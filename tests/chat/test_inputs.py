@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kaiwa.chat import inputs
+from kaiwa.core import inputs
 from kaiwa.errors import UsageError
 from tests.conftest import Kaiwa, Run
 from tests.standins.openai_compat import OpenAIChatStandIn

@@ -4,7 +4,8 @@ from io import StringIO
 
 from rich.console import Console
 
-from kaiwa.chat.render import Renderer, usage_line
+from kaiwa.ui.format import usage_line
+from kaiwa.ui.terminal import Renderer
 
 
 def consoles(terminal: bool) -> tuple[Console, Console, StringIO, StringIO]:

@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 from rich.markdown import Markdown
 
-from kaiwa.chat.render import Renderer
-from kaiwa.chat.sanitize import Sanitizer, clean
+from kaiwa.ui.sanitize import Sanitizer, clean
+from kaiwa.ui.terminal import Renderer
 
 CONTROL = re.compile(r"\x1b\[(\??[\d;]*)([A-Za-z])")
 LIVE_CONTROLS = {"?25l", "?25h", "2K", "1A"}  # hide/show cursor, erase line, cursor up: rich's Live, nothing else
@@ -86,7 +86,6 @@ def streamed(doc: str, step: int, height: int = 20, color: bool = False) -> str:
     for i in range(0, len(doc), step):
         r.text(doc[i : i + step])
     r.finish()
-    assert r.answer == doc
     return sink.getvalue()
 
 
@@ -167,7 +166,6 @@ def test_escape_sequences_from_the_model_or_a_tool_never_reach_the_terminal() ->
         assert raw not in out_sink.getvalue() + err_sink.getvalue()
     assert shown.count("␛]0;pwned␇") == 7  # shown harmlessly, everywhere
     assert "cr␍OVER" in shown and "␈␈" in shown and "\ufffd1;1H" in shown
-    assert r.answer.startswith(TRICKS)  # what the model said is kept as it said it
 
 
 def test_plain_output_neutralises_controls_but_keeps_text_byte_for_byte() -> None:

@@ -23,7 +23,7 @@ WIDTH, HEIGHT = 100, 30
 STREAMER = f"""
 import sys, time
 from rich.console import Console
-from kaiwa.chat.render import Renderer
+from kaiwa.ui.terminal import Renderer
 
 doc = open(sys.argv[1], encoding="utf-8").read()
 out = Console(soft_wrap=False)  # as kaiwa's one-shot makes it

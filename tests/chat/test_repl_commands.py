@@ -20,12 +20,18 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from kaiwa.chat import repl_commands as commands
-from kaiwa.chat.clipboard import osc52
-from kaiwa.chat.repl import Repl, ReplOptions, last_user_index
-from kaiwa.chat.repl_input import ReplCompleter, history_path, make_session
-from kaiwa.settings import load_settings
+from kaiwa.core.conversation import Conversation, Setup
+from kaiwa.core.events import ignore
+from kaiwa.core.history import last_user_index
+from kaiwa.core.options import EngineConfig
+from kaiwa.settings import Settings, load_settings
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
+from kaiwa.ui.clipboard import osc52
+from kaiwa.ui.repl import app as repl_app
+from kaiwa.ui.repl import registry
+from kaiwa.ui.repl.input import ReplCompleter, history_path, make_session
+from kaiwa.ui.repl.registry import COMMANDS, EXIT, dispatch
+from kaiwa.ui.repl.state import Repl, ReplFace
 
 # -- the input line -----------------------------------------------------------------------------------------
 
@@ -79,7 +85,7 @@ def test_history_is_private_and_walked_with_up(tmp_path: Path, monkeypatch: pyte
 
 
 def completions(text: str, aliases: list[str] | None = None, recent: list[tuple[str, str]] | None = None) -> list:
-    completer = ReplCompleter(commands.completions, lambda: aliases or [], lambda: recent or [])
+    completer = ReplCompleter(registry.completions, lambda: aliases or [], lambda: recent or [])
     return [c.text for c in completer.get_completions(Document(text), None)]  # type: ignore[arg-type]
 
 
@@ -103,6 +109,14 @@ class FakeEndpoint:
     managed = False
 
 
+def make_repl(settings: Settings, store: Any, endpoint: Any, model: str = "fake-a", use_tools: bool = True) -> Repl:
+    """A REPL on a Conversation as `open_conversation` makes it, on this store and endpoint, with a new session."""
+    config = EngineConfig(endpoint.base_url, endpoint.api_key, timeout=60, max_retries=0, use_tools=use_tools)
+    conversation = Conversation(settings, store, endpoint, config, Setup(model=model, use_tools=use_tools), ignore)
+    conversation.new()
+    return Repl(conversation, ReplFace())
+
+
 @pytest.fixture
 def repl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repl]:
     from kaiwa.store import open_store
@@ -112,10 +126,10 @@ def repl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repl]:
     settings = load_settings(None)
     store = open_store(settings)
     asyncio.run(store.open())
-    r = Repl(settings, ReplOptions(model="fake-a"), store, FakeEndpoint())
+    r = make_repl(settings, store, FakeEndpoint())
     r.err = Console(file=io.StringIO(), width=200)
-    r.new_session()
     yield r
+    asyncio.run(r.conversation.close())
     asyncio.run(store.close())
 
 
@@ -124,7 +138,7 @@ def screen(r: Repl) -> str:
 
 
 def run(r: Repl, line: str) -> Any:
-    return asyncio.run(commands.dispatch(r, line))
+    return asyncio.run(dispatch(r, line))
 
 
 def store_exchange(r: Repl, *pairs: tuple[str, str]) -> SessionInfo:
@@ -137,7 +151,7 @@ def store_exchange(r: Repl, *pairs: tuple[str, str]) -> SessionInfo:
     asyncio.run(r.store.create_session(SessionDump(info, items, turns)))
     stored = asyncio.run(r.store.get_session(r.session_id))
     assert stored is not None
-    asyncio.run(r.open_session(stored))
+    asyncio.run(r.conversation.open(stored))
     return stored
 
 
@@ -146,12 +160,12 @@ def test_unknown_command_names_the_closest(repl: Repl) -> None:
     assert "unknown command /mdoel: did you mean /model?" in screen(repl)
     run(repl, "/zzzzzz")
     assert "/help lists the commands" in screen(repl)
-    assert run(repl, "/exit") is commands.EXIT and run(repl, "/quit") is commands.EXIT
+    assert run(repl, "/exit") is EXIT and run(repl, "/quit") is EXIT
 
 
 def test_help_lists_every_command(repl: Repl) -> None:
     run(repl, "/help")
-    for name in commands.COMMANDS:
+    for name in COMMANDS:
         assert f"/{name}" in screen(repl)
 
 
@@ -259,7 +273,6 @@ def test_the_repl_is_not_imported_by_one_shot_paths() -> None:
 def test_every_turn_marks_the_local_gateway_as_used(
     proxy: Any, upstream: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kaiwa.chat.turn import ChatEngine, EngineConfig
     from kaiwa.gateway.endpoint import Endpoint
     from kaiwa.store import open_store
 
@@ -274,19 +287,16 @@ def test_every_turn_marks_the_local_gateway_as_used(
     async def two_turns() -> list[float]:
         store = open_store(settings)
         await store.open()
-        r = Repl(settings, ReplOptions(model="fake-a", use_tools=False), store, endpoint)
+        r = make_repl(settings, store, endpoint, use_tools=False)
         r.out = r.err = Console(file=io.StringIO())
-        r.new_session()
         seen = []
-        config = EngineConfig(proxy.base_url, proxy.master_key, timeout=60, max_retries=0, use_tools=False)
         try:
-            async with ChatEngine(config) as engine:
-                r.engine = engine
-                for text in ("one", "two"):
-                    assert await r.send(text)
-                    seen.append(marker.stat().st_mtime)
-                    os.utime(marker, (0, 0))  # as if long ago: the next turn must touch it again
+            for text in ("one", "two"):
+                assert await r.send(text)
+                seen.append(marker.stat().st_mtime)
+                os.utime(marker, (0, 0))  # as if long ago: the next turn must touch it again
         finally:
+            await r.conversation.close()
             await store.close()
         return seen
 
@@ -302,7 +312,7 @@ def test_an_exception_in_the_loop_still_stops_the_mcp_servers(
     import json
     import signal
 
-    from kaiwa.chat import repl as repl_module
+    from kaiwa.ui.repl import start as repl_start
     from tests.mcp_fixtures import stdio_server_config
 
     pid_file = tmp_path / "mcp.pid"
@@ -318,14 +328,13 @@ def test_an_exception_in_the_loop_still_stops_the_mcp_servers(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SESSION_DB_URL", raising=False)
 
-    async def broken_loop(self: Repl) -> None:
+    async def broken_loop(repl: Repl) -> None:
         assert pid_file.exists()  # the server is up while the REPL runs
         raise RuntimeError("a bug in the loop")
 
-    monkeypatch.setattr(repl_module.Repl, "loop", broken_loop)
-    options = ReplOptions(model="fake-a", mcp_config=config)
+    monkeypatch.setattr(repl_app, "loop", broken_loop)
     with pytest.raises(RuntimeError, match="a bug in the loop"):
-        repl_module.run_repl(load_settings(None), options)
+        repl_start.run_repl(load_settings(None), Setup(model="fake-a", mcp_config=config), ReplFace())
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

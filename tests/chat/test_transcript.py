@@ -11,11 +11,12 @@ import time
 import pytest
 from rich.console import Console
 
-from kaiwa.chat import transcript
-from kaiwa.chat.compact import _partial, _turn_starts
+from kaiwa.core.compact import _partial
+from kaiwa.core.history import turn_starts as _turn_starts
 from kaiwa.errors import KaiwaError
 from kaiwa.store import dump as dumps
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
+from kaiwa.ui import transcript
 
 SID = "019ac0de-0000-7000-8000-00000000abcd"
 ITEMS = [

@@ -15,6 +15,7 @@ import pytest
 
 from kaiwa.errors import KaiwaError
 from kaiwa.store.base import SessionDump, SessionInfo, Store, TurnRecord
+from tests.harness.sdk_sessions import sdk_session
 
 from .conftest import StoreFactory
 
@@ -179,7 +180,7 @@ def test_the_sdk_session_reads_what_was_committed(store: Store) -> None:
     async def body() -> None:
         async with opened(store):
             await store.commit_turn("s", [user("こんにちは"), REASONING, answer("やあ")], record(), title="x")
-            sdk = store.sdk_session("s")
+            sdk = sdk_session(store, "s")
             try:
                 assert await sdk.get_items() == [user("こんにちは"), REASONING, answer("やあ")]
             finally:

@@ -21,6 +21,7 @@ from kaiwa.errors import KaiwaError
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
 from kaiwa.store.pg_schema import SCHEMA_VERSION
 from kaiwa.store.postgres import PostgresStore
+from tests.harness.sdk_sessions import sdk_session
 
 SID = "0199b000-0000-7000-8000-00000000aaaa"
 USER = {"role": "user", "content": "How do I fix the Terraform errors? 東京の天気を教えて"}
@@ -86,9 +87,9 @@ def test_tables_are_the_sdks_own(postgres: Any, pg_url: str) -> None:
 def test_the_sdk_reads_what_kaiwa_wrote_and_kaiwa_reads_what_the_sdk_wrote(pg_url: str) -> None:
     async def body(store: PostgresStore) -> None:
         await one_turn(store)
-        assert await store.sdk_session(SID).get_items() == [USER, REASONING, ANSWER]
+        assert await sdk_session(store, SID).get_items() == [USER, REASONING, ANSWER]
         # Rows are byte for byte what the SDK would have written.
-        sdk_side = store.sdk_session("0199b000-0000-7000-8000-00000000bbbb")
+        sdk_side = sdk_session(store, "0199b000-0000-7000-8000-00000000bbbb")
         await sdk_side.add_items([USER, ANSWER])
         assert await store.items(sdk_side.session_id) == [USER, ANSWER]
         raw = await sql(pg_url, "SELECT session_id, message_data FROM agent_messages ORDER BY id")
@@ -191,9 +192,9 @@ def test_search_sees_rows_the_sdk_wrote(pg_url: str) -> None:
 
     async def body(store: PostgresStore) -> None:
         await store.create_session(SessionDump(SessionInfo(SID, 0, 0, "fake-a", "t")))
-        await store.sdk_session(SID).add_items([{"role": "user", "content": "kubernetes ingress"}])
+        await sdk_session(store, SID).add_items([{"role": "user", "content": "kubernetes ingress"}])
         assert [h.session.session_id for h in await store.search("ingress")] == [SID]
-        await store.sdk_session(SID).pop_item()
+        await sdk_session(store, SID).pop_item()
         assert await store.search("ingress") == []
 
     with_store(pg_url, body)

@@ -65,7 +65,7 @@ def test_unusable_paths_are_refused(tmp_path: Path, setup, message: str) -> None
 
 def test_an_uncommitted_turn_leaves_the_session_as_it_was(tmp_path: Path) -> None:
     """A turn's items wait in its TurnBuffer; a turn that fails (or a process that dies) never commits them."""
-    from kaiwa.chat.turn_buffer import TurnBuffer
+    from kaiwa.core.turn_buffer import TurnBuffer
 
     store = opened(tmp_path / "db.sqlite3")
     sid = new_session_id()
@@ -73,11 +73,9 @@ def test_an_uncommitted_turn_leaves_the_session_as_it_was(tmp_path: Path) -> Non
 
     async def body() -> list[Any]:
         await store.commit_turn(sid, first, TurnRecord(model="m", input_tokens=3), title="one")
-        stored = store.sdk_session(sid)
-        buffer = TurnBuffer(stored)
+        buffer = TurnBuffer(sid, await store.items(sid))
         await buffer.add_items([{"role": "user", "content": "two"}])
         assert [i["content"] for i in await buffer.get_items()] == ["one", "1", "two"]  # the Runner's view
-        stored.close()
         return await store.items(sid)  # …but the turn failed here: nothing was committed
 
     assert asyncio.run(body()) == first
@@ -86,16 +84,14 @@ def test_an_uncommitted_turn_leaves_the_session_as_it_was(tmp_path: Path) -> Non
 
 
 def test_an_uncommitted_first_turn_leaves_no_trace(tmp_path: Path) -> None:
-    from kaiwa.chat.turn_buffer import TurnBuffer
+    from kaiwa.core.turn_buffer import TurnBuffer
 
     path = tmp_path / "db.sqlite3"
     store = opened(path)
     sid = new_session_id()
 
     async def body() -> None:
-        stored = store.sdk_session(sid)
-        await TurnBuffer(stored).add_items([{"role": "user", "content": "hi"}])
-        stored.close()
+        await TurnBuffer(sid, await store.items(sid)).add_items([{"role": "user", "content": "hi"}])
 
     asyncio.run(body())
     assert asyncio.run(store.get_session(sid)) is None

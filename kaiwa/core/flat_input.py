@@ -165,13 +165,3 @@ def prepare_history(items: list[Item]) -> list[Item]:
     """The stored history ready to send: as it is when that is what the SDK would send (one cheap pass), else
     through the SDK's own functions."""
     return items if _is_plain(items) else _as_the_sdk_prepares(items)
-
-
-async def load_history(store: Any, stored: Any, session_id: str, keep: int | None = None) -> list[Item]:
-    """The session's stored items (up to `keep`), prepared for sending: from the store's own reader when it has
-    one (one query), else through the SDK session."""
-    reader = getattr(store, "items", None)
-    items = await reader(session_id) if reader is not None else await stored.get_items()
-    if keep is not None:
-        items = items[:keep]
-    return prepare_history(items)

@@ -3,22 +3,31 @@ else — reasoning, tool calls, usage, notices — on stderr, so a pipe receives
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.console import Console
 from rich.text import Text
 
+from ..core.events import (
+    Event,
+    LockWaiting,
+    Notice,
+    ReasoningDelta,
+    TextDelta,
+    ToolCalled,
+    ToolReturned,
+    TurnCompleted,
+    TurnFailed,
+)
+from .format import record_usage_line
 from .markdown_stream import MarkdownStream
 from .sanitize import Sanitizer, clean
 
-if TYPE_CHECKING:
-    from ..store.base import TurnRecord
-
 
 class Renderer:
-    """Markdown on a terminal (finished blocks printed once, the unfinished one live: see markdown_stream), the
+    """The terminal face of a turn: call it with each core event (`renderer(event)`).
+
+    Markdown on a terminal (finished blocks printed once, the unfinished one live: see markdown_stream), the
     deltas as they come when piped. Control characters from the model or a tool are shown harmlessly in both
-    (see sanitize); `answer` keeps the text exactly as the model sent it.
+    (see sanitize).
 
     `refresh_per_second=None` draws a frame per delta instead of on rich's Live thread (tests, bench)."""
 
@@ -42,14 +51,34 @@ class Renderer:
         self._in_segment = False  # answer text since the last tool call
         self._in_reasoning = False
         self._ends_with_newline = True
-        self.answer = ""  # the whole answer of the turn, as the model sent it
+        self.hold_text = False  # --schema: the answer is printed once checked, not as it streams
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case TextDelta(delta=delta):
+                if not self.hold_text:
+                    self.text(delta)
+            case ReasoningDelta(delta=delta):
+                self.reasoning(delta)
+            case ToolCalled(name=name, arguments=arguments):
+                self.tool_called(name, arguments)
+            case ToolReturned(name=name, output=output):
+                self.tool_returned(name, output)
+            case Notice(line=line, level=level):
+                self.notice(line, "yellow" if level == "warning" else "dim")
+            case LockWaiting(session_id=sid):
+                self.notice(f"waiting: another kaiwa process is in a turn on session {sid}")
+            case TurnCompleted(record=record):
+                self.finish()
+                self.usage(record_usage_line(record))
+            case TurnFailed():
+                self.finish()  # the face prints the failure's line itself (it knows what else to say)
 
     # -- the answer --------------------------------------------------------------------------
     def text(self, delta: str) -> None:
         if not delta:
             return
         self._end_reasoning()
-        self.answer += delta
         self._in_segment = True
         self._show(self._clean_text.feed(delta))
 
@@ -110,7 +139,7 @@ class Renderer:
         self._make_room()
         self.err.print(Text(f"  ↳ {clean(line)}", style="dim"), highlight=False, soft_wrap=True)
 
-    # What a turn reports (chat/turn.py); --json's renderer (chat/jsonl.py) keeps them structured.
+    # A tool's call and result, in words (--json's face, jsonl.py, keeps them structured).
     def tool_called(self, name: str, arguments: str) -> None:
         from ..tools.display import describe_call
 
@@ -131,25 +160,3 @@ class Renderer:
 
     def usage(self, line: str) -> None:
         self.notice(line)
-
-
-def usage_line(
-    model: str, input_tokens: int, output_tokens: int, reasoning: int, cached: int, cost: float | None
-) -> str:
-    parts = [f"{input_tokens:,} in" + (f" ({cached:,} cached)" if cached else "")]
-    parts.append(f"{output_tokens:,} out" + (f" ({reasoning:,} reasoning)" if reasoning else ""))
-    if cost is not None:
-        parts.append(f"${cost:.6f}".rstrip("0").rstrip(".") if cost else "$0")
-    return f"{model} · " + " · ".join(parts)
-
-
-def record_usage_line(record: TurnRecord) -> str:
-    """The usage line of a stored turn."""
-    return usage_line(
-        record.model,
-        record.input_tokens,
-        record.output_tokens,
-        record.reasoning_tokens,
-        record.cached_tokens,
-        record.cost,
-    )

@@ -28,7 +28,7 @@ HISTORY_FILE = "repl-history"
 
 def history_path() -> Path:
     """`<state folder>/repl-history`, created 0600 (the folder 0700) before prompt_toolkit appends to it."""
-    from ..gateway.state import state_dir
+    from ...gateway.state import state_dir
 
     path = state_dir() / HISTORY_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

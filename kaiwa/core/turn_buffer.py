@@ -1,5 +1,5 @@
-"""The session the Runner sees during one turn: it reads the stored history through the backend's own SDK session
-and keeps everything the turn adds in memory, until the store commits it in one transaction.
+"""The session the Runner sees during one turn: the stored history (read by the store before the turn) and
+everything the turn adds, kept in memory until the store commits it in one transaction.
 
 This is what makes a turn atomic: nothing of an unfinished turn is ever written, so a turn that fails, is
 cancelled or whose process is killed leaves the session exactly as it was — there is nothing to roll back.
@@ -15,20 +15,16 @@ Item = Any  # TResponseInputItem: a JSON-able dict
 
 
 class TurnBuffer(SessionABC):
-    def __init__(self, stored: Any, keep: int | None = None) -> None:
-        """`stored`: the backend's SDK session (read only). `keep`: hide stored items from that index on
-        (`/retry` replaces the last exchange; the store deletes them in the same commit)."""
-        self.session_id: str = stored.session_id
+    def __init__(self, session_id: str, history: list[Item]) -> None:
+        """`history`: the stored items this turn continues from (for `/retry`, without the exchange it replaces;
+        the store deletes those in the same commit)."""
+        self.session_id = session_id
         self.session_settings = None
-        self._stored = stored
-        self._keep = keep
+        self._history = history
         self.pending: list[Item] = []
 
     async def get_items(self, limit: int | None = None) -> list[Item]:
-        history = await self._stored.get_items()
-        if self._keep is not None:
-            history = history[: self._keep]
-        items = [*history, *self.pending]
+        items = [*self._history, *self.pending]
         return items[-limit:] if limit else items
 
     async def add_items(self, items: list[Item]) -> None:

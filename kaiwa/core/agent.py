@@ -13,10 +13,7 @@ from agents import Agent, ModelSettings, OpenAIResponsesModel, RunConfig, set_tr
 from openai import AsyncOpenAI
 from openai.types.shared import Reasoning
 
-INSTRUCTIONS = (
-    "You are kaiwa, a helpful assistant in a terminal. Answer in the language of the user's message. "
-    "Be concise; use Markdown when it helps. Use the tools you have when they give a more exact answer."
-)
+from .options import INSTRUCTIONS
 
 
 @dataclass

@@ -1,4 +1,23 @@
-"""Turning what the SDK, openai and the proxy raise into one line for the user.
+"""The one mapping from what a turn raises (the SDK, openai, the proxy, the store, kaiwa itself) to a failure:
+one line for the user, a hint, an exit code, and a `kind` from this fixed list (`--json`'s `error.kind`):
+
+    usage           a flag, setting, file or message kaiwa cannot use (exit 2)
+    store           the session store refused or failed
+    gateway         the local gateway could not be started
+    unreachable     the proxy could not be reached
+    timeout         the proxy did not answer in time
+    auth            the proxy rejected the API key
+    unknown_model   the proxy has no such model alias
+    context_window  the conversation no longer fits the model
+    rate_limited    the cloud kept answering 429
+    upstream        the cloud failed (5xx) even after retries
+    refused         the cloud or the proxy refused the request (4xx)
+    stream          the answer broke off mid-stream
+    tool_loop       the agent kept calling tools without answering
+    bad_answer      the answer does not follow --schema (the turn IS stored)
+    interrupted     Ctrl-C or a signal stopped the turn
+    internal        a bug in kaiwa (details with --debug)
+    failed          any other one-line failure
 
 Called only after a turn failed, so the heavy modules it inspects are already imported.
 """
@@ -12,6 +31,12 @@ import urllib.request
 from typing import Any
 
 from ..errors import KaiwaError
+from .events import TurnFailed
+
+KINDS = (
+    "usage", "store", "gateway", "unreachable", "timeout", "auth", "unknown_model", "context_window",
+    "rate_limited", "upstream", "refused", "stream", "tool_loop", "bad_answer", "interrupted", "internal", "failed",
+)  # fmt: skip
 
 _SECRETISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]+)")
 MESSAGE_LIMIT = 240
@@ -151,41 +176,81 @@ def is_context_window(exc: BaseException) -> bool:
     return isinstance(exc, ModelBehaviorError) and bool(_CONTEXT_WINDOW.search(str(exc)))
 
 
-def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: str, timeout: float) -> KaiwaError:
-    """The one line a failed turn shows."""
+def _failure(kind: str, message: str, hint: str = "") -> KaiwaError:
+    return KaiwaError(message, hint, kind=kind)
+
+
+def as_event(exc: KaiwaError, cause: BaseException | None = None) -> TurnFailed:
+    return TurnFailed(kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, cause=cause or exc)
+
+
+def as_error(failed: TurnFailed) -> KaiwaError:
+    return KaiwaError(failed.message, failed.hint, failed.exit_code, kind=failed.kind)
+
+
+def unexpected(exc: BaseException) -> KaiwaError:
+    """A bug, not the user's doing: still one line (the traceback with --debug)."""
+    return KaiwaError(
+        f"unexpected {type(exc).__name__}: {redact(_short(str(exc)))}",
+        "run again with --debug and report it",
+        kind="internal",
+    )
+
+
+def interrupted() -> KaiwaError:
+    return KaiwaError(
+        "interrupted", "nothing was saved for this turn; the session is as it was", 130, kind="interrupted"
+    )
+
+
+def explain(
+    exc: BaseException, *, base_url: str, api_key: str | None, model: str, timeout: float, store: Any = None
+) -> KaiwaError:
+    """The one line a failed turn (or a command that talks to the proxy or the store) shows."""
+    if isinstance(exc, KaiwaError):
+        return exc
+    if store is not None:
+        from ..store import store_failure
+
+        if (failed := store_failure(exc, store)) is not None:  # e.g. a damaged page met mid-turn
+            failed.kind = "store"
+            return failed
     import openai
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 
-    if isinstance(exc, KaiwaError):
-        return exc
     raw = _body_message(exc)
     cloud, words = cloud_words(raw)  # the provider's own message when LiteLLM wrapped one
     message = redact(_short(words), api_key)
     at = f" at {cloud}" if cloud else ""
     if is_context_window(exc):
-        return KaiwaError(
+        return _failure(
+            "context_window",
             f"the conversation no longer fits the context window of {model!r}",
             "compact it (/compact, or `chat.py sessions compact ID`), start a new one (/new, or without"
             " --session-id), or pick a model with a longer context (--model); the session is as it was",
         )
     if isinstance(exc, openai.APITimeoutError):
-        return KaiwaError(
+        return _failure(
+            "timeout",
             f"the proxy at {base_url} did not answer within {timeout:g} s",
             "try again, or raise KAIWA_TIMEOUT in .env.app",
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         if cause is not None and "connect" not in type(cause).__name__.lower() and "refused" not in str(cause):
-            return KaiwaError(
+            return _failure(
+                "stream",
                 f"the connection to the proxy broke off mid-answer ({type(cause).__name__})",
                 "nothing was saved for this turn; try again",
             )
-        return KaiwaError(
+        return _failure(
+            "unreachable",
             f"cannot reach the LiteLLM proxy at {base_url}",
             "start it (`docker compose up -d` or `uv run chat.py gateway start`) or set LITELLM_BASE_URL",
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in raw:
-        return KaiwaError(
+        return _failure(
+            "auth",
             f"the proxy at {base_url} rejected the API key",
             "set LITELLM_API_KEY (environment or .env.app) to the proxy's key",
         )
@@ -196,23 +261,27 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
     ):
         aliases = proxy_aliases(base_url, api_key)
         offer = f"use --model with one of: {', '.join(aliases)}" if aliases else "check --model and LITELLM_MODEL"
-        return KaiwaError(f"the proxy has no model alias {model!r}", offer)
+        return _failure("unknown_model", f"the proxy has no model alias {model!r}", offer)
     if isinstance(exc, openai.RateLimitError):
         said = f": {message}" if cloud else ""
-        return KaiwaError(f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON)
+        return _failure(
+            "rate_limited", f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON
+        )
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code >= 500:
-            return KaiwaError(
+            return _failure(
+                "upstream",
                 f"the model {model!r} failed upstream{at} ({exc.status_code}) even after retries: {message}",
                 RETRY_LATER,
             )
         if cloud:
-            return KaiwaError(
+            return _failure(
+                "refused",
                 f"{cloud} refused the request for the model {model!r} ({exc.status_code}): {message}",
                 FIX_REQUEST,
             )
-        return KaiwaError(
-            f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
+        return _failure(
+            "refused", f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
         )
     if isinstance(exc, ModelBehaviorError):
         # Some bridges (Vertex) report upstream HTTP errors as a 200 stream ending in `response.failed`.
@@ -224,20 +293,32 @@ def explain(exc: BaseException, *, base_url: str, api_key: str | None, model: st
         at = f" at {cloud}" if cloud else ""
         detail = redact(_short(words), api_key)
         if code and code.group(1) == "rate_limit_exceeded":
-            return KaiwaError(f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}", RETRY_SOON)
-        if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
-            return KaiwaError(f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER)
-        if code and code.group(1) in ("invalid_request_error", "bad_request"):
-            return KaiwaError(
-                f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}", FIX_REQUEST
+            return _failure(
+                "rate_limited",
+                f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}",
+                RETRY_SOON,
             )
-        return KaiwaError(
-            f"the model's answer failed mid-stream{at}: {detail}", "nothing was saved for this turn; try again"
+        if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
+            return _failure(
+                "upstream", f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER
+            )
+        if code and code.group(1) in ("invalid_request_error", "bad_request"):
+            return _failure(
+                "refused",
+                f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}",
+                FIX_REQUEST,
+            )
+        return _failure(
+            "stream",
+            f"the model's answer failed mid-stream{at}: {detail}",
+            "nothing was saved for this turn; try again",
         )
     if isinstance(exc, MaxTurnsExceeded):
-        return KaiwaError("the agent kept calling tools without answering", "rephrase, or try --no-tools")
+        return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try --no-tools")
     if isinstance(exc, openai.APIError):
-        return KaiwaError(f"the answer stream failed: {message}", "try again")
-    return KaiwaError(
-        f"unexpected {type(exc).__name__}: {redact(_short(str(exc)), api_key)}", "run again with --debug for details"
+        return _failure("stream", f"the answer stream failed: {message}", "try again")
+    return _failure(
+        "internal",
+        f"unexpected {type(exc).__name__}: {redact(_short(str(exc)), api_key)}",
+        "run again with --debug for details",
     )

@@ -12,15 +12,20 @@ with that call's usage as its turn record, `origin` "compacted from <id>", and t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import KaiwaError
-from ..store.base import Item, SessionDump, SessionInfo, Store, TurnRecord
+from ..store.base import Item, SessionDump, SessionInfo, Store
 from ..store.dump import with_totals
 from ..store.naming import new_session_id
-from .transcript import entries, markdown
+from .history import entries, turn_starts
+
+if TYPE_CHECKING:
+    from .engine import ChatEngine
 
 SUMMARISER = (
     "You compact conversations between a user and an AI assistant so they can continue in a new session that "
@@ -31,6 +36,9 @@ SUMMARISER = (
 )
 REQUEST = "Summarise our conversation so far, so that we can continue it in a new session."
 TRANSCRIPT_RESULT_LIMIT = 2000  # characters of each tool result the summariser sees
+# A session as the readable transcript the summariser is sent (the faces' Markdown transcript, `ui/transcript.py`,
+# passed in: the core does not format), with each tool result cut to the given length.
+AsText = Callable[[SessionDump, int], str]
 
 
 @dataclass(frozen=True)
@@ -40,29 +48,23 @@ class Compacted:
     left_out_turns: int  # oldest turns that did not fit the model's context window
 
 
-def _turn_starts(items: list[Item]) -> list[int]:
-    """Where each turn starts: at each user message (anything before the first one is a turn of its own)."""
-    starts = [i for i, item in enumerate(items) if item.get("role") == "user" and item.get("type") in (None, "message")]
-    return starts if not items or starts[:1] == [0] else [0, *starts]
-
-
 def _partial(dump: SessionDump, skip_turns: int) -> SessionDump:
     """`dump` without its first `skip_turns` turns."""
     if skip_turns == 0:
         return dump
-    starts = _turn_starts(dump.items)
+    starts = turn_starts(dump.items)
     cut = starts[skip_turns] if skip_turns < len(starts) else len(dump.items)
     return SessionDump(info=dump.info, items=dump.items[cut:], turns=dump.turns[skip_turns:])
 
 
-def _prompt(dump: SessionDump, left_out: int) -> str:
+def _prompt(dump: SessionDump, left_out: int, as_text: AsText) -> str:
     note = (
         f"\n\n(Left out: the earliest {left_out} turn{'s' if left_out != 1 else ''}, which did not fit. Say so at "
         "the start of the summary.)"
         if left_out
         else ""
     )
-    return f"{markdown(dump, result_limit=TRANSCRIPT_RESULT_LIMIT)}\n---\n\n{REQUEST}{note}"
+    return f"{as_text(dump, TRANSCRIPT_RESULT_LIMIT)}\n---\n\n{REQUEST}{note}"
 
 
 def _assistant_text(items: list[Item]) -> str:
@@ -71,57 +73,46 @@ def _assistant_text(items: list[Item]) -> str:
 
 async def compact(
     dump: SessionDump,
+    engine: ChatEngine,
     *,
     model: str,
-    base_url: str,
-    api_key: str | None,
-    timeout: float,
-    max_retries: int,
+    as_text: AsText,
     notice: Callable[[str], None] = lambda line: None,
 ) -> Compacted:
-    """Summarise `dump` with `model`; the result's `dump` is the new session (not yet stored)."""
+    """Summarise `dump` with `model` through the conversation's engine (its client and HTTP pool); the result's
+    `dump` is the new session (not yet stored)."""
     from agents import Runner
 
-    from .agent import (
-        ProxyReceipts,
-        build_agent,
-        make_client,
-        make_http_client,
-        model_settings,
-        reported_cost,
-        run_config,
-    )
+    from .agent import build_agent, model_settings, reported_cost, run_config
+    from .engine import usage_record
     from .failures import is_context_window
 
-    total = len(_turn_starts(dump.items))
+    total = len(turn_starts(dump.items))
     if total == 0:
         raise KaiwaError(f"session {dump.info.short_id} has no messages to compact", "pick another session")
     new_id = new_session_id()
-    receipts = ProxyReceipts()
-    http_client = make_http_client(receipts)
-    client = make_client(base_url, api_key, timeout, max_retries, http_client)
+    engine.receipts.request_ids.clear()
     started = time.monotonic()
     left_out = 0
-    try:
-        agent = build_agent(model, client, model_settings(new_id, None), [], [], instructions=SUMMARISER)
-        while True:
-            try:
-                prompt = _prompt(_partial(dump, left_out), left_out)
-                result = await Runner.run(agent, prompt, run_config=run_config(), max_turns=1)
-                break
-            except Exception as exc:
-                if not is_context_window(exc):
-                    raise
-                if left_out >= total - 1:
-                    raise KaiwaError(
-                        f"not even the last turn of the conversation fits the context window of {model!r}",
-                        "compact it with a model that has a longer context (--model)",
-                    ) from exc
-                left_out = min(total - 1, max(1, left_out + (total - left_out) // 2))
-                kept = total - left_out
-                notice(f"the conversation does not fit {model}'s context whole; summarising its last {kept} turns")
-    finally:
-        await client.close()
+    agent = build_agent(model, engine.client, model_settings(new_id, None), [], [], instructions=SUMMARISER)
+    while True:
+        try:
+            prompt = _prompt(_partial(dump, left_out), left_out, as_text)
+            result = await Runner.run(agent, prompt, run_config=run_config(), max_turns=1)
+            break
+        except Exception as exc:
+            if not is_context_window(exc):
+                raise
+            if left_out >= total - 1:
+                raise KaiwaError(
+                    f"not even the last turn of the conversation fits the context window of {model!r}",
+                    "compact it with a model that has a longer context (--model)",
+                    kind="context_window",
+                ) from exc
+            left_out = min(total - 1, max(1, left_out + (total - left_out) // 2))
+            kept = total - left_out
+            notice(f"the conversation does not fit {model}'s context whole; summarising its last {kept} turns")
+    receipts = engine.receipts
     output: list[Item] = [
         dict(item.to_input_item())  # type: ignore[arg-type]
         for item in result.new_items
@@ -130,16 +121,10 @@ async def compact(
     summary = _assistant_text(output)
     if not summary.strip():
         raise KaiwaError(f"{model} returned an empty summary", "try again, or another model (--model)")
-    usage = result.context_wrapper.usage
-    record = TurnRecord(
-        model=model,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        reasoning_tokens=getattr(usage.output_tokens_details, "reasoning_tokens", 0) or 0,
-        cached_tokens=getattr(usage.input_tokens_details, "cached_tokens", 0) or 0,
-        cost=reported_cost(result.raw_responses),
-        request_ids=tuple(receipts.request_ids),
-        duration_ms=int((time.monotonic() - started) * 1000),
+    record = dataclasses.replace(
+        usage_record(
+            model, result.context_wrapper.usage, receipts.request_ids, reported_cost(result.raw_responses), started
+        ),
         created_at=time.time(),
     )
     now = time.time()
@@ -160,25 +145,15 @@ async def compact(
 async def compact_session(
     store: Store,
     info: SessionInfo,
+    engine: ChatEngine,
     *,
     model: str,
-    base_url: str,
-    api_key: str | None,
-    timeout: float,
-    max_retries: int,
+    as_text: AsText,
     notice: Callable[[str], None] = lambda line: None,
 ) -> Compacted:
     """Load `info`'s session, compact it and store the new session (the original stays as it is)."""
     from ..store.dump import load
 
-    compacted = await compact(
-        await load(store, info),
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        timeout=timeout,
-        max_retries=max_retries,
-        notice=notice,
-    )
+    compacted = await compact(await load(store, info), engine, model=model, as_text=as_text, notice=notice)
     await store.create_session(compacted.dump)
     return compacted

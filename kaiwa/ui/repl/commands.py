@@ -1,68 +1,15 @@
-"""The REPL's / commands. Each takes the `Repl` and the text after the command's name.
-
-An unknown `/word` gets one line naming the closest command; `//text` sends "/text" as a message.
-"""
+"""The REPL's general / commands: help, exit, edit, the model and its settings, tools, attachments, usage, copy.
+(The conversation's own commands are in `session_commands.py`.)"""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
 from rich.text import Text
 
-from ..errors import KaiwaError
-from ..settings import REASONING_EFFORTS
-
-if TYPE_CHECKING:
-    from .repl import Repl
-
-EXIT = object()  # what /exit returns to the loop
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    usage: str
-    help: str
-    run: Callable[[Repl, str], Awaitable[Any]]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, usage: str, help: str) -> Callable[[Callable[[Repl, str], Awaitable[Any]]], Any]:
-    def register(run: Callable[[Repl, str], Awaitable[Any]]) -> Callable[[Repl, str], Awaitable[Any]]:
-        COMMANDS[name] = Command(name, usage, help, run)
-        return run
-
-    return register
-
-
-def completions() -> Sequence[tuple[str, str]]:
-    return [(c.name, c.help) for c in COMMANDS.values()] + [("quit", "leave (same as /exit)")]
-
-
-async def dispatch(repl: Repl, line: str) -> Any:
-    word, _, arg = line[1:].partition(" ")
-    word = word.strip().lower()
-    name = "exit" if word == "quit" else word
-    found = COMMANDS.get(name)
-    if found is None:
-        close = difflib.get_close_matches(word, [*COMMANDS, "quit"], n=1, cutoff=0.5)
-        hint = f"did you mean /{close[0]}?" if close else "/help lists the commands"
-        repl.say(f"unknown command /{word}: {hint} (to send a message starting with /, type //)", "yellow")
-        return None
-    try:
-        return await found.run(repl, arg.strip())
-    except Exception as exc:  # a command that fails is one line; the REPL stays
-        from .failures import explain
-
-        repl.error(explain(exc, base_url=repl.endpoint.base_url, api_key=repl.endpoint.api_key, model=repl.model,
-                           timeout=repl.settings.timeout))  # fmt: skip
-        return None
-
+from ...errors import KaiwaError
+from ...settings import REASONING_EFFORTS
+from ..format import money, plural, record_usage_line
+from .registry import COMMANDS, EXIT, command, first_line
+from .state import Repl
 
 # -- general ----------------------------------------------------------------------------------------
 
@@ -86,7 +33,7 @@ async def _exit(repl: Repl, arg: str) -> object:
 async def _edit(repl: Repl, arg: str) -> None:
     import asyncio
 
-    from .repl_input import edit_in_editor
+    from .input import edit_in_editor
 
     text = await asyncio.to_thread(edit_in_editor, arg)
     if text is None:
@@ -112,7 +59,7 @@ async def _model(repl: Repl, arg: str) -> None:
         return
     if aliases and arg not in aliases:
         raise KaiwaError(f"the proxy has no model alias {arg!r}", f"use one of: {', '.join(aliases)}")
-    repl.model = arg
+    repl.conversation.set_model(arg)
     repl.say(f"model: {arg} from the next turn on" + ("" if aliases else " (the proxy did not list its models)"))
 
 
@@ -124,7 +71,7 @@ async def _reasoning(repl: Repl, arg: str) -> None:
         return
     if effort not in (*REASONING_EFFORTS, "off"):
         raise KaiwaError(f"/reasoning {arg!r} is not one of low, medium, high, off")
-    repl.reasoning = None if effort == "off" else effort
+    repl.conversation.set_reasoning(None if effort == "off" else effort)
     repl.say(f"reasoning: {effort}")
 
 
@@ -135,26 +82,23 @@ async def _system(repl: Repl, arg: str) -> None:
             repl.say("instructions for this session:")
             repl.say(repl.instructions, "")
         else:
-            from .agent import INSTRUCTIONS
+            from ...core.options import INSTRUCTIONS
 
             repl.say(f"kaiwa's default instructions: {INSTRUCTIONS}")
         return
     text = None if arg == "--default" else arg
-    if repl.info is not None:
-        await repl.store.set_instructions(repl.session_id, text)
-        repl.info = await repl.store.get_session(repl.session_id)
-    repl.instructions = text
+    await repl.conversation.set_instructions(text)
     repl.say("instructions reset to kaiwa's default" if text is None else "instructions set for this session")
 
 
 @command("tools", "/tools", "the tools the model may call, and where each comes from")
 async def _tools(repl: Repl, arg: str) -> None:
-    engine = repl.engine
+    engine = await repl.conversation.start()
     if not engine.config.use_tools:
         repl.say("no tools (--no-tools)")
         return
     for tool in engine.tools():
-        repl.say(f"  {tool.name}  built-in · {_first_line(tool.description)}", "")
+        repl.say(f"  {tool.name}  built-in · {first_line(tool.description)}", "")
     for server in engine.mcp_servers:
         try:
             listed = await server.list_tools()
@@ -162,32 +106,14 @@ async def _tools(repl: Repl, arg: str) -> None:
             repl.say(f"  MCP server {server.name!r} did not list its tools: {type(exc).__name__}", "yellow")
             continue
         for tool in listed:  # names and descriptions come from the server: say() shows them harmlessly
-            repl.say(f"  {tool.name}  MCP {server.name} · {_first_line(tool.description or '')}", "")
-
-
-def _first_line(text: str) -> str:
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line if len(line) <= 80 else line[:79] + "…"
-
-
-# -- the conversation ---------------------------------------------------------------------------------
-
-
-@command("new", "/new", "start a fresh session")
-async def _new(repl: Repl, arg: str) -> None:
-    repl.new_session()
-    await repl.refresh_recent()
-    repl.say("a new session: your next message starts it")
+            repl.say(f"  {tool.name}  MCP {server.name} · {first_line(tool.description or '')}", "")
 
 
 @command("attach", "/attach FILE", "add a text file, image or PDF to your next message (--clear drops them)")
 async def _attach(repl: Repl, arg: str) -> None:
     import shlex
 
-    try:
-        from .inputs import check_together, load_attachment
-    except ImportError:  # issue 11's attachments are not in this build yet
-        raise KaiwaError("attachments are not available in this version of kaiwa") from None
+    from ...core.inputs import check_together, load_attachment
 
     if not arg:
         if not repl.attachments:
@@ -212,41 +138,9 @@ async def _attach(repl: Repl, arg: str) -> None:
             repl.say(a.notice, "yellow")
 
 
-@command("retry", "/retry", "send the last message again, replacing its answer")
-async def _retry(repl: Repl, arg: str) -> None:
-    from .repl import item_text, last_user_index
-
-    items = await repl.store.items(repl.session_id) if repl.info is not None else []
-    index = last_user_index(items)
-    if index is None:
-        raise KaiwaError("nothing to retry yet", "send a message first")
-    text = item_text(items[index])
-    repl.say(f"retrying: {_first_line(text)}")
-    await repl.send(text, user_input=[items[index]], replace_from=index)
-
-
-@command("undo", "/undo", "remove the last exchange from the session")
-async def _undo(repl: Repl, arg: str) -> None:
-    from .repl import item_role, item_text, last_user_index
-
-    items = await repl.store.items(repl.session_id) if repl.info is not None else []
-    index = last_user_index(items)
-    if index is None:
-        raise KaiwaError("nothing to undo", "the session has no exchange yet")
-    turns = await repl.store.turns(repl.session_id)
-    await repl.store.truncate(repl.session_id, index, max(0, len(turns) - 1))
-    repl.info = await repl.store.get_session(repl.session_id)
-    answers = [item_text(i) for i in items[:index] if item_role(i) == "assistant"]
-    repl.last_answer = answers[-1] if answers else ""
-    repl.say(f"removed the last exchange: “{_first_line(item_text(items[index]))}”")
-    repl.pending = item_text(items[index])  # back on the input line, to edit or drop with Ctrl-C
-
-
 @command("usage", "/usage", "this session's turns, tokens and cost")
 async def _usage(repl: Repl, arg: str) -> None:
-    from .render import record_usage_line
-
-    turns = await repl.store.turns(repl.session_id) if repl.info is not None else []
+    turns = await repl.conversation.turns()
     if not turns:
         repl.say("no turns yet")
         return
@@ -254,9 +148,9 @@ async def _usage(repl: Repl, arg: str) -> None:
         line = record_usage_line(t)
         repl.say(f"  {n:>3}. {line} · {t.duration_ms / 1000:.1f} s")
     costs = [t.cost for t in turns if t.cost is not None]
-    total = f" · ${sum(costs):.6f}".rstrip("0").rstrip(".") if costs else ""
+    total = f" · {money(sum(costs))}" if costs else ""
     repl.say(
-        f"  {len(turns)} turns · {sum(t.input_tokens for t in turns):,} in · "
+        f"  {plural(len(turns), 'turn')} · {sum(t.input_tokens for t in turns):,} in · "
         f"{sum(t.output_tokens for t in turns):,} out{total}",
         "bold",
     )
@@ -266,7 +160,7 @@ async def _usage(repl: Repl, arg: str) -> None:
 async def _copy(repl: Repl, arg: str) -> None:
     import sys
 
-    from .clipboard import copy
+    from ..clipboard import copy
 
     if not repl.last_answer:
         raise KaiwaError("no answer to copy yet")
@@ -275,7 +169,3 @@ async def _copy(repl: Repl, arg: str) -> None:
     if problem:
         raise KaiwaError(f"cannot copy: {problem}")
     repl.say(f"copied the last answer ({len(repl.last_answer):,} characters) to the clipboard")
-
-
-# The session commands (/sessions, /resume, /fork, /compact) register themselves from their own module.
-from . import repl_sessions  # noqa: E402, F401

@@ -1,0 +1,324 @@
+"""A conversation: the store, the engine, the session and the options, for one-shot and the REPL alike.
+
+`open_conversation(settings, setup, emit)` opens the store, picks the session (`-s`, `-c` or a new one), finds
+the proxy (maybe starting the local gateway) and yields a `Conversation`. Its engine (the Agents SDK, the HTTP
+pool, the MCP servers) starts on `start()` or the first turn, so a face can greet the user before that cost.
+Every way out closes the engine and the store.
+
+Faces call the methods; none of them prints. A turn reports through the `emit` the face passes: its events, then
+`TurnCompleted` or `TurnFailed` (also returned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import KaiwaError, UsageError
+from ..settings import REASONING_EFFORTS, Settings
+from ..store.base import Item, SessionInfo, Store, TurnRecord
+from .events import Emit, Notice, SessionOpened, TurnCompleted, TurnFailed
+from .history import last_answer, last_user_index
+from .options import EngineConfig, TurnOptions
+
+if TYPE_CHECKING:
+    from ..gateway.endpoint import Endpoint
+    from .compact import Compacted
+    from .engine import ChatEngine
+    from .schema import AnswerSchema
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the user asked for when the conversation opens (flags and settings, already checked)."""
+
+    model: str
+    session_ref: str | None = None  # full id, short id or a unique fragment
+    continue_latest: bool = False  # -c
+    reasoning: str | None = None
+    use_tools: bool = True
+    mcp_config: Path | None = None
+    instructions: str | None = None  # --system: a new session's, or replacing a resumed one's
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    schema: AnswerSchema | None = None  # --schema (one-shot)
+
+
+class Conversation:
+    def __init__(
+        self, settings: Settings, store: Store, endpoint: Endpoint, config: EngineConfig, setup: Setup, emit: Emit
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.endpoint = endpoint
+        self.config = config
+        self.schema = setup.schema
+        self._emit = emit  # for what happens outside a turn (an MCP server that will not start)
+        self.options = TurnOptions(
+            model=setup.model,
+            reasoning=setup.reasoning,
+            temperature=setup.temperature,
+            max_output_tokens=setup.max_output_tokens,
+            output_type=setup.schema.output_type() if setup.schema else None,
+        )
+        self.session_id = ""
+        self.info: SessionInfo | None = None  # None until the session's first turn is stored
+        self.last_answer = ""
+        self.engine: ChatEngine | None = None
+        self._engine_cm: ChatEngine | None = None
+
+    # -- the engine ----------------------------------------------------------------------------------
+    async def start(self) -> ChatEngine:
+        """The engine, started once (imports the SDK, connects the MCP servers)."""
+        if self.engine is None:
+            from .engine import ChatEngine
+
+            engine = ChatEngine(self.config, self._emit)
+            self.engine = await engine.__aenter__()
+            self._engine_cm = engine
+        return self.engine
+
+    async def close(self) -> None:
+        engine, self.engine, self._engine_cm = self._engine_cm, None, None
+        if engine is not None:
+            await engine.__aexit__(None, None, None)
+
+    # -- sessions ------------------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.options.model
+
+    @property
+    def instructions(self) -> str | None:
+        return self.options.instructions
+
+    def new(self, instructions: str | None = None) -> None:
+        """A fresh session: stored with its first turn."""
+        from ..store.naming import new_session_id
+
+        self.session_id = new_session_id()
+        self.info = None
+        self.last_answer = ""
+        self.options = dataclasses.replace(self.options, instructions=instructions or self.settings.system)
+
+    async def open(self, info: SessionInfo) -> None:
+        self.session_id = info.session_id
+        self.info = info
+        self.options = dataclasses.replace(self.options, instructions=info.instructions)
+        self.last_answer = last_answer(await self.store.items(info.session_id))
+
+    async def resume(self, ref: str) -> SessionInfo:
+        from ..store.naming import resolve
+
+        info = await resolve(self.store, ref)
+        await self.open(info)
+        return info
+
+    async def refresh(self) -> SessionInfo | None:
+        if self.info is not None:
+            self.info = await self.store.get_session(self.session_id)
+        return self.info
+
+    async def fork(self) -> SessionInfo:
+        """Continue in a copy of the whole session (items, turns, instructions); the original is untouched."""
+        from ..store.dump import fork, load
+
+        if self.info is None:
+            raise KaiwaError("nothing to fork yet", "send a message first")
+        copy = fork(await load(self.store, self.info))
+        await self.store.create_session(copy)
+        info = await self._stored(copy.info.session_id)
+        await self.open(info)
+        return info
+
+    async def compact(self, as_text: Any, notice: Any) -> tuple[SessionInfo, Compacted]:
+        """Continue in a new session that starts from a summary of this one (`as_text`: a session dump → the
+        transcript the summariser reads)."""
+        from .compact import compact_session
+
+        if self.info is None:
+            raise KaiwaError("nothing to compact yet", "send a message first")
+        try:
+            engine = await self.start()
+            compacted = await compact_session(self.store, self.info, engine, model=self.model, as_text=as_text,
+                                              notice=notice)  # fmt: skip
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self.explain(exc) from exc
+        info = await self._stored(compacted.dump.info.session_id)
+        await self.open(info)
+        return info, compacted
+
+    async def _stored(self, session_id: str) -> SessionInfo:
+        stored = await self.store.get_session(session_id)
+        if stored is None:
+            raise KaiwaError(f"the new session {session_id} was not stored", "try again")
+        return stored
+
+    async def items(self) -> list[Item]:
+        return await self.store.items(self.session_id) if self.info is not None else []
+
+    async def turns(self) -> list[TurnRecord]:
+        return await self.store.turns(self.session_id) if self.info is not None else []
+
+    async def recent(self, limit: int = 50) -> list[SessionInfo]:
+        return await self.store.list_sessions(limit)
+
+    # -- what the next turn is sent with -------------------------------------------------------------
+    def set_model(self, model: str) -> None:
+        self.options = dataclasses.replace(self.options, model=model)
+
+    def set_reasoning(self, effort: str | None) -> None:
+        if effort is not None and effort not in REASONING_EFFORTS:
+            raise UsageError(f"reasoning {effort!r} is not one of {', '.join(REASONING_EFFORTS)}, off")
+        self.options = dataclasses.replace(self.options, reasoning=effort)
+
+    async def set_instructions(self, text: str | None) -> None:
+        """This session's instructions (None: kaiwa's default); stored at once when the session is."""
+        if self.info is not None:
+            await self.store.set_instructions(self.session_id, text)
+            self.info = await self.store.get_session(self.session_id)
+        self.options = dataclasses.replace(self.options, instructions=text)
+
+    async def aliases(self) -> list[str]:
+        """The proxy's model aliases ([] when it will not say)."""
+        from .failures import proxy_aliases
+
+        return await asyncio.to_thread(proxy_aliases, self.endpoint.base_url, self.endpoint.api_key)
+
+    def explain(self, exc: BaseException) -> KaiwaError:
+        """What went wrong, as the one line (`failures.explain` with this conversation's proxy and model)."""
+        from .failures import explain
+
+        return explain(exc, base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, model=self.model,
+                       timeout=self.settings.timeout, store=self.store)  # fmt: skip
+
+    # -- turns ---------------------------------------------------------------------------------------
+    async def send(
+        self, user_input: str | list[Item], emit: Emit, *, replace_from: int | None = None
+    ) -> TurnCompleted | TurnFailed:
+        """One turn. Emits its events and returns how it ended; a cancelled turn raises CancelledError (nothing
+        stored). A `--schema` answer that does not follow the schema is stored, and fails as `bad_answer`."""
+        from .failures import as_event
+
+        if self.endpoint.managed:
+            from ..gateway.endpoint import touch
+
+            touch()  # an open conversation keeps the local gateway from idling out
+        try:
+            engine = await self.start()
+            done = await engine.run_turn(
+                self.store, self.session_id, user_input, self.options, emit, replace_from=replace_from
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            failed = as_event(self.explain(exc), exc)
+            emit(failed)
+            return failed
+        self.last_answer = done.answer
+        if replace_from is not None or self.info is None:
+            self.info = await self.store.get_session(self.session_id)
+        else:
+            self._count(done.record)
+        if self.info is not None and self.info.instructions != self.options.instructions:
+            await self.set_instructions(self.options.instructions)  # --system given on a resumed session
+        if self.schema is not None:
+            try:
+                done = dataclasses.replace(done, output=self.schema.check(done.answer, self.session_id))
+            except KaiwaError as exc:
+                failed = TurnFailed("bad_answer", exc.message, exc.hint, exc.exit_code, cause=exc)
+                emit(failed)
+                return failed
+        emit(done)
+        return done
+
+    def _count(self, record: TurnRecord) -> None:
+        """The session's figures after a turn, without asking the store again (keeps a turn's overhead flat)."""
+        info = self.info
+        assert info is not None
+        cost = None if info.cost is None and record.cost is None else (info.cost or 0.0) + (record.cost or 0.0)
+        self.info = dataclasses.replace(
+            info,
+            model=record.model,
+            turns=info.turns + 1,
+            input_tokens=info.input_tokens + record.input_tokens,
+            output_tokens=info.output_tokens + record.output_tokens,
+            cost=cost,
+        )
+
+    async def last_exchange(self) -> tuple[int, Item]:
+        """Where the last exchange starts, and its user message."""
+        items = await self.items()
+        index = last_user_index(items)
+        if index is None:
+            raise KaiwaError("nothing to retry yet", "send a message first")
+        return index, items[index]
+
+    async def retry(self, emit: Emit) -> TurnCompleted | TurnFailed:
+        """The last message again, replacing its answer (atomically, in the turn's commit)."""
+        index, message = await self.last_exchange()
+        return await self.send([message], emit, replace_from=index)
+
+    async def undo(self) -> Item:
+        """Remove the last exchange; returns its user message (to put back on the input line)."""
+        items = await self.items()
+        index = last_user_index(items)
+        if index is None:
+            raise KaiwaError("nothing to undo", "the session has no exchange yet")
+        turns = await self.store.turns(self.session_id)
+        await self.store.truncate(self.session_id, index, max(0, len(turns) - 1))
+        self.info = await self.store.get_session(self.session_id)
+        self.last_answer = last_answer(items[:index])
+        return items[index]
+
+
+@asynccontextmanager
+async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> AsyncIterator[Conversation]:
+    """The store opened, the session picked, the proxy found; closed on every way out."""
+    from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
+    from ..store import open_store
+    from ..store.naming import pick
+
+    mcp_specs: list[Any] = []
+    if setup.use_tools:
+        from ..tools.mcp_config import default_mcp_config_path, load_mcp_config
+
+        chosen = setup.mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
+        mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
+    store = open_store(settings, lambda line: emit(Notice(line, "warning")))
+    conversation: Conversation | None = None
+    try:
+        await store.open()  # a bad store fails here, before any gateway is started
+        info = await pick(store, setup.session_ref, setup.continue_latest)
+        endpoint = resolve_endpoint(settings, lambda line: emit(Notice(line)))  # may start the local gateway
+        if endpoint.managed and setup.model != "local" and (missing := missing_cloud_settings(setup.model)):
+            raise KaiwaError(
+                f"the model {setup.model!r} needs {', '.join(missing)} in .env.litellm",
+                "add them (see .env.litellm.example), or try --model local",
+            )
+        config = EngineConfig(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
+            max_retries=settings.max_retries, use_tools=setup.use_tools, mcp_specs=mcp_specs,
+        )  # fmt: skip
+        conversation = Conversation(settings, store, endpoint, config, setup, emit)
+        if info is None:
+            conversation.new(setup.instructions)
+        else:
+            await conversation.open(info)
+            if setup.instructions is not None:  # replaces the resumed session's, stored with the next turn
+                conversation.options = dataclasses.replace(conversation.options, instructions=setup.instructions)
+        emit(SessionOpened(conversation.session_id, setup.model, info is None))
+        yield conversation
+    finally:
+        try:
+            if conversation is not None:
+                await conversation.close()
+        finally:
+            await store.close()

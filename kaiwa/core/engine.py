@@ -1,0 +1,177 @@
+"""The turn engine: `ChatEngine` sets up once what every turn needs (the HTTP pool, the openai client, the MCP
+servers) and runs turns: the user's input → the agent's streamed answer → events for the face, items for the store.
+
+A turn is atomic (see `turn_buffer.py`): its items are committed with its usage record in one transaction at its
+end, under the session's lock, so a failed, cancelled or killed turn leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+from ..store.base import Item, Store, TurnRecord, make_title
+from .events import (
+    Emit,
+    LockWaiting,
+    Notice,
+    ReasoningDelta,
+    TextDelta,
+    ToolCalled,
+    ToolReturned,
+    TurnCompleted,
+)
+from .history import first_text
+from .options import EngineConfig, TurnOptions
+
+MAX_TOOL_ROUNDS = 12
+TEXT_EVENTS = {"response.output_text.delta"}
+REASONING_EVENTS = {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
+
+
+def _field(raw: Any, name: str) -> Any:
+    return getattr(raw, name, None) or (raw.get(name) if isinstance(raw, dict) else None)
+
+
+class _TurnEvents:
+    """The SDK's stream events → kaiwa's events; keeps the answer's text (the engine never reads it back from a
+    face) and each call's tool name (a tool's output names only its call)."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.answer: list[str] = []
+        self.tool_names: dict[str, str] = {}
+
+    def on(self, event: Any) -> None:
+        if event.type == "raw_response_event":
+            kind = getattr(event.data, "type", "")
+            if kind in TEXT_EVENTS:
+                if event.data.delta:
+                    self.answer.append(event.data.delta)
+                    self.emit(TextDelta(event.data.delta))
+            elif kind in REASONING_EVENTS and event.data.delta:
+                self.emit(ReasoningDelta(event.data.delta))
+        elif event.type == "run_item_stream_event":
+            raw = event.item.raw_item
+            call_id = str(_field(raw, "call_id") or "")
+            if event.name == "tool_called":
+                name = str(_field(raw, "name") or "tool")
+                self.tool_names[call_id] = name
+                self.emit(ToolCalled(name, str(_field(raw, "arguments") or ""), call_id))
+            elif event.name == "tool_output":
+                self.emit(ToolReturned(self.tool_names.get(call_id, "tool"), event.item.output, call_id))
+
+
+def usage_record(model: str, usage: Any, request_ids: list[str], cost: float | None, started: float) -> TurnRecord:
+    """A turn's (or a compaction's) record from the SDK's usage object."""
+    return TurnRecord(
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        reasoning_tokens=getattr(usage.output_tokens_details, "reasoning_tokens", 0) or 0,
+        cached_tokens=getattr(usage.input_tokens_details, "cached_tokens", 0) or 0,
+        cost=cost,
+        request_ids=tuple(request_ids),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+class ChatEngine:
+    """`async with ChatEngine(config, emit) as engine: await engine.run_turn(...)`; MCP servers are connected on
+    entry and stopped on every way out."""
+
+    def __init__(self, config: EngineConfig, emit: Emit) -> None:
+        self.config = config
+        self._emit = emit
+        self._stack = AsyncExitStack()
+        self.mcp_servers: list[Any] = []
+
+    async def __aenter__(self) -> ChatEngine:
+        from .agent import ProxyReceipts, make_client, make_http_client
+
+        self.receipts = ProxyReceipts()
+        http_client = make_http_client(self.receipts)
+        self.client = make_client(
+            self.config.base_url, self.config.api_key, self.config.timeout, self.config.max_retries, http_client
+        )
+        self._stack.push_async_callback(self.client.close)
+        if self.config.use_tools:
+            from ..tools.mcp import connected_mcp_servers
+
+            self.mcp_servers = await self._stack.enter_async_context(
+                connected_mcp_servers(self.config.mcp_specs, lambda line: self._emit(Notice(line, "warning")))
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def tools(self) -> list[Any]:
+        from ..tools import builtin_tools
+
+        return builtin_tools() if self.config.use_tools else []
+
+    async def run_turn(
+        self,
+        store: Store,
+        session_id: str,
+        user_input: str | list[Item],
+        options: TurnOptions,
+        emit: Emit,
+        *,
+        title: str | None = None,
+        replace_from: int | None = None,
+    ) -> TurnCompleted:
+        """One turn under the session's lock; committed only when the answer is complete. Raises on failure
+        (`failures.explain` makes the line), and on cancellation: nothing is stored then."""
+        from agents import Runner
+
+        from .agent import build_agent, model_settings, reported_cost, run_config
+        from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
+        from .turn_buffer import TurnBuffer
+
+        started = time.monotonic()
+        self.receipts.request_ids.clear()
+        events = _TurnEvents(emit)
+        async with store.lock(session_id, lambda: emit(LockWaiting(session_id))):
+            stored = await store.items(session_id)
+            if replace_from is not None:
+                stored = stored[:replace_from]
+            # Flat cost in history length (flat_input.py): the client sends the stored history in front of what
+            # the Runner prepares, which is only this turn's items. KAIWA_SLOW_HISTORY=1: the Runner reads it all.
+            slow = slow_history()
+            buffer = TurnBuffer(session_id, stored) if slow else TurnOnlyBuffer(session_id, stored)
+            history = [] if slow else prepare_history(stored)
+            agent = build_agent(
+                options.model,
+                self.client,
+                model_settings(session_id, options.reasoning, options.temperature, options.max_output_tokens),
+                self.tools(),
+                self.mcp_servers if self.config.use_tools else [],
+                instructions=options.instructions,
+                output_type=options.output_type,
+            )
+            with history_sent_first(history):
+                result = Runner.run_streamed(
+                    agent,
+                    user_input,  # type: ignore[arg-type]  # plain JSON items, as the SDK stores them
+                    session=buffer,
+                    run_config=run_config(),
+                    max_turns=MAX_TOOL_ROUNDS,
+                )
+                async for event in result.stream_events():
+                    events.on(event)
+            usage = result.context_wrapper.usage
+            record = usage_record(
+                options.model, usage, self.receipts.request_ids, reported_cost(result.raw_responses), started
+            )
+            await store.commit_turn(
+                session_id,
+                buffer.pending,
+                record,
+                title=title or make_title(first_text(user_input)),
+                instructions=options.instructions,
+                replace_from=replace_from,
+            )
+        return TurnCompleted(session_id, record, "".join(events.answer), result.final_output)

@@ -1,0 +1,75 @@
+"""The one way kaiwa writes figures: tokens, cost, counts, times and a turn's usage line. Every face and command
+uses these, so one session shows the same cost in the toolbar, `/sessions`, `/usage` and `sessions list`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING
+
+from ..words import counted as plural  # `1 turn`, `2 turns`: shared with the store's own messages
+
+if TYPE_CHECKING:
+    from ..store.base import TurnRecord
+
+__all__ = ["money", "plural", "record_usage_line", "relative_time", "tokens", "usage_line"]
+
+SMALLEST = 0.000001  # below one millionth of a dollar a cost is shown as "<$0.000001", never as "$0"
+
+
+def money(cost: float | None) -> str:
+    """$0.000015, $0.0123, $1.5; "" when the proxy gave no price."""
+    if cost is None:
+        return ""
+    if cost == 0:
+        return "$0"
+    if 0 < cost < SMALLEST:
+        return f"<${SMALLEST:.6f}"
+    return f"${cost:.6f}".rstrip("0").rstrip(".")
+
+
+def tokens(count: int) -> str:
+    return f"{count:,}"
+
+
+def usage_line(
+    model: str, input_tokens: int, output_tokens: int, reasoning: int, cached: int, cost: float | None
+) -> str:
+    parts = [f"{tokens(input_tokens)} in" + (f" ({tokens(cached)} cached)" if cached else "")]
+    parts.append(f"{tokens(output_tokens)} out" + (f" ({tokens(reasoning)} reasoning)" if reasoning else ""))
+    if cost is not None:
+        parts.append(money(cost))
+    return f"{model} · " + " · ".join(parts)
+
+
+def record_usage_line(record: TurnRecord) -> str:
+    """The usage line of a stored turn."""
+    return usage_line(
+        record.model,
+        record.input_tokens,
+        record.output_tokens,
+        record.reasoning_tokens,
+        record.cached_tokens,
+        record.cost,
+    )
+
+
+def relative_time(timestamp: float, now: float | None = None) -> str:
+    """ "just now", "3 min ago", "2 h ago", "yesterday", "4 days ago", then the date (local time)."""
+    now = time.time() if now is None else now
+    seconds = now - timestamp
+    if seconds < 0:
+        return "just now" if seconds > -60 else dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d")
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    then, today = dt.datetime.fromtimestamp(timestamp).date(), dt.datetime.fromtimestamp(now).date()
+    days = (today - then).days
+    if days == 0:
+        return f"{int(seconds // 3600)} h ago"
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    return then.isoformat()

@@ -1,0 +1,84 @@
+"""`--json`: the turn as JSON Lines on stdout, one object per line, each with a `type`, for scripts and `jq`.
+The core's events, serialised (`core/events.py`):
+
+    {"type": "session", "session_id": …, "model": …, "new": true|false}     first
+    {"type": "reasoning", "delta": …}  {"type": "text", "delta": …}         as the answer streams
+    {"type": "tool_call", "name": …, "arguments": {…}}  {"type": "tool_result", "name": …, "output": …}
+    {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}}  last, on success
+    {"type": "error", "kind": …, "message": …, "hint": …}                    last, on failure (same exit code)
+
+Nothing else reaches stdout; stderr carries only notices (and the failure's one line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from ..core.events import (
+    Event,
+    LockWaiting,
+    Notice,
+    ReasoningDelta,
+    SessionOpened,
+    TextDelta,
+    ToolCalled,
+    ToolReturned,
+    TurnCompleted,
+    TurnFailed,
+)
+from ..core.history import json_arguments, json_output
+from .sanitize import clean
+
+
+class JsonLines:
+    """The JSON Lines face: call it with each core event."""
+
+    def __init__(self, out: TextIO | None = None, err: Console | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or Console(stderr=True)
+        self.has_schema = False  # --schema: `done` carries the checked value as `output`
+
+    def emit(self, kind: str, /, **fields: Any) -> None:
+        self.out.write(json.dumps({"type": kind, **fields}, ensure_ascii=False, default=str) + "\n")
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case SessionOpened(session_id=sid, model=model, new=new):
+                self.emit("session", session_id=sid, model=model, new=new)
+            case TextDelta(delta=delta) | ReasoningDelta(delta=delta):
+                self.emit(event.type, delta=delta)
+            case ToolCalled(name=name, arguments=arguments):
+                self.emit("tool_call", name=name, arguments=json_arguments(arguments))
+            case ToolReturned(name=name, output=output):
+                self.emit("tool_result", name=name, output=json_output(output))
+            case Notice(line=line, level=level):
+                # Notices (a replaced byte, a gateway starting) stay on stderr: stdout is JSON only.
+                self.err.print(Text(clean(line), style="yellow" if level == "warning" else "dim"), highlight=False,
+                               soft_wrap=True)  # fmt: skip
+            case LockWaiting(session_id=sid):
+                self.err.print(f"waiting: another kaiwa process is in a turn on session {sid}", highlight=False)
+            case TurnCompleted():
+                self.done(event)
+            case TurnFailed():
+                self.error(event)
+
+    def done(self, event: TurnCompleted) -> None:
+        record = event.record
+        usage = {
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "reasoning_tokens": record.reasoning_tokens,
+            "cached_tokens": record.cached_tokens,
+            "cost": record.cost,
+        }
+        extra = {"output": event.output} if self.has_schema else {}
+        self.emit("done", session_id=event.session_id, model=record.model, text=event.answer, usage=usage, **extra)
+
+    def error(self, event: TurnFailed) -> None:
+        self.emit("error", kind=event.kind, message=event.message, hint=event.hint or None)

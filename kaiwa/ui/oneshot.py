@@ -1,0 +1,98 @@
+"""One-shot: one message, its answer, and the session id — the terminal face (Markdown on a terminal, plain text
+when piped) or `--json`'s, around one `Conversation` turn.
+
+stdout carries only the answer (or the JSON Lines, or a `--schema` answer's checked JSON); everything else goes to
+stderr. A failed turn raises the failure as a `KaiwaError` for the command to print as its one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from ..core.events import Event, Notice, TurnCompleted, TurnFailed
+from ..errors import KaiwaError
+from .jsonl import JsonLines
+from .terminal import Renderer
+
+if TYPE_CHECKING:
+    from ..core.conversation import Setup
+    from ..core.inputs import Message
+    from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class Face:
+    """How the answer is shown."""
+
+    plain: bool = False  # plain text even on a terminal
+    show_reasoning: bool = True
+    json_lines: bool = False
+
+
+def make_face(face: Face, err: Console, schema: bool) -> Renderer | JsonLines:
+    if face.json_lines:
+        lines = JsonLines(err=err)
+        lines.has_schema = schema
+        return lines
+    out = Console(soft_wrap=False)
+    renderer = Renderer(out, err, markdown=out.is_terminal and not face.plain, show_reasoning=face.show_reasoning)
+    renderer.hold_text = schema  # a --schema answer is printed once checked
+    return renderer
+
+
+def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err: Console) -> None:
+    """The turn, shown; returns when it is stored. Raises KaiwaError (kind from the failure) otherwise."""
+    from ..core.conversation import open_conversation
+    from ..core.failures import as_error
+
+    shown = make_face(face, err, setup.schema is not None)
+    failures: list[TurnFailed] = []
+
+    def emit(event: Event) -> None:
+        if isinstance(event, TurnFailed):
+            failures.append(event)  # raised below, printed once by the command (and as JSON with --json)
+            if isinstance(shown, Renderer):
+                shown.finish()
+            return
+        shown(event)
+
+    for notice in message.notices:
+        emit(Notice(notice))
+
+    async def one_turn() -> tuple[TurnCompleted | TurnFailed, str]:
+        async with open_conversation(settings, setup, emit) as conversation:
+            return await conversation.send(message.turn_input(), emit), conversation.session_id
+
+    try:
+        result, session_id = asyncio.run(one_turn())
+    except BaseException:
+        if isinstance(shown, Renderer):
+            shown.finish()  # Ctrl-C: the partial answer stays visible; nothing of it is stored
+        raise
+    if isinstance(result, TurnFailed):
+        if result.kind == "bad_answer" and not face.json_lines:
+            _session_line(err, session_id)
+        raise as_error(result) from result.cause
+    if setup.schema is not None and not face.json_lines:
+        sys.stdout.write(json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.flush()
+    if not face.json_lines:
+        _session_line(err, result.session_id)
+
+
+def _session_line(err: Console, session_id: str) -> None:
+    if session_id:
+        err.print(f"SESSION_ID={session_id}", highlight=False, soft_wrap=True)
+
+
+def json_error(exc: KaiwaError) -> None:
+    """--json: a failure as the last line on stdout (the one line on stderr stays too)."""
+    from ..core.failures import as_event
+
+    JsonLines()(as_event(exc))

@@ -1,0 +1,222 @@
+"""The interactive mode's face: a `Conversation` plus what only a terminal needs (the consoles, the text to put
+back on the input line, the files attached to the next message, the toolbar) and the running of a turn so that
+Ctrl-C cancels it.
+
+Ctrl-C while an answer streams cancels the turn's task at once; a turn is atomic, so nothing of it is stored,
+and its message goes back on the input line. Ctrl-C at the prompt only clears the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from ...core.events import Emit, Event, Notice, TurnCompleted, TurnFailed
+from ...errors import KaiwaError
+from ..format import money, plural
+from ..sanitize import clean
+from ..terminal import Renderer
+
+if TYPE_CHECKING:
+    from ...core.conversation import Conversation
+    from ...store.base import Item, SessionInfo, Store
+
+
+@dataclass(frozen=True)
+class ReplFace:
+    """How the interactive mode shows things (the flags that are not the conversation's)."""
+
+    show_reasoning: bool = True
+    plain: bool = False
+    debug: bool = False
+    attach: list[str] = field(default_factory=list)  # -a FILE: attached to the first message
+
+
+class Repl:
+    def __init__(self, conversation: Conversation, face: ReplFace) -> None:
+        self.conversation = conversation
+        self.face = face
+        self.out = Console(soft_wrap=False)
+        self.err = Console(stderr=True)
+        self.pending = ""  # text to put back on the input line
+        self.session: Any = None  # the prompt_toolkit session, once the loop runs
+        self.attachments: list[Any] = []  # /attach: files for the next message (core.inputs.Attachment)
+        self.aliases: list[str] = []
+        self.recent: list[SessionInfo] = []
+        self.stop_signal: int | None = None
+        self._turn_task: asyncio.Future[Any] | None = None
+        self._interrupted = False
+
+    # -- the conversation, as commands and tests read it ----------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self.conversation.store
+
+    @property
+    def session_id(self) -> str:
+        return self.conversation.session_id
+
+    @property
+    def info(self) -> SessionInfo | None:
+        return self.conversation.info
+
+    @property
+    def model(self) -> str:
+        return self.conversation.model
+
+    @property
+    def reasoning(self) -> str | None:
+        return self.conversation.options.reasoning
+
+    @property
+    def instructions(self) -> str | None:
+        return self.conversation.instructions
+
+    @property
+    def last_answer(self) -> str:
+        return self.conversation.last_answer
+
+    # -- output ----------------------------------------------------------------------------------------
+    def say(self, line: str, style: str = "dim") -> None:
+        """One line on stderr; stored text (titles, messages, tool descriptions) in it is shown harmlessly."""
+        self.err.print(Text(clean(line), style=style), highlight=False, soft_wrap=True)
+
+    def error(self, failure: KaiwaError | TurnFailed) -> None:
+        if self.face.debug:
+            cause = failure.cause if isinstance(failure, TurnFailed) else failure
+            if cause is not None:
+                from rich.traceback import Traceback
+
+                self.err.print(Traceback.from_exception(type(cause), cause, cause.__traceback__))
+        self.err.print(Text(clean(failure.line()), style="bold red"), highlight=False, soft_wrap=True)
+
+    def notice(self, event: Event) -> None:
+        """Events outside a turn (the store, the gateway, MCP servers)."""
+        if isinstance(event, Notice):
+            self.say(event.line, "yellow" if event.level == "warning" else "dim")
+
+    def toolbar(self) -> str:
+        info = self.info
+        parts = [self.model, clean(info.title) if info and info.title else "new"]
+        if info is not None:
+            parts.append(plural(info.turns, "turn"))
+            parts.append(plural(info.input_tokens + info.output_tokens, "token"))
+            if info.cost:
+                parts.append(money(info.cost))
+        if self.reasoning:
+            parts.append(f"reasoning {self.reasoning}")
+        if self.attachments:
+            parts.append(f"{len(self.attachments)} attached")
+        return " " + " · ".join(parts)
+
+    def describe(self, info: SessionInfo) -> None:
+        """Where a resumed session stands: title, turns, model, the last answer's first lines."""
+        self.say(f"resumed {info.short_id}: “{info.title}” · {plural(info.turns, 'turn')} · last model {info.model}",
+                 "bold")  # fmt: skip
+        if self.last_answer:
+            lines = [line for line in self.last_answer.strip().splitlines() if line.strip()]
+            for line in lines[:3]:
+                self.say("  │ " + (line if len(line) <= 100 else line[:99] + "…"))
+            if len(lines) > 3:
+                self.say(f"  │ … ({len(lines) - 3} more lines)")
+
+    async def refresh_recent(self) -> None:
+        with contextlib.suppress(Exception):
+            self.recent = await self.conversation.recent(50)
+
+    async def fetch_aliases(self) -> list[str]:
+        found = await self.conversation.aliases()
+        if found:
+            self.aliases = found
+        return found
+
+    # -- running work so that Ctrl-C stops it ---------------------------------------------------------
+    def on_sigint(self) -> None:
+        """Ctrl-C outside the input line (the prompt reads it as a key): cancel the running turn, if any."""
+        task = self._turn_task
+        if task is not None and not task.done():
+            self._interrupted = True
+            task.cancel()
+
+    def on_stop(self, signum: int, main: asyncio.Task[Any]) -> None:
+        self.stop_signal = signum
+        main.cancel()
+
+    def unechoed(self) -> contextlib.AbstractContextManager[None]:
+        if self.session is None:  # not at a terminal's prompt (tests, bench)
+            return contextlib.nullcontext()
+        from .input import keys_unechoed
+
+        return keys_unechoed()
+
+    async def foreground(self, work: Awaitable[Any]) -> Any:
+        """Run `work` so that Ctrl-C cancels it; None when it was cancelled so (SIGTERM/SIGHUP still raise)."""
+        self._interrupted = False
+        self._turn_task = task = asyncio.ensure_future(work)
+        try:
+            with self.unechoed():
+                return await task
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                raise
+            return None
+        finally:
+            self._turn_task = None
+
+    # -- a turn ------------------------------------------------------------------------------------------
+    def renderer(self) -> Renderer:
+        return Renderer(
+            self.out, self.err, markdown=self.out.is_terminal and not self.face.plain,
+            show_reasoning=self.face.show_reasoning,
+        )  # fmt: skip
+
+    async def run_turn(self, text: str, turn: Callable[[Emit], Awaitable[TurnCompleted | TurnFailed]]) -> bool:
+        """`turn(emit)`: a Conversation turn; `text` goes back on the input line if it does not complete."""
+        renderer = self.renderer()
+
+        def emit(event: Event) -> None:
+            renderer(event)
+            if isinstance(event, TurnFailed):
+                self.error(event)
+
+        try:
+            result = await self.foreground(turn(emit))
+        finally:
+            renderer.finish()  # also on Ctrl-C: the partial answer stays visible; nothing of it is stored
+        if result is None:
+            self.say("interrupted: nothing of this turn was saved; your message is back on the input line", "yellow")
+            self.pending = text
+            return False
+        if isinstance(result, TurnFailed):
+            self.pending = text
+            return False
+        return True
+
+    async def send(self, text: str, user_input: str | list[Item] | None = None) -> bool:
+        message = user_input if user_input is not None else text
+        return await self.run_turn(text, lambda emit: self.conversation.send(message, emit))
+
+    async def send_message(self, text: str) -> bool:
+        """A message typed at the prompt, with what /attach added to it (kept if the turn does not complete)."""
+        if not self.attachments:
+            return await self.send(text)
+        from ...core.inputs import compose_input
+
+        sent = await self.send(text, user_input=compose_input(text, (), self.attachments))
+        if sent:
+            self.attachments = []
+        return sent
+
+    def goodbye(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+            if self.info is not None:
+                self.err.print(f"SESSION_ID={self.session_id}", highlight=False, soft_wrap=True)
+                self.say(f"continue it with: uv run chat.py -s {self.session_id[-8:]}  (or -c while it is the latest)")
+            else:
+                self.say("nothing was said, so no session was stored")
