@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kaiwa.ui.format import money
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
 from tests.harness.proxy import Proxy
 from tests.harness.session_probe import RECORDS, read_records
@@ -323,7 +324,8 @@ def test_usage_and_cost_per_turn_and_per_session(kaiwa: Kaiwa, upstream: OpenAIC
     [entry] = [line.split("\t") for line in listing.out.splitlines() if line.startswith(sid)]
     assert entry[3] == "2", entry
     assert entry[4] == str(2514 + 288 + 2077 + 403), entry
-    assert entry[5] == f"${cost1 + cost2:.4f}", entry
+    assert entry[5] == money(cost1 + cost2), entry  # the one cost format (kaiwa/ui/format.py)
+    assert dollars(entry[5]) == pytest.approx(cost1 + cost2, abs=5e-7)
 
 
 # -- 6. the proxy sees the conversation ----------------------------------------------------------------------------

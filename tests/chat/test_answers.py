@@ -210,13 +210,19 @@ def test_json_lines_for_failures_keep_the_exit_codes(kaiwa: Kaiwa, upstream: Ope
     assert run.code == plain.code == 1
     events = lines(run)
     assert [e["type"] for e in events] == ["session", "error"]
-    assert "upstream" in events[-1]["message"] and events[-1]["hint"]
+    assert "upstream" in events[-1]["message"] and events[-1]["hint"] and events[-1]["kind"] == "upstream"
     usage = kaiwa("--json", "-i", "hi", "--reasoning", "extreme")
     assert usage.code == 2
     [error] = lines(usage)
-    assert error == {"type": "error", "message": "--reasoning 'extreme' is not one of low, medium, high", "hint": None}
+    assert error == {
+        "type": "error",
+        "kind": "usage",
+        "message": "--reasoning 'extreme' is not one of low, medium, high",
+        "hint": None,
+    }
     missing = kaiwa("--json", "-a", "nope.png", "-i", "look")
     assert missing.code == 2 and lines(missing)[-1]["message"] == "cannot attach nope.png: no such file"
+    assert lines(missing)[-1]["kind"] == "usage"
 
 
 # -- attachments in each cloud's own format, and after a resume ------------------------------------------------

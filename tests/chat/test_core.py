@@ -308,3 +308,21 @@ def test_sessions_lists_what_was_stored(kaiwa: Kaiwa, upstream: OpenAIChatStandI
     sid = kaiwa("--input", "a question worth a title").session_id
     run = kaiwa("sessions")
     assert run.code == 0 and sid in run.out and "a question worth a title" in run.out
+
+
+def test_the_engine_keeps_the_answer_as_sent_while_faces_show_it_harmlessly(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn
+) -> None:
+    """The answer is the engine's (it never reads it back from a face): stored and in `done` byte for byte,
+    while the terminal face shows control characters as symbols."""
+    said = "ok \x1b]0;pwned\x07 cr\rOVER done"
+    upstream.script(Reply(text=said, chunks=4), Reply(text=said, chunks=4))
+    piped = kaiwa("--input", "hi")
+    assert piped.code == 0, piped.err
+    assert "\x1b" not in piped.out and "\x07" not in piped.out and "␛]0;pwned␇" in piped.out
+    [_, answer] = message_rows(kaiwa.db, piped.session_id or "")
+    assert answer["content"][0]["text"] == said
+    lines = kaiwa("--json", "--input", "hi")
+    assert lines.code == 0, lines.err
+    done = [json.loads(line) for line in lines.out.splitlines()][-1]
+    assert done["type"] == "done" and done["text"] == said

@@ -145,7 +145,7 @@ def test_list_and_show_plain_and_json(kaiwa: Kaiwa) -> None:
     assert piped.code == 0, piped.err
     lines = [line.split("\t") for line in piped.out.splitlines()]
     assert [f[0] for f in lines] == [B, A]  # most recently used first
-    assert lines[1][2:] == ["fake-a", "1", "120", "$0.0004", "terraform state lock"]
+    assert lines[1][2:] == ["fake-a", "1", "120", "$0.00036", "terraform state lock"]  # the one cost format
     assert kaiwa("sessions", "list", "--limit", "1").out.count("\n") == 1
 
     [newest, oldest] = listed(kaiwa)
@@ -193,7 +193,7 @@ def test_on_a_terminal_list_and_show_are_readable(kaiwa: Kaiwa) -> None:
     put(kaiwa, export_doc(A, "terraform state lock", "why is my state locked?", "Someone **holds** the lock."))
     screen = screen_of(spawn(kaiwa, "sessions"))
     assert "0aaaa001" in screen and A not in screen  # the short id on a terminal
-    assert "terraform state lock" in screen and "2025-11-24" in screen and "$0.0004" in screen
+    assert "terraform state lock" in screen and "2025-11-24" in screen and "$0.00036" in screen
     screen = screen_of(spawn(kaiwa, "sessions", "show", "0aaaa001"))
     assert "why is my state locked?" in screen and "⚙ calculate(expression='6*7')" in screen and "↳ 42" in screen
     assert "Someone holds the lock." in screen  # Markdown rendered, not shown raw
