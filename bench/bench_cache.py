@@ -83,10 +83,12 @@ def cloud_of(alias: str) -> str:
 async def play(proxy: Proxy, stand_ins: dict[str, Any], series: Series, turns: int, home: Path) -> None:
     from rich.console import Console
 
-    from kaiwa.chat.render import Renderer
-    from kaiwa.chat.turn import ChatEngine, EngineConfig, TurnOptions
+    from kaiwa.core.engine import ChatEngine
+    from kaiwa.core.events import ignore
+    from kaiwa.core.options import EngineConfig, TurnOptions
     from kaiwa.store.ids import new_session_id
     from kaiwa.store.sqlite import SQLiteStore
+    from kaiwa.ui.terminal import Renderer
 
     store = SQLiteStore(home / f"{series.alias}-{series.cached}.sqlite3")
     await store.open()
@@ -95,7 +97,7 @@ async def play(proxy: Proxy, stand_ins: dict[str, Any], series: Series, turns: i
     options = TurnOptions(model=series.alias, instructions=INSTRUCTIONS)
     for stand_in in stand_ins.values():  # each series starts with the clouds' caches empty
         stand_in.cache.clear()
-    async with ChatEngine(config) as engine:
+    async with ChatEngine(config, ignore) as engine:
         for n in range(1, turns + 1):
             if series.alias.startswith("vertex") and not series.cached:
                 stand_ins["vertex"].cache.clear()
@@ -103,6 +105,7 @@ async def play(proxy: Proxy, stand_ins: dict[str, Any], series: Series, turns: i
             quiet = Console(file=io.StringIO())
             renderer = Renderer(quiet, Console(file=io.StringIO()), markdown=False, show_reasoning=False)
             result = await engine.run_turn(store, session_id, message("question", n), options, renderer)
+            renderer.finish()
             series.usage.append(billed(stand_ins, series.alias))
             series.output_tokens += result.record.output_tokens
             series.proxy_cost += result.record.cost or 0.0

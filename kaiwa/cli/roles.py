@@ -30,7 +30,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON 
 
 
 def _safe(text: str) -> str:
-    from ..chat.sanitize import clean  # a project's role file comes from a repository: it must not drive the terminal
+    from ..ui.sanitize import clean  # a project's role file comes from a repository: it must not drive the terminal
 
     return clean(text)
 

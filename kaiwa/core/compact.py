@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..errors import KaiwaError
 from ..store.base import Item, SessionDump, SessionInfo, Store
 from ..store.dump import with_totals
-from ..store.naming import new_session_id
+from ..store.ids import new_session_id
 from .history import entries, turn_starts
 
 if TYPE_CHECKING:

@@ -99,7 +99,7 @@ class Conversation:
 
     def new(self, instructions: str | None = None) -> None:
         """A fresh session: stored with its first turn."""
-        from ..store.naming import new_session_id
+        from ..store.ids import new_session_id
 
         self.session_id = new_session_id()
         self.info = None

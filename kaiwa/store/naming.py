@@ -10,7 +10,6 @@ from __future__ import annotations
 from ..errors import KaiwaError, UsageError
 from .base import SessionInfo, Store
 from .ids import canonical
-from .ids import new_session_id as new_session_id  # re-exported while kaiwa/chat/compact imports it here
 
 MIN_FRAGMENT = 6
 SHOWN_CANDIDATES = 5

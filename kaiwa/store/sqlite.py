@@ -23,13 +23,12 @@ from typing import Any, TypeVar
 from ..errors import KaiwaError
 from . import sqlite_files as files
 from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
-from .ids import new_session_id, parse_session_id  # re-exported: kaiwa/chat and cli/main import them here
 from .sqlite_files import check_db_path
 from .sqlite_lock import session_lock
 from .sqlite_search import search
 from .sqlite_worker import SQLiteWorker
 
-__all__ = ["SQLiteStore", "check_db_path", "make_title", "new_session_id", "parse_session_id"]
+__all__ = ["SQLiteStore", "check_db_path", "make_title"]
 
 T = TypeVar("T")
 INFO = (
