@@ -128,7 +128,7 @@ def test_json_dump_is_lossless_and_round_trips() -> None:
         ({"format": "kaiwa-session", "version": 99}, "newer than this kaiwa"),
         ({"format": "kaiwa-session", "version": 1, "session": {"id": SID}}, "incomplete"),
         ({"format": "kaiwa-session", "version": 1, "session": {}, "items": []}, "damaged"),
-        ({"format": "kaiwa-session", "version": 1, "session": {"id": SID}, "items": [1]}, "not JSON objects"),
+        ({"format": "kaiwa-session", "version": 1, "session": {"id": SID}, "items": [1]}, "is not a JSON object"),
     ],
 )
 def test_bad_exports_are_one_line(data: object, needle: str) -> None:
