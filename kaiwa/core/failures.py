@@ -31,6 +31,7 @@ import urllib.request
 from typing import Any
 
 from ..errors import KaiwaError
+from ..redact import mask_url, redact
 from .events import TurnFailed
 
 KINDS = (
@@ -38,7 +39,6 @@ KINDS = (
     "rate_limited", "upstream", "refused", "stream", "tool_loop", "bad_answer", "interrupted", "internal", "failed",
 )  # fmt: skip
 
-_SECRETISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]+)")
 MESSAGE_LIMIT = 240
 _FAILED_CODE = re.compile(r"code='([a-z_]+)'")
 # LiteLLM's wrapping of a provider's error: `litellm.InternalServerError: [InternalServerError: ]BedrockException -
@@ -63,13 +63,6 @@ CLOUD_NAMES = {
     "anthropic": "Anthropic",
     "openai": "the OpenAI-compatible server",
 }
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _SECRETISH.sub("***", text)
 
 
 def _short(text: str) -> str:
@@ -203,6 +196,64 @@ def interrupted() -> KaiwaError:
     )
 
 
+def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> KaiwaError:
+    """An HTTP error status from the proxy (the cloud's own words quoted when LiteLLM wrapped them)."""
+    import openai
+
+    at = f" at {cloud}" if cloud else ""
+    if isinstance(exc, openai.RateLimitError):
+        said = f": {message}" if cloud else ""
+        return _failure(
+            "rate_limited", f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON
+        )
+    if exc.status_code >= 500:
+        return _failure(
+            "upstream",
+            f"the model {model!r} failed upstream{at} ({exc.status_code}) even after retries: {message}",
+            RETRY_LATER,
+        )
+    if cloud:
+        return _failure(
+            "refused",
+            f"{cloud} refused the request for the model {model!r} ({exc.status_code}): {message}",
+            FIX_REQUEST,
+        )
+    return _failure(
+        "refused", f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
+    )
+
+
+def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
+    """A stream that ended in `response.failed`: some bridges (Vertex) report upstream HTTP errors so."""
+    code = _FAILED_CODE.search(text)
+    cloud, words = cloud_words(text)
+    if cloud is None:
+        words = _from_text(text) or text
+    at = f" at {cloud}" if cloud else ""
+    detail = redact(_short(words), api_key)
+    if code and code.group(1) == "rate_limit_exceeded":
+        return _failure(
+            "rate_limited",
+            f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}",
+            RETRY_SOON,
+        )
+    if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
+        return _failure(
+            "upstream", f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER
+        )
+    if code and code.group(1) in ("invalid_request_error", "bad_request"):
+        return _failure(
+            "refused",
+            f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}",
+            FIX_REQUEST,
+        )
+    return _failure(
+        "stream",
+        f"the model's answer failed mid-stream{at}: {detail}",
+        "nothing was saved for this turn; try again",
+    )
+
+
 def explain(
     exc: BaseException, *, base_url: str, api_key: str | None, model: str, timeout: float, store: Any = None
 ) -> KaiwaError:
@@ -218,10 +269,10 @@ def explain(
     import openai
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 
+    base_url = mask_url(base_url)  # a URL's own credentials are never printed
     raw = _body_message(exc)
     cloud, words = cloud_words(raw)  # the provider's own message when LiteLLM wrapped one
     message = redact(_short(words), api_key)
-    at = f" at {cloud}" if cloud else ""
     if is_context_window(exc):
         return _failure(
             "context_window",
@@ -262,57 +313,10 @@ def explain(
         aliases = proxy_aliases(base_url, api_key)
         offer = f"use --model with one of: {', '.join(aliases)}" if aliases else "check --model and LITELLM_MODEL"
         return _failure("unknown_model", f"the proxy has no model alias {model!r}", offer)
-    if isinstance(exc, openai.RateLimitError):
-        said = f": {message}" if cloud else ""
-        return _failure(
-            "rate_limited", f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON
-        )
     if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500:
-            return _failure(
-                "upstream",
-                f"the model {model!r} failed upstream{at} ({exc.status_code}) even after retries: {message}",
-                RETRY_LATER,
-            )
-        if cloud:
-            return _failure(
-                "refused",
-                f"{cloud} refused the request for the model {model!r} ({exc.status_code}): {message}",
-                FIX_REQUEST,
-            )
-        return _failure(
-            "refused", f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
-        )
+        return _status_failure(exc, model, cloud, message)
     if isinstance(exc, ModelBehaviorError):
-        # Some bridges (Vertex) report upstream HTTP errors as a 200 stream ending in `response.failed`.
-        text = str(exc)
-        code = _FAILED_CODE.search(text)
-        cloud, words = cloud_words(text)
-        if cloud is None:
-            words = _from_text(text) or text
-        at = f" at {cloud}" if cloud else ""
-        detail = redact(_short(words), api_key)
-        if code and code.group(1) == "rate_limit_exceeded":
-            return _failure(
-                "rate_limited",
-                f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}",
-                RETRY_SOON,
-            )
-        if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
-            return _failure(
-                "upstream", f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER
-            )
-        if code and code.group(1) in ("invalid_request_error", "bad_request"):
-            return _failure(
-                "refused",
-                f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}",
-                FIX_REQUEST,
-            )
-        return _failure(
-            "stream",
-            f"the model's answer failed mid-stream{at}: {detail}",
-            "nothing was saved for this turn; try again",
-        )
+        return _stream_failure(str(exc), model, api_key)
     if isinstance(exc, MaxTurnsExceeded):
         return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try --no-tools")
     if isinstance(exc, openai.APIError):
