@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import time
 from pathlib import Path
 
 from common import REPO, Figures, ResponsesStandIn, Table, bench_env, history_items, measure, seed_items
+
+from tests.harness.db import stored_items
 
 CHAT = str(REPO / "chat.py")
 FLOOR = """
@@ -81,12 +82,6 @@ def new_session(py: str, env: dict[str, str]) -> str:
     return next(line.split("=", 1)[1] for line in out.stderr.splitlines() if line.startswith("SESSION_ID="))
 
 
-def stored(db: Path, sid: str) -> list[object]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (sid,))
-        return [json.loads(r[0]) for r in rows]
-
-
 # -- 1. resume ------------------------------------------------------------------------------------------------------
 def bench_resume(
     py: str, home: Path, stand_in: ResponsesStandIn, sizes: list[int], runs: int, slow_runs: int, processes: bool
@@ -102,7 +97,7 @@ def bench_resume(
         sid = new_session(py, env)  # kaiwa's own tables, in whatever schema this checkout writes
         seed_items(folder / "sessions.sqlite3", sid, history_items(max(0, size - 2)))
         items_file = folder / "input.json"
-        items = [*stored(folder / "sessions.sqlite3", sid), {"content": "again", "role": "user"}]
+        items = [*stored_items(folder / "sessions.sqlite3", sid), {"content": "again", "role": "user"}]
         items_file.write_text(json.dumps(items))
         worker = [py, str(REPO / "bench" / "turn_worker.py"), f"{stand_in.url}/v1", str(folder / "sessions.sqlite3")]
         seen = len(stand_in.sizes)

@@ -19,6 +19,7 @@ import pytest
 
 from kaiwa.ui.format import money
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
+from tests.harness.db import stored_items
 from tests.harness.proxy import Proxy
 from tests.harness.session_probe import RECORDS, read_records
 from tests.mcp_fixtures import http_server_config, stdio_server_config
@@ -45,12 +46,6 @@ def tool_messages(body: dict[str, Any]) -> dict[str, str]:
 
 def tool_names(body: dict[str, Any]) -> set[str]:
     return {t["function"]["name"] for t in body.get("tools") or []}
-
-
-def session_items(db: Path, session_id: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        return [json.loads(r[0]) for r in rows]
 
 
 def turn_rows(db: Path, session_id: str) -> list[tuple[Any, ...]]:
@@ -185,7 +180,7 @@ def test_tool_call_and_reasoning_are_stored_and_replayed(kaiwa: Kaiwa, upstream:
     assert first.code == 0, first.err
     sid = first.session_id
     assert sid
-    items = session_items(kaiwa.db, sid)
+    items = stored_items(kaiwa.db, sid)
     calls = [i for i in items if i.get("type") == "function_call"]
     outputs = [i for i in items if i.get("type") == "function_call_output"]
     assert [(c["name"], c["call_id"], json.loads(c["arguments"])) for c in calls] == [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from kaiwa.core.schema import from_json_schema, load_schema, parse_short
 from kaiwa.errors import KaiwaError, UsageError
 from tests.chat.test_inputs import PDF, png
 from tests.conftest import Kaiwa, Run
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
@@ -129,9 +129,7 @@ def test_schema_on_each_cloud(alias: str, kaiwa: Kaiwa, request: pytest.FixtureR
     assert error.startswith("error: the answer does not follow the schema: 'thirty-six' is not of type 'integer'")
     assert bad.session_id and f"kept in session {bad.session_id}" in error
     assert "Traceback" not in bad.err and "not sent" not in bad.err
-    with sqlite3.connect(kaiwa.db) as conn:  # the raw answer is kept in the session
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=?", (bad.session_id,))
-        stored = json.dumps([json.loads(r[0]) for r in rows])
+    stored = json.dumps(stored_items(kaiwa.db, bad.session_id))  # the raw answer is kept in the session
     assert "thirty-six" in stored
     assert stand_in.rejections == []
 

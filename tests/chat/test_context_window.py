@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chat.test_core import assert_one_line_failure, message_rows, user_texts
+from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import Kaiwa
+from tests.harness.db import stored_items
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply
 from tests.standins.script import Reply
@@ -17,12 +18,12 @@ def test_context_window_failure_is_one_line_and_keeps_the_session(kaiwa: Kaiwa, 
     upstream.script(Reply(text="first answer"))
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     upstream.script(context_window_reply())
     run = kaiwa("--input", "a long paste", "--session-id", sid)
     assert_one_line_failure(run, 1, "no longer fits the context window of 'fake-a'", "/compact", "/new", "--model")
     assert "a long paste" in run.err  # the text is given back
-    assert message_rows(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     upstream.script(Reply(text="fits now"))
     again = kaiwa("--input", "short", "--session-id", sid)
     assert again.code == 0 and again.out == "fits now\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import sqlite3
 import threading
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Kaiwa
+from tests.harness.db import stored_items
+from tests.harness.ports import free_port
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -25,12 +26,6 @@ def user_texts(body: dict) -> list[str]:
     ]
 
 
-def message_rows(db: Path, session_id: str) -> list[dict]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        return [json.loads(r[0]) for r in rows]
-
-
 def test_one_shot_streams_the_answer_and_prints_a_uuid7(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     upstream.script(Reply(text="こんにちは！お元気ですか。", chunks=5))
     run = kaiwa("--input", "こんにちは")
@@ -41,7 +36,7 @@ def test_one_shot_streams_the_answer_and_prints_a_uuid7(kaiwa: Kaiwa, upstream: 
     [request] = upstream.model_requests()
     assert request.body["stream"] is True
     assert user_texts(request.body) == ["こんにちは"]
-    items = message_rows(kaiwa.db, run.session_id)
+    items = stored_items(kaiwa.db, run.session_id)
     assert [i.get("role") for i in items] == ["user", "assistant"]
 
 
@@ -100,12 +95,6 @@ def assert_one_line_failure(run, code: int, *needles: str) -> None:  # type: ign
     for needle in needles:
         assert needle in errors[0], errors[0]
     assert run.out == ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_proxy_not_reachable(kaiwa: Kaiwa) -> None:
@@ -196,7 +185,7 @@ def test_stream_cut_midway_leaves_the_session_as_it_was(kaiwa: Kaiwa, upstream: 
     upstream.script(Reply(text="the first answer"))
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     relay = CuttingRelay(int(proxy.base_url.rsplit(":", 1)[1].split("/")[0]))
     try:
         upstream.script(Reply(text="a long answer that breaks off", chunks=8, chunk_delay=0.05))
@@ -215,7 +204,7 @@ def test_stream_cut_midway_leaves_the_session_as_it_was(kaiwa: Kaiwa, upstream: 
     errors = [line for line in run.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "broke off" in errors[0], run.err
     assert "two" in run.err
-    assert message_rows(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     upstream.script(Reply(text="recovered"))
     again = kaiwa("--input", "two", "--session-id", sid)
     assert again.code == 0 and again.out == "recovered\n"
@@ -225,10 +214,10 @@ def test_stream_cut_midway_leaves_the_session_as_it_was(kaiwa: Kaiwa, upstream: 
 def test_failed_resumed_turn_is_rolled_back_and_sent_once_on_retry(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     upstream.script(*[Reply(status=500)] * 12)
     assert kaiwa("--input", "two", "--session-id", sid).code == 1
-    assert message_rows(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     upstream.reset()
     assert kaiwa("--input", "two", "--session-id", sid).code == 0
     assert user_texts(upstream.model_requests()[-1].body) == ["one", "two"]
@@ -284,14 +273,14 @@ def test_debug_shows_the_traceback(kaiwa: Kaiwa) -> None:
 def test_ctrl_c_mid_stream_exits_130_and_the_session_resumes(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     upstream.script(Reply(text="word " * 60, chunks=60, chunk_delay=0.2))
     proc = kaiwa.start("--input", "tell me a long story", "--session-id", sid)
     run = Kaiwa.interrupt(proc, after_stdout_bytes=5)
     assert run.code == 130, run.err
     assert "Traceback" not in run.err and "tell me a long story" in run.err
     assert run.out.startswith("word")
-    assert message_rows(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     upstream.script(Reply(text="short story"))
     again = kaiwa("--input", "tell me a long story", "--session-id", sid)
     assert again.code == 0 and again.out == "short story\n"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.harness.db import stored_items
 from tests.harness.history import history_items
 from tests.standins.responses import ResponsesStandIn
 from tests.standins.script import Reply, ToolCall
@@ -57,11 +58,6 @@ def kaiwa_in_process(tmp_path: Path, responses: ResponsesStandIn, monkeypatch: p
     monkeypatch.chdir(tmp_path)  # no .env.app of the developer's
     responses.reset()
     return InProcessKaiwa(tmp_path, responses)
-
-
-def stored_items(db: Path) -> list[Any]:
-    with sqlite3.connect(db) as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT message_data FROM agent_messages ORDER BY id")]
 
 
 def new_session(kaiwa: InProcessKaiwa, db: Path, history: list[dict[str, Any]]) -> str:

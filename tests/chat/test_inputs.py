@@ -4,7 +4,6 @@ plus the composition rules themselves (chat/inputs.py) without a proxy."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from kaiwa.core import inputs
 from kaiwa.errors import UsageError
 from tests.conftest import Kaiwa, Run
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -246,7 +246,6 @@ def test_json_of_the_stored_items_keeps_attachments(kaiwa: Kaiwa, upstream: Open
     _write(kaiwa.home / "shot.png", png())
     first = kaiwa("-a", "shot.png", "-i", "describe")
     assert first.session_id, first.err
-    with sqlite3.connect(kaiwa.db) as conn:
-        rows = [json.loads(r[0]) for r in conn.execute("SELECT message_data FROM agent_messages ORDER BY id")]
+    rows = stored_items(kaiwa.db)
     assert rows[0]["role"] == "user"
     assert [p["type"] for p in rows[0]["content"]] == ["input_text", "input_image"]

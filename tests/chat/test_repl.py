@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from tests.chat.repl_term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.conftest import Kaiwa
+from tests.harness.db import stored_items
 from tests.mcp_fixtures import stdio_server_config
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
@@ -48,11 +48,8 @@ def system_text(body: dict) -> str:
 
 
 def stored(db: Path, session_id: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        items = [json.loads(r[0]) for r in rows]
     out = []
-    for item in items:
+    for item in stored_items(db, session_id):
         content = item.get("content")
         text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
         out.append((item.get("role", item.get("type")), text))

@@ -16,8 +16,9 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.chat.test_core import assert_one_line_failure, message_rows, user_texts
+from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import CHAT, Kaiwa, Run
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply
 from tests.standins.script import Reply, ToolCall
 
@@ -225,7 +226,7 @@ def test_search_after_a_failed_turn_and_after_delete(kaiwa: Kaiwa, upstream: Ope
 def test_fork_then_diverge(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "plan a trip to Kyoto").session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     forked = kaiwa("sessions", "fork", sid[-8:])
     assert forked.code == 0, forked.err
     new = forked.session_id
@@ -237,7 +238,7 @@ def test_fork_then_diverge(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     assert user_texts(upstream.model_requests()[-1].body) == ["plan a trip to Kyoto", "by train"]
     assert kaiwa("--input", "by plane", "--session-id", sid).code == 0
     assert user_texts(upstream.model_requests()[-1].body) == ["plan a trip to Kyoto", "by plane"]
-    assert message_rows(kaiwa.db, sid)[: len(before)] == before
+    assert stored_items(kaiwa.db, sid)[: len(before)] == before
     shown = json.loads(kaiwa("sessions", "show", new, "--json").out)
     assert [m["text"] for m in shown["messages"] if m["role"] == "user"] == ["plan a trip to Kyoto", "by train"]
     assert shown["origin"] == f"fork of {sid}"
@@ -254,7 +255,7 @@ def test_export_delete_import_resume_sends_the_full_original_history(kaiwa: Kaiw
     )
     sid = kaiwa("--input", "2**64?", "--reasoning", "low").session_id
     assert sid
-    items = message_rows(kaiwa.db, sid)
+    items = stored_items(kaiwa.db, sid)
     assert {i.get("type") for i in items} >= {"reasoning", "function_call", "function_call_output"}
 
     # What the upstream receives when this history goes on (taken from a fork, so the original stays as it is).
@@ -271,14 +272,14 @@ def test_export_delete_import_resume_sends_the_full_original_history(kaiwa: Kaiw
     assert json.loads(path.read_text())["items"] == items  # verbatim
 
     assert kaiwa("sessions", "delete", sid, "fork", "--yes").code != 0  # an unknown name: nothing deleted
-    assert message_rows(kaiwa.db, sid) == items
+    assert stored_items(kaiwa.db, sid) == items
     deleted = kaiwa("sessions", "delete", sid, fork, "--yes")
     assert deleted.code == 0 and "deleted 2 sessions" in deleted.err
-    assert message_rows(kaiwa.db, sid) == [] and listed(kaiwa) == []
+    assert stored_items(kaiwa.db, sid) == [] and listed(kaiwa) == []
 
     imported = kaiwa("sessions", "import", "trip.json")
     assert imported.code == 0 and imported.session_id == sid, imported.err
-    assert message_rows(kaiwa.db, sid) == items
+    assert stored_items(kaiwa.db, sid) == items
     assert_one_line_failure(kaiwa("sessions", "import", "trip.json"), 1, "already stored", "--new-id")
     copy = kaiwa("sessions", "import", "trip.json", "--new-id", "--json")
     assert copy.code == 0 and json.loads(copy.out)["origin"] == f"imported copy of {sid}"
@@ -367,7 +368,7 @@ def test_context_window_then_compact_continues_with_the_summary(kaiwa: Kaiwa, up
     shown = json.loads(kaiwa("sessions", "show", new, "--json").out)
     assert shown["origin"] == f"compacted from {sid}"
     assert "compacted from" in kaiwa("sessions", "show", new).out
-    assert len(message_rows(kaiwa.db, sid)) == 4  # the original is kept
+    assert len(stored_items(kaiwa.db, sid)) == 4  # the original is kept
 
     upstream.script(Reply(text="Short summary."))
     as_json = json.loads(kaiwa("sessions", "compact", sid, "--json").out)

@@ -9,15 +9,14 @@ signed thinking), so a history that kaiwa or the bridge mangles is refused here 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FOUNDRY_KEY, Kaiwa, Run
+from tests.harness.db import stored_items
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.script import Reply, ToolCall
@@ -137,12 +136,6 @@ def stand_in_for(cloud: Cloud, request: pytest.FixtureRequest) -> StandIn:
     return stand_in
 
 
-def message_rows(db: Path, session_id: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        return [json.loads(r[0]) for r in rows]
-
-
 def ok(run: Run) -> Run:
     assert run.code == 0, run.err
     assert "Traceback" not in run.err
@@ -228,7 +221,7 @@ def test_cloud_errors_are_one_line_and_leave_the_session_unchanged(
     stand_in.script(Reply(text="first answer"))
     sid = ok(kaiwa("--input", "one", "--model", cloud.alias)).session_id
     assert sid
-    before = message_rows(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     stand_in.reset()
     # More than the proxy's router can use (num_retries: 1): every attempt of this turn fails.
     stand_in.script(*[Reply(status=status, error_message="stand-in says no")] * 6)
@@ -239,7 +232,7 @@ def test_cloud_errors_are_one_line_and_leave_the_session_unchanged(
     assert len(errors) == 1, run.err
     assert "two" in run.err  # the user's text is shown back, not lost
     assert 1 <= cloud.attempts(stand_in) <= 2, f"{cloud.attempts(stand_in)} attempts: retries stack"
-    assert message_rows(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     for secret in (ACCESS_KEY, SECRET_KEY, FOUNDRY_KEY, *getattr(stand_in, "issued_tokens", [])):
         assert secret not in run.err  # the upstream's error is shown, never a credential
     assert needle in errors[0] and cloud.alias in errors[0], errors[0]

@@ -11,8 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,16 +22,11 @@ import pytest
 from kaiwa.gateway import endpoint as gateway
 from kaiwa.gateway import state as gs
 from kaiwa.settings import Settings
+from tests.harness.db import stored_items
+from tests.harness.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 UV = os.environ.get("UV") or "uv"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def settings(base_url: str, from_user: bool) -> Settings:
@@ -261,11 +254,7 @@ def test_offline_chat_end_to_end(tmp_path: Path) -> None:
         assert second.stdout.strip()
         print(f"first run (gateway start + turn): {cold:.1f}s; warm run: {warm:.1f}s")
 
-        with sqlite3.connect(env["SESSION_DB_PATH"]) as db:
-            items = [
-                json.loads(row[0])
-                for row in db.execute("SELECT message_data FROM agent_messages WHERE session_id = ?", (sid,))
-            ]
+        items = stored_items(env["SESSION_DB_PATH"], sid)
         user_texts = [json.dumps(i) for i in items if i.get("role") == "user"]
         assert len(user_texts) == 2 and "France" in user_texts[0] and "Germany" in user_texts[1]
         assert sum(1 for i in items if i.get("role") == "assistant") >= 2

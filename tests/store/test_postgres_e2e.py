@@ -180,7 +180,7 @@ def test_a_turn_killed_mid_answer_leaves_the_session_as_it_was(
 def test_database_failures_are_one_line_and_keep_the_users_text(
     what: str, tmp_path: Path, proxy: Any, postgres: Any, upstream: OpenAIChatStandIn
 ) -> None:
-    from tests.harness.postgres import free_port
+    from tests.harness.ports import free_port
 
     url = {
         "bad password": postgres.url_for(password="Not-the-pw-42"),

@@ -14,7 +14,8 @@ import pytest
 from kaiwa.errors import KaiwaError, UsageError
 from kaiwa.store.pg_errors import mask_url, parse_url
 from kaiwa.store.postgres import PostgresStore
-from tests.harness.postgres import PostgresServer, free_port
+from tests.harness.ports import free_port
+from tests.harness.postgres import PostgresServer
 
 
 @pytest.fixture(scope="module")

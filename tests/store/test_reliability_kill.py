@@ -8,18 +8,17 @@ Default: 5 kills; KAIWA_RELIABILITY_FULL=1: 40; KAIWA_RELIABILITY_KILLS=N: N. KA
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
 import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Kaiwa
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -49,12 +48,6 @@ def timed_turn(kaiwa: Kaiwa, sid: str) -> tuple[float, float]:
     return time.monotonic() - started, time.monotonic() - first
 
 
-def stored(db: Path, session_id: str) -> list[dict]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        return [json.loads(r[0]) for r in rows]
-
-
 def said(messages: list[dict]) -> list[tuple[str, str]]:
     out = []
     for m in messages:
@@ -78,7 +71,7 @@ def test_sigkill_at_random_moments_never_leaves_half_a_turn(kaiwa: Kaiwa, upstre
     seen = {"no answer yet": 0, "mid-answer": 0, "answered": 0}
     kept = {"nothing": 0, "the whole turn": 0}
     for i in range(KILLS):
-        before = stored(kaiwa.db, sid)
+        before = stored_items(kaiwa.db, sid)
         upstream.reset()
         upstream.script(slow_answer())
         out_path = kaiwa.home / f"kill-{i}.out"
@@ -108,7 +101,7 @@ def test_sigkill_at_random_moments_never_leaves_half_a_turn(kaiwa: Kaiwa, upstre
 
         with sqlite3.connect(kaiwa.db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)], f"kill {i} (seed {SEED})"
-        after = stored(kaiwa.db, sid)
+        after = stored_items(kaiwa.db, sid)
         if after == before:
             kept["nothing"] += 1
         else:

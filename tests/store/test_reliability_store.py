@@ -6,13 +6,13 @@ listing meanwhile. No "database is locked" may escape, no turn may be lost or in
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import os
 import sqlite3
 from pathlib import Path
 
 from kaiwa.store.base import TurnRecord
+from tests.harness.db import stored_items
 
 FULL = os.environ.get("KAIWA_RELIABILITY_FULL") == "1"
 PROCESSES, TURNS = (8, 200) if FULL else (6, 40)
@@ -59,17 +59,11 @@ def _run(path: Path, count: int, shared: bool, turns: int) -> list[str]:
     return out
 
 
-def _items(path: Path, sid: str) -> list[dict]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (sid,))
-        return [json.loads(r[0]) for r in rows]
-
-
 def test_processes_on_their_own_sessions_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     assert _run(path, PROCESSES, shared=False, turns=TURNS) == []
     for w in range(PROCESSES):
-        items = _items(path, f"session-{w}")
+        items = stored_items(path, f"session-{w}")
         assert [i["content"] for i in items[::2]] == [f"w{w} n{n}" for n in range(TURNS)]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM kaiwa_turns").fetchone() == (PROCESSES * TURNS,)
@@ -80,7 +74,7 @@ def test_processes_on_their_own_sessions_lose_nothing(tmp_path: Path) -> None:
 def test_processes_on_one_session_take_turns(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     assert _run(path, SHARED_PROCESSES, shared=True, turns=SHARED_TURNS) == []
-    items = _items(path, "shared")
+    items = stored_items(path, "shared")
     total = SHARED_PROCESSES * SHARED_TURNS
     assert [i["role"] for i in items] == ["user", "assistant"] * total
     # Each turn saw the whole history before it and nothing else: no two turns ever ran at once.

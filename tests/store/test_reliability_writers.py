@@ -7,7 +7,6 @@ KAIWA_RELIABILITY_FULL=1 runs the issue's counts (8 processes x 25 turns; 4 proc
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import struct
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Kaiwa, Run
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -28,12 +28,6 @@ WRITERS, WRITER_TURNS = (8, 25) if FULL else (4, 2)
 SAME_SESSION, SAME_SESSION_TURNS = (4, 10) if FULL else (3, 2)
 
 pytestmark = pytest.mark.slow
-
-
-def stored(db: Path, session_id: str) -> list[dict]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        return [json.loads(r[0]) for r in rows]
 
 
 def text_of(item: dict) -> str:
@@ -92,7 +86,7 @@ def test_many_processes_on_one_file_each_on_its_own_session(kaiwa: Kaiwa, upstre
     assert failed == [], failed
     assert integrity(kaiwa.db) == "ok"
     for w, (sid, _) in enumerate(results):
-        items = stored(kaiwa.db, sid)
+        items = stored_items(kaiwa.db, sid)
         assert [i.get("role") for i in items] == ["user", "assistant"] * WRITER_TURNS
         assert [text_of(i) for i in items[::2]] == [f"writer {w} turn {t}" for t in range(WRITER_TURNS)]
     with sqlite3.connect(kaiwa.db) as conn:
@@ -118,7 +112,7 @@ def test_many_processes_on_one_session_are_serialised(kaiwa: Kaiwa, upstream: Op
     runs = [run for rs in results for run in rs]
     no_lock_errors(runs)
     assert [r.err for r in runs if r.code != 0] == []
-    items = stored(kaiwa.db, sid)
+    items = stored_items(kaiwa.db, sid)
     n = 1 + SAME_SESSION * SAME_SESSION_TURNS
     assert [i.get("role") for i in items] == ["user", "assistant"] * n
     said = [text_of(i) for i in items[::2]]
@@ -149,7 +143,7 @@ def hold_session_lock(db: Path, session_id: str) -> int:
 def test_a_busy_session_is_waited_for_visibly_then_fails_in_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "start", timeout=SLOW).session_id
     assert sid
-    before = stored(kaiwa.db, sid)
+    before = stored_items(kaiwa.db, sid)
     fd = hold_session_lock(kaiwa.db, sid)
     try:
         run = kaiwa("--input", "are you there", "--session-id", sid, timeout=SLOW, KAIWA_LOCK_TIMEOUT="2")
@@ -160,7 +154,7 @@ def test_a_busy_session_is_waited_for_visibly_then_fails_in_one_line(kaiwa: Kaiw
     [error] = [line for line in run.err.splitlines() if line.startswith("error:")]
     assert "is busy" in error and " — " in error
     assert "are you there" in run.err  # the text is shown back
-    assert stored(kaiwa.db, sid) == before
+    assert stored_items(kaiwa.db, sid) == before
     assert len(upstream.model_requests()) == 1  # nothing was sent while it waited
 
 
@@ -178,4 +172,4 @@ def test_a_waiting_turn_goes_on_when_the_session_is_free(kaiwa: Kaiwa, upstream:
     os.close(fd)  # the other turn ends
     out, err = proc.communicate(timeout=SLOW)
     assert "waiting" in line and proc.returncode == 0, line + err
-    assert [text_of(i) for i in stored(kaiwa.db, sid)[::2]] == ["start", "next"]
+    assert [text_of(i) for i in stored_items(kaiwa.db, sid)[::2]] == ["start", "next"]
