@@ -18,20 +18,11 @@ from tests.conftest import Kaiwa
 from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
+from tests.store.test_contract import answer
 
 MATH = "0199aaaa-0000-7000-8000-000000000001"
 K8S = "0199aaaa-0000-7000-8000-000000000002"
 NAMED = "default"  # the SDK takes any string as a session id
-
-
-def answer(text: str, n: str) -> dict[str, Any]:
-    return {
-        "id": f"msg_{n}",
-        "type": "message",
-        "role": "assistant",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
-    }
 
 
 CONVERSATIONS: dict[str, list[dict[str, Any]]] = {
@@ -39,15 +30,15 @@ CONVERSATIONS: dict[str, list[dict[str, Any]]] = {
         {"role": "user", "content": "What is 6*7?\n  Use the calculator."},
         {"type": "function_call", "call_id": "call_m1", "name": "calculate", "arguments": '{"expression": "6*7"}'},
         {"type": "function_call_output", "call_id": "call_m1", "output": "42"},
-        answer("6*7 is 42, said the platypus.", "m1"),
+        answer("6*7 is 42, said the platypus.", 1),
         {"role": "user", "content": "And in words?"},
-        answer("Forty-two.", "m2"),
+        answer("Forty-two.", 2),
     ],
     K8S: [
         {"role": "user", "content": [{"type": "input_text", "text": "How do I debug a kubernetes ingress?"}]},
-        answer("Start with kubectl describe ingress.", "k1"),
+        answer("Start with kubectl describe ingress.", 3),
     ],
-    NAMED: [{"role": "user", "content": "hello kangaroo"}, answer("Hello!", "d1")],
+    NAMED: [{"role": "user", "content": "hello kangaroo"}, answer("Hello!", 4)],
 }
 TIMES = {  # what the SDK's agent_sessions says (UTC text, as CURRENT_TIMESTAMP writes it)
     MATH: ("2025-03-01 09:00:00", "2025-03-01 09:05:00"),
