@@ -30,10 +30,6 @@ class SQLiteWorker:
         self._conn: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
 
-    @property
-    def opened(self) -> bool:
-        return self._conn is not None
-
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaiwa-sqlite")
@@ -83,13 +79,6 @@ class SQLiteWorker:
             stop.set()
             await asyncio.wait([future])
             raise
-        finally:
-            self._say()
-
-    def run_blocking[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """The same, from synchronous code (waits on the calling thread)."""
-        try:
-            return self._executor().submit(self._job, work, False, threading.Event()).result()
         finally:
             self._say()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sqlite3
 import threading
@@ -309,7 +310,7 @@ def test_the_engine_keeps_the_answer_as_sent_while_faces_show_it_harmlessly(
     piped = kaiwa("--input", "hi")
     assert piped.code == 0, piped.err
     assert "\x1b" not in piped.out and "\x07" not in piped.out and "␛]0;pwned␇" in piped.out
-    [_, answer] = message_rows(kaiwa.db, piped.session_id or "")
+    [_, answer] = stored_items(kaiwa.db, piped.session_id or "")
     assert answer["content"][0]["text"] == said
     lines = kaiwa("--json", "--input", "hi")
     assert lines.code == 0, lines.err
