@@ -1,0 +1,87 @@
+"""What the LiteLLM proxy says about an alias: its prices (`/model/info`, LiteLLM's model map or the config's
+`model_info`) and the OpenAI parameters it can pass on (`/utils/supported_openai_params`).
+
+kaiwa prices everything as the proxy prices it; these are only used to say what prompt caching saved and which
+Responses controls (`--verbosity`, `--service-tier`) a model takes. Stdlib only (no openai import), answers None
+rather than failing: a proxy that cannot say is no reason to fail a turn or a listing.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per token, as the proxy prices a model's usage."""
+
+    input: float
+    cache_read: float
+    cache_write: float
+    output: float
+
+    def saving(self, read_tokens: int, write_tokens: int) -> float:
+        """What caching saved against sending the same tokens uncached: reads are cheaper than input, writes
+        dearer (Claude: 10% and 125% of the input price)."""
+        return read_tokens * (self.input - self.cache_read) - write_tokens * (self.cache_write - self.input)
+
+
+def _root(base_url: str) -> str:
+    """The proxy's root (`/model/info` sits beside `/v1`, not under it)."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    path = path[: -len("/v1")] if path.endswith("/v1") else path
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _get(base_url: str, api_key: str | None, path: str, timeout: float) -> Any:
+    request = urllib.request.Request(_root(base_url) + path, headers={"Authorization": f"Bearer {api_key or ''}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _price(info: dict[str, Any], key: str, default: float) -> float:
+    value = info.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def model_prices(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Prices] | None:
+    """Every alias's prices, or None when the proxy cannot be asked. An alias without an input price is left
+    out (an unpriced model: nothing to say in dollars)."""
+    body = _get(base_url, api_key, "/model/info", timeout)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return None
+    prices: dict[str, Prices] = {}
+    for entry in body["data"]:
+        info = entry.get("model_info") if isinstance(entry, dict) else None
+        if not isinstance(info, dict) or not _price(info, "input_cost_per_token", 0.0):
+            continue
+        unit = _price(info, "input_cost_per_token", 0.0)
+        prices.setdefault(
+            str(entry.get("model_name")),
+            Prices(
+                input=unit,
+                cache_read=_price(info, "cache_read_input_token_cost", unit),
+                cache_write=_price(info, "cache_creation_input_token_cost", unit),
+                output=_price(info, "output_cost_per_token", 0.0),
+            ),
+        )
+    return prices
+
+
+def supported_params(base_url: str, api_key: str | None, alias: str, timeout: float = TIMEOUT) -> frozenset[str] | None:
+    """The OpenAI parameters the proxy can pass on for `alias`, or None when it cannot say."""
+    path = f"/utils/supported_openai_params?model={quote(alias, safe='')}"
+    body = _get(base_url, api_key, path, timeout)
+    params = body.get("supported_openai_params") if isinstance(body, dict) else None
+    return frozenset(str(p) for p in params) if isinstance(params, list) else None
