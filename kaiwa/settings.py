@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "DEFAULT_MODEL",
     "REASONING_EFFORTS",
+    "SERVICE_TIERS",
     "VERBOSITY_LEVELS",
     "Settings",
     "check_choice",
@@ -31,6 +32,8 @@ DEFAULT_BASE_URL = "http://localhost:4000/v1"
 DEFAULT_MODEL = "bedrock-claude-3-5-sonnet"
 DEFAULT_DB_PATH = "sessions.sqlite3"
 VERBOSITY_LEVELS = ("low", "medium", "high")
+SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's service_tier values
+_SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
 
@@ -51,6 +54,7 @@ class Settings:
     temperature: float | None = None  # KAIWA_TEMPERATURE
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
     lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
+    prompt_cache: bool = True  # KAIWA_PROMPT_CACHE=0: kaiwa's part of prompt caching off (prompt_cache_key)
 
 
 def user_config_dir() -> Path:
@@ -121,7 +125,13 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         temperature=_optional(env, "KAIWA_TEMPERATURE", values.TEMPERATURE),
         lock_timeout=_optional(env, "KAIWA_LOCK_TIMEOUT", values.LOCK_TIMEOUT),
         max_output_tokens=int(tokens) if tokens is not None else None,
+        prompt_cache=_switch(env, "KAIWA_PROMPT_CACHE", default=True),
     )
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    return _SWITCH[values.choice(raw, tuple(_SWITCH), name)] if raw else default
 
 
 # The rules a value must follow wherever it comes from (a flag, a setting, a role file): `name` is how the user
