@@ -19,6 +19,7 @@ import pytest
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn
+from tests.standins.responses import ResponsesStandIn
 from tests.standins.vertex import VertexStandIn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,15 +60,24 @@ def openai_upstream() -> Iterator[OpenAIChatStandIn]:
 
 
 @pytest.fixture(scope="session")
+def responses_cloud() -> Iterator[ResponsesStandIn]:
+    stand_in = ResponsesStandIn().start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
 def proxy(
     tmp_path_factory: pytest.TempPathFactory,
     openai_upstream: OpenAIChatStandIn,
     bedrock_cloud: BedrockStandIn,
     foundry_cloud: AnthropicStandIn,
     vertex_cloud: VertexStandIn,
+    responses_cloud: ResponsesStandIn,
 ) -> Iterator[object]:
     """The shipped config with each cloud pointed at its stand-in (endpoints in the config, credentials in
-    the environment, as a user sets them), plus the test-only fake-a/fake-b aliases."""
+    the environment, as a user sets them), plus the test-only fake-a/fake-b aliases and `fake-native`: an
+    OpenAI model the proxy reaches on its own Responses API (no bridge), as a GPT-5 deployment would be."""
     from tests.harness.proxy import Proxy, build_test_config, fake_cloud_env
     from tests.harness.session_probe import install as install_session_probe
 
@@ -86,6 +96,16 @@ def proxy(
         }
         for alias in FAKE_MODELS
     ]
+    extra.append(
+        {
+            "model_name": "fake-native",
+            "litellm_params": {
+                "model": "openai/gpt-5",
+                "api_base": f"{responses_cloud.url}/v1",
+                "api_key": "sk-upstream-fake",
+            },
+        }
+    )
     # Azure AI Foundry's endpoint is itself a credential variable (AZURE_FOUNDRY_API_BASE), so it comes in env.
     endpoints = {"bedrock": bedrock_cloud.url, "vertex_ai": vertex_cloud.url}
     config = build_test_config(REPO / "litellm_config.yaml", tmp / "config.yaml", endpoints, extra)
@@ -128,6 +148,7 @@ upstream = _reset_per_test("openai_upstream", "upstream")  # OpenAIChatStandIn
 bedrock = _reset_per_test("bedrock_cloud", "bedrock")  # BedrockStandIn
 foundry = _reset_per_test("foundry_cloud", "foundry")  # AnthropicStandIn
 vertex = _reset_per_test("vertex_cloud", "vertex")  # VertexStandIn
+native = _reset_per_test("responses_cloud", "native")  # ResponsesStandIn behind the alias fake-native
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..errors import KaiwaError, UsageError
-from ..settings import REASONING_EFFORTS, load_settings
+from ..settings import REASONING_EFFORTS, SERVICE_TIERS, VERBOSITY_LEVELS, check_choice, load_settings
 from . import oneshot
 from .common import app, err_console, fail
 
@@ -89,6 +89,16 @@ def main(
     max_output_tokens: Annotated[
         int | None, typer.Option("--max-output-tokens", help="Cap the answer's length (KAIWA_MAX_OUTPUT_TOKENS).")
     ] = None,
+    verbosity: Annotated[
+        str | None,
+        typer.Option("--verbosity", help="How long answers run: low, medium or high; left out where a model cannot."),
+    ] = None,
+    service_tier: Annotated[
+        str | None,
+        typer.Option(
+            "--service-tier", help="auto, default, flex or priority, where the model offers them (else left out)."
+        ),
+    ] = None,
     schema: Annotated[
         str | None,
         typer.Option(
@@ -118,13 +128,17 @@ def main(
         if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
             raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
         shape = oneshot.make_shape(settings, system, temperature, max_output_tokens, schema, json_lines)
+        if verbosity is not None:
+            verbosity = check_choice(verbosity, VERBOSITY_LEVELS, "--verbosity")
+        if service_tier is not None:
+            service_tier = check_choice(service_tier, SERVICE_TIERS, "--service-tier")
         from ..core.conversation import Setup
 
         setup = Setup(
             model=model or settings.model, session_ref=session_id, continue_latest=continue_latest,
             reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools, mcp_config=mcp_config,
             instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
-            schema=shape.schema,
+            schema=shape.schema, verbosity=verbosity, service_tier=service_tier,
         )  # fmt: skip
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..ui.repl.start import ReplFace, run_repl

@@ -139,6 +139,22 @@ def list_(limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOpti
 
 
 # -- show, search, rename ------------------------------------------------------------------------------------
+TURN_USAGE_FIELDS = (
+    "model", "input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens", "cost",
+)  # fmt: skip
+
+
+def _cache_line(settings: Any, turns: list[Any]) -> str:
+    """What prompt caching did over `turns`, its saving priced by the proxy when it answers (else tokens only)."""
+    from ..ui.format import cache_totals
+
+    if not any(t.cached_tokens or t.cache_write_tokens for t in turns):
+        return ""
+    from ..gateway.proxy_info import model_prices
+
+    return cache_totals(turns, model_prices(settings.base_url, settings.api_key))
+
+
 @sessions_app.command()
 def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The conversation as a transcript (Markdown when piped); --json: its fields and messages."""
@@ -151,20 +167,21 @@ def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = 
         async def work(store: Store) -> Any:
             return await load(store, await resolve(store, session))
 
-        dump = with_store(load_settings(), work)
+        settings = load_settings()
+        dump = with_store(settings, work)
         if as_json:
             fields = transcript.session_fields(dump.info) | {"instructions": dump.info.instructions}
             fields["messages"] = transcript.messages(dump.items)
             fields["turn_usage"] = [
-                {k: getattr(t, k) for k in ("model", "input_tokens", "output_tokens", "reasoning_tokens", "cost")}
-                | {"created_at": iso(t.created_at)}
-                for t in dump.turns
+                {k: getattr(t, k) for k in TURN_USAGE_FIELDS} | {"created_at": iso(t.created_at)} for t in dump.turns
             ]
             _print_json(fields)
-        elif (out := _out()).is_terminal:
-            transcript.print_transcript(out, dump)
+            return
+        cache = _cache_line(settings, dump.turns)
+        if (out := _out()).is_terminal:
+            transcript.print_transcript(out, dump, cache)
         else:
-            sys.stdout.write(transcript.markdown(dump))
+            sys.stdout.write(transcript.markdown(dump, cache=cache))
 
     _guarded(debug, body)
 

@@ -61,9 +61,35 @@ def reported_cost(raw_responses: list[Any]) -> float | None:
     return total if costs and total > 0 else None
 
 
+def reported_cache_writes(raw_responses: list[Any]) -> int:
+    """The input tokens each model response of a turn wrote to the provider's prompt cache (LiteLLM reports them
+    beside `cached_tokens`, which the SDK's own usage keeps; the writes it drops)."""
+    total = 0
+    for response in raw_responses:
+        details = (getattr(response, "raw_usage", None) or {}).get("input_tokens_details") or {}
+        written = details.get("cache_write_tokens") if isinstance(details, dict) else None
+        if isinstance(written, int) and not isinstance(written, bool):
+            total += written
+    return total
+
+
 def model_settings(
-    session_id: str, reasoning: str | None, temperature: float | None = None, max_output_tokens: int | None = None
+    session_id: str,
+    reasoning: str | None,
+    temperature: float | None = None,
+    max_output_tokens: int | None = None,
+    *,
+    verbosity: str | None = None,
+    service_tier: str | None = None,
+    prompt_cache: bool = True,
 ) -> ModelSettings:
+    extra_args: dict[str, Any] = {}
+    if prompt_cache:
+        # The same key for every request of a conversation: OpenAI-family models route it to the same cache (the
+        # SDK sets one by itself only for OpenAI's own endpoint). Claude and Gemini ignore it.
+        extra_args["prompt_cache_key"] = session_id
+    if service_tier:
+        extra_args["service_tier"] = service_tier  # a Responses field the SDK's ModelSettings does not name
     return ModelSettings(
         # None: the model's own defaults. A model that refuses one is not an error: the proxy's drop_params
         # drops it (e.g. temperature with Claude's extended thinking).
@@ -77,6 +103,8 @@ def model_settings(
         # With store=False, reasoning can only be replayed from its encrypted (signed) content.
         response_include=["reasoning.encrypted_content"],
         reasoning=Reasoning(effort=reasoning, summary="auto") if reasoning else None,  # type: ignore[arg-type]
+        verbosity=verbosity,  # type: ignore[arg-type]  # → text.verbosity; checked against VERBOSITY_LEVELS
+        extra_args=extra_args or None,
         # Keeps the usage object as the proxy sent it: LiteLLM adds the call's `cost` there (streamed answers
         # get no cost header), priced with the deployment's own model_info.
         preserve_raw_usage=True,

@@ -83,7 +83,7 @@ async def compact(
     `dump` is the new session (not yet stored)."""
     from agents import Runner
 
-    from .agent import build_agent, model_settings, reported_cost, run_config
+    from .agent import build_agent, model_settings, reported_cache_writes, reported_cost, run_config
     from .engine import usage_record
     from .failures import is_context_window
 
@@ -94,7 +94,14 @@ async def compact(
     engine.receipts.request_ids.clear()
     started = time.monotonic()
     left_out = 0
-    agent = build_agent(model, engine.client, model_settings(new_id, None), [], [], instructions=SUMMARISER)
+    agent = build_agent(
+        model,
+        engine.client,
+        model_settings(new_id, None, prompt_cache=engine.config.prompt_cache),
+        [],
+        [],
+        instructions=SUMMARISER,
+    )
     while True:
         try:
             prompt = _prompt(_partial(dump, left_out), left_out, as_text)
@@ -123,7 +130,12 @@ async def compact(
         raise KaiwaError(f"{model} returned an empty summary", "try again, or another model (--model)")
     record = dataclasses.replace(
         usage_record(
-            model, result.context_wrapper.usage, receipts.request_ids, reported_cost(result.raw_responses), started
+            model,
+            result.context_wrapper.usage,
+            receipts.request_ids,
+            reported_cost(result.raw_responses),
+            started,
+            reported_cache_writes(result.raw_responses),
         ),
         created_at=time.time(),
     )

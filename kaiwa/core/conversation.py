@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KaiwaError, UsageError
-from ..settings import REASONING_EFFORTS, Settings
+from ..settings import REASONING_EFFORTS, VERBOSITY_LEVELS, Settings
 from ..store.base import Item, SessionInfo, Store, TurnRecord
 from .events import Emit, Notice, SessionOpened, TurnCompleted, TurnFailed
 from .history import last_answer, last_user_index
@@ -47,6 +47,8 @@ class Setup:
     temperature: float | None = None
     max_output_tokens: int | None = None
     schema: AnswerSchema | None = None  # --schema (one-shot)
+    verbosity: str | None = None  # --verbosity
+    service_tier: str | None = None  # --service-tier
 
 
 class Conversation:
@@ -65,6 +67,8 @@ class Conversation:
             temperature=setup.temperature,
             max_output_tokens=setup.max_output_tokens,
             output_type=setup.schema.output_type() if setup.schema else None,
+            verbosity=setup.verbosity,
+            service_tier=setup.service_tier,
         )
         self.session_id = ""
         self.info: SessionInfo | None = None  # None until the session's first turn is stored
@@ -178,6 +182,11 @@ class Conversation:
         if effort is not None and effort not in REASONING_EFFORTS:
             raise UsageError(f"reasoning {effort!r} is not one of {', '.join(REASONING_EFFORTS)}, off")
         self.options = dataclasses.replace(self.options, reasoning=effort)
+
+    def set_verbosity(self, level: str | None) -> None:
+        if level is not None and level not in VERBOSITY_LEVELS:
+            raise UsageError(f"verbosity {level!r} is not one of {', '.join(VERBOSITY_LEVELS)}, off")
+        self.options = dataclasses.replace(self.options, verbosity=level)
 
     async def set_instructions(self, text: str | None) -> None:
         """This session's instructions (None: kaiwa's default); stored at once when the session is."""
@@ -306,6 +315,7 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
         config = EngineConfig(
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
             max_retries=settings.max_retries, use_tools=setup.use_tools, mcp_specs=mcp_specs,
+            prompt_cache=settings.prompt_cache,
         )  # fmt: skip
         conversation = Conversation(settings, store, endpoint, config, setup, emit)
         if info is None:

@@ -63,7 +63,9 @@ class _TurnEvents:
                 self.emit(ToolReturned(self.tool_names.get(call_id, "tool"), event.item.output, call_id))
 
 
-def usage_record(model: str, usage: Any, request_ids: list[str], cost: float | None, started: float) -> TurnRecord:
+def usage_record(
+    model: str, usage: Any, request_ids: list[str], cost: float | None, started: float, cache_write_tokens: int = 0
+) -> TurnRecord:
     """A turn's (or a compaction's) record from the SDK's usage object."""
     return TurnRecord(
         model=model,
@@ -71,6 +73,7 @@ def usage_record(model: str, usage: Any, request_ids: list[str], cost: float | N
         output_tokens=usage.output_tokens,
         reasoning_tokens=getattr(usage.output_tokens_details, "reasoning_tokens", 0) or 0,
         cached_tokens=getattr(usage.input_tokens_details, "cached_tokens", 0) or 0,
+        cache_write_tokens=cache_write_tokens,
         cost=cost,
         request_ids=tuple(request_ids),
         duration_ms=int((time.monotonic() - started) * 1000),
@@ -89,7 +92,9 @@ class ChatEngine:
 
     async def __aenter__(self) -> ChatEngine:
         from .agent import ProxyReceipts, make_client, make_http_client
+        from .controls import ControlFitter
 
+        self.controls = ControlFitter(self.config.base_url, self.config.api_key)
         self.receipts = ProxyReceipts()
         http_client = make_http_client(self.receipts)
         self.client = make_client(
@@ -127,13 +132,14 @@ class ChatEngine:
         (`failures.explain` makes the line), and on cancellation: nothing is stored then."""
         from agents import Runner
 
-        from .agent import build_agent, model_settings, reported_cost, run_config
+        from .agent import build_agent, model_settings, reported_cache_writes, reported_cost, run_config
         from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
         from .turn_buffer import TurnBuffer
 
         started = time.monotonic()
         self.receipts.request_ids.clear()
         events = _TurnEvents(emit)
+        sent = await self.controls.fit(options, emit)
         async with store.lock(session_id, lambda: emit(LockWaiting(session_id))):
             stored = await store.items(session_id)
             if replace_from is not None:
@@ -146,7 +152,15 @@ class ChatEngine:
             agent = build_agent(
                 options.model,
                 self.client,
-                model_settings(session_id, options.reasoning, options.temperature, options.max_output_tokens),
+                model_settings(
+                    session_id,
+                    options.reasoning,
+                    options.temperature,
+                    options.max_output_tokens,
+                    verbosity=sent.verbosity,
+                    service_tier=sent.service_tier,
+                    prompt_cache=self.config.prompt_cache,
+                ),
                 self.tools(),
                 self.mcp_servers if self.config.use_tools else [],
                 instructions=options.instructions,
@@ -164,7 +178,12 @@ class ChatEngine:
                     events.on(event)
             usage = result.context_wrapper.usage
             record = usage_record(
-                options.model, usage, self.receipts.request_ids, reported_cost(result.raw_responses), started
+                options.model,
+                usage,
+                self.receipts.request_ids,
+                reported_cost(result.raw_responses),
+                started,
+                reported_cache_writes(result.raw_responses),
             )
             await store.commit_turn(
                 session_id,

@@ -12,7 +12,7 @@ from ..store.base import Item
 
 
 def item_role(item: Item) -> str | None:
-    """"user", "assistant", "system" for a message item; None for anything else (calls, outputs, reasoning)."""
+    """ "user", "assistant", "system" for a message item; None for anything else (calls, outputs, reasoning)."""
     if item.get("type", "message") != "message":
         return None
     role = item.get("role")

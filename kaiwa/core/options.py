@@ -21,6 +21,7 @@ class EngineConfig:
     max_retries: int
     use_tools: bool = True
     mcp_specs: list[Any] = field(default_factory=list)
+    prompt_cache: bool = True  # False (KAIWA_PROMPT_CACHE=0): no prompt_cache_key
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,5 @@ class TurnOptions:
     temperature: float | None = None
     max_output_tokens: int | None = None
     output_type: Any = None  # an SDK AgentOutputSchemaBase (--schema): the answer is JSON in text.format
+    verbosity: str | None = None  # text.verbosity: low, medium, high
+    service_tier: str | None = None  # auto, default, flex, priority

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from ..words import counted as plural  # `1 turn`, `2 turns`: shared with the store's own messages
 
 if TYPE_CHECKING:
+    from ..gateway.proxy_info import Prices
     from ..store.base import TurnRecord
 
-__all__ = ["money", "plural", "record_usage_line", "relative_time", "tokens", "usage_line"]
+__all__ = ["cache_totals", "money", "plural", "record_usage_line", "relative_time", "tokens", "usage_line"]
 
 SMALLEST = 0.000001  # below one millionth of a dollar a cost is shown as "<$0.000001", never as "$0"
 
@@ -33,9 +34,23 @@ def tokens(count: int) -> str:
 
 
 def usage_line(
-    model: str, input_tokens: int, output_tokens: int, reasoning: int, cached: int, cost: float | None
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    reasoning: int,
+    cached: int,
+    cost: float | None,
+    written: int = 0,
 ) -> str:
-    parts = [f"{tokens(input_tokens)} in" + (f" ({tokens(cached)} cached)" if cached else "")]
+    """`alias · 1,204 in (9,800 cached, 612 written) · 310 out · $0.0123`: "in" is the input at full price; the
+    proxy's input count also holds what was read from the prompt cache and what was written to it."""
+    full = max(0, input_tokens - cached - written)
+    cache = ", ".join(
+        part
+        for part in (f"{tokens(cached)} cached" if cached else "", f"{tokens(written)} written" if written else "")
+        if part
+    )
+    parts = [f"{tokens(full)} in" + (f" ({cache})" if cache else "")]
     parts.append(f"{tokens(output_tokens)} out" + (f" ({tokens(reasoning)} reasoning)" if reasoning else ""))
     if cost is not None:
         parts.append(money(cost))
@@ -51,7 +66,22 @@ def record_usage_line(record: TurnRecord) -> str:
         record.reasoning_tokens,
         record.cached_tokens,
         record.cost,
+        record.cache_write_tokens,
     )
+
+
+def cache_totals(turns: list[TurnRecord], prices: dict[str, Prices] | None) -> str:
+    """`9,800 cached · 612 written · caching saved $0.0231` over `turns` ("" when nothing was cached), the saving
+    at the proxy's prices per model (left out when the proxy cannot say, or does not price a model)."""
+    read = sum(t.cached_tokens for t in turns)
+    written = sum(t.cache_write_tokens for t in turns)
+    if not read and not written:
+        return ""
+    line = f"{tokens(read)} cached · {tokens(written)} written"
+    if prices is not None and all(t.model in prices for t in turns if t.cached_tokens or t.cache_write_tokens):
+        saved = sum(prices[t.model].saving(t.cached_tokens, t.cache_write_tokens) for t in turns if t.model in prices)
+        line += f" · caching saved {money(saved)}" if saved >= 0 else f" · caching cost {money(-saved)} more"
+    return line
 
 
 def relative_time(timestamp: float, now: float | None = None) -> str:

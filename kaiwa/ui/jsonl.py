@@ -74,7 +74,8 @@ class JsonLines:
             "input_tokens": record.input_tokens,
             "output_tokens": record.output_tokens,
             "reasoning_tokens": record.reasoning_tokens,
-            "cached_tokens": record.cached_tokens,
+            "cached_tokens": record.cached_tokens,  # read from the prompt cache (part of input_tokens)
+            "cache_write_tokens": record.cache_write_tokens,  # written to it (part of input_tokens too)
             "cost": record.cost,
         }
         extra = {"output": event.output} if self.has_schema else {}

@@ -82,11 +82,14 @@ def _turn_renderables(group: list[Entry], record: TurnRecord | None) -> list[Ren
     return parts
 
 
-def print_transcript(console: Console, dump: SessionDump) -> None:
-    """The session on a terminal: a header, then every turn."""
+def print_transcript(console: Console, dump: SessionDump, cache: str = "") -> None:
+    """The session on a terminal: a header (with `cache`, what prompt caching did: `format.cache_totals`), then
+    every turn."""
     info = dump.info
     header: list[RenderableType] = [Text(safe(info.title or "untitled"), style="bold")]
     header.append(Text(_summary_line(info), style="dim"))
+    if cache:
+        header.append(Text(f"prompt cache: {cache}", style="dim"))
     if info.origin:
         header.append(Text(f"{info.origin} (started {iso(info.created_at)[:16].replace('T', ' ')} UTC)", style="dim"))
     if info.instructions:
@@ -104,9 +107,11 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
 
-def markdown(dump: SessionDump, *, result_limit: int = 200) -> str:
+def markdown(dump: SessionDump, *, result_limit: int = 200, cache: str = "") -> str:
     info = dump.info
     lines = [f"# {safe(info.title or 'untitled')}", "", f"*{_summary_line(info)}*"]
+    if cache:
+        lines += ["", f"*prompt cache: {cache}*"]
     if info.origin:
         lines += ["", f"*{info.origin}*"]
     if info.instructions:

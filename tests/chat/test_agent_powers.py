@@ -303,7 +303,7 @@ def test_usage_and_cost_per_turn_and_per_session(kaiwa: Kaiwa, upstream: OpenAIC
 
     [line1] = usage_lines(first.err)
     [line2] = usage_lines(second.err)
-    assert line1.startswith("fake-a · 2,514 in (1,024 cached) · 288 out (89 reasoning) · $"), line1
+    assert line1.startswith("fake-a · 1,490 in (1,024 cached) · 288 out (89 reasoning) · $"), line1
     assert line2.startswith("fake-a · 2,077 in · 403 out · $"), line2
     cost1, cost2 = price(1203 + 1311, 31 + 257), price(2077, 403)
     assert dollars(line1) == pytest.approx(cost1, abs=5e-7)

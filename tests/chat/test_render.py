@@ -54,5 +54,7 @@ def test_hidden_reasoning_prints_nothing() -> None:
 
 def test_usage_line_names_every_figure() -> None:
     line = usage_line("m", 1200, 30, reasoning=12, cached=1000, cost=0.0015)
-    assert line == "m · 1,200 in (1,000 cached) · 30 out (12 reasoning) · $0.0015"
+    assert line == "m · 200 in (1,000 cached) · 30 out (12 reasoning) · $0.0015"  # "in": at full price
+    written = usage_line("m", 1200, 30, reasoning=0, cached=900, cost=None, written=250)
+    assert written == "m · 50 in (900 cached, 250 written) · 30 out"
     assert usage_line("m", 5, 2, 0, 0, None) == "m · 5 in · 2 out"

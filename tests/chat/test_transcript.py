@@ -92,7 +92,7 @@ def test_markdown_transcript_reads_like_the_conversation() -> None:
     )
     assert text.count("## Assistant") == 2 and text.count("## You") == 2
     assert "*fake-a · 120 in · 30 out (9 reasoning) · $0.00048*" in text
-    assert "*fake-b · 200 in (64 cached) · 10 out*" in text
+    assert "*fake-b · 136 in (64 cached) · 10 out*" in text
     assert "Be terse." in text
     assert "\x1b" not in text and "\x07" not in text and "␛[31mhalf␇" in text  # shown, never obeyed
 

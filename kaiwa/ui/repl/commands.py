@@ -6,8 +6,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...errors import KaiwaError
-from ...settings import REASONING_EFFORTS
-from ..format import money, plural, record_usage_line
+from ...settings import REASONING_EFFORTS, VERBOSITY_LEVELS
+from ..format import cache_totals, money, plural, record_usage_line
 from .registry import COMMANDS, EXIT, command, first_line
 from .state import Repl
 
@@ -73,6 +73,18 @@ async def _reasoning(repl: Repl, arg: str) -> None:
         raise KaiwaError(f"/reasoning {arg!r} is not one of low, medium, high, off")
     repl.conversation.set_reasoning(None if effort == "off" else effort)
     repl.say(f"reasoning: {effort}")
+
+
+@command("verbosity", "/verbosity low|medium|high|off", "how long answers run (left out where a model cannot)")
+async def _verbosity(repl: Repl, arg: str) -> None:
+    level = arg.lower()
+    if not level:
+        repl.say(f"verbosity: {repl.conversation.options.verbosity or 'off'}")
+        return
+    if level not in (*VERBOSITY_LEVELS, "off"):
+        raise KaiwaError(f"/verbosity {arg!r} is not one of low, medium, high, off")
+    repl.conversation.set_verbosity(None if level == "off" else level)
+    repl.say(f"verbosity: {level}")
 
 
 @command("system", "/system [text]", "this session's instructions: show them, or set them (--default resets)")
@@ -154,6 +166,14 @@ async def _usage(repl: Repl, arg: str) -> None:
         f"{sum(t.output_tokens for t in turns):,} out{total}",
         "bold",
     )
+    if any(t.cached_tokens or t.cache_write_tokens for t in turns):
+        import asyncio
+
+        from ...gateway.proxy_info import model_prices
+
+        endpoint = repl.conversation.endpoint
+        prices = await asyncio.to_thread(model_prices, endpoint.base_url, endpoint.api_key)
+        repl.say(f"  of the input: {cache_totals(turns, prices)}")
 
 
 @command("copy", "/copy", "the last answer to the clipboard (through the terminal, OSC 52)")
