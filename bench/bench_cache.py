@@ -30,6 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from kaiwa.gateway.proxy_info import Prices, model_prices  # noqa: E402
 from tests.harness.proxy import Proxy, build_test_config, fake_cloud_env, load_yaml, write_config  # noqa: E402
 from tests.standins.anthropic import AnthropicStandIn  # noqa: E402
 from tests.standins.bedrock import BedrockStandIn  # noqa: E402
@@ -55,9 +56,9 @@ class Series:
     output_tokens: int = 0
     proxy_cost: float = 0.0  # the sum of the costs the proxy reported (kaiwa's records)
 
-    def input_cost(self, prices: dict[str, float]) -> float:
+    def input_cost(self, prices: Prices) -> float:
         return sum(
-            u.input_tokens * prices["input"] + u.read_tokens * prices["read"] + u.write_tokens * prices["write"]
+            u.input_tokens * prices.input + u.read_tokens * prices.cache_read + u.write_tokens * prices.cache_write
             for u in self.usage
         )
 
@@ -109,35 +110,24 @@ async def play(proxy: Proxy, stand_ins: dict[str, Any], series: Series, turns: i
             series.usage.append(billed(stand_ins, series.alias))
             series.output_tokens += result.record.output_tokens
             series.proxy_cost += result.record.cost or 0.0
-            if result.record.cached_tokens != series.usage[-1].read_tokens:
+            billed_now = series.usage[-1]
+            stored = (result.record.cached_tokens, result.record.cache_write_tokens)
+            if stored != (billed_now.read_tokens, billed_now.write_tokens):
                 raise SystemExit(
-                    f"{series.alias} turn {n}: kaiwa stored {result.record.cached_tokens} cached tokens, "
-                    f"the cloud read {series.usage[-1].read_tokens}"
+                    f"{series.alias} turn {n}: kaiwa stored {stored} cache reads/writes, "
+                    f"the cloud billed {(billed_now.read_tokens, billed_now.write_tokens)}"
                 )
     await store.close()
 
 
-def proxy_prices(proxy: Proxy, alias: str) -> dict[str, float]:
-    status, body = proxy.get("/model/info")
-    assert status == 200, body
-    info = next(m["model_info"] for m in body["data"] if m["model_name"] == alias)
-    price = info.get("input_cost_per_token") or 0.0
-    return {
-        "input": price,
-        "read": info.get("cache_read_input_token_cost") or price,
-        "write": info.get("cache_creation_input_token_cost") or price,
-        "output": info.get("output_cost_per_token") or 0.0,
-    }
-
-
-def report(alias: str, off: Series, on: Series, prices: dict[str, float]) -> None:
+def report(alias: str, off: Series, on: Series, prices: Prices) -> None:
     base = off.input_cost(prices)
     for series in (off, on):
         cost = series.input_cost(prices)
         full = sum(u.input_tokens for u in series.usage)
         reads = sum(u.read_tokens for u in series.usage)
         writes = sum(u.write_tokens for u in series.usage)
-        expected_total = cost + series.output_tokens * prices["output"]
+        expected_total = cost + series.output_tokens * prices.output
         check = "ok" if abs(expected_total - series.proxy_cost) <= 1e-9 + 1e-6 * expected_total else "MISMATCH"
         label = "cached" if series.cached else "uncached"
         print(
@@ -178,7 +168,9 @@ def main() -> None:
             off_series, on_series = Series(alias, False), Series(alias, True)
             asyncio.run(play(uncached_proxy, stand_ins, off_series, args.turns, home))
             asyncio.run(play(cached_proxy, stand_ins, on_series, args.turns, home))
-            report(alias, off_series, on_series, proxy_prices(cached_proxy, alias))
+            prices = model_prices(cached_proxy.base_url, cached_proxy.master_key)  # kaiwa's own reading of them
+            assert prices is not None and alias in prices, f"the proxy gave no prices for {alias}"
+            report(alias, off_series, on_series, prices[alias])
         print(
             "\ninput %: input cost against the same alias uncached; proxy $: the costs the proxy reported "
             "(input and output); check: proxy $ = input $ + output tokens at the proxy's output price"
