@@ -8,7 +8,7 @@ import pytest
 
 from kaiwa.gateway.proxy_info import Prices, model_prices, supported_params
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE
-from tests.harness.proxy import free_port
+from tests.harness.ports import free_port
 
 
 def test_prices_are_the_proxys(proxy: Any) -> None:
