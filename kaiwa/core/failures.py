@@ -24,7 +24,6 @@ Called only after a turn failed, so the heavy modules it inspects are already im
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import urllib.request
@@ -32,112 +31,17 @@ from typing import Any
 
 from ..errors import KaiwaError
 from ..redact import mask_url, redact
+from .cloud_errors import body_message, cloud_words, from_text, short
 from .events import TurnFailed
 
+_FAILED_CODE = re.compile(r"code='([a-z_]+)'")
+RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
+RETRY_LATER = "retry later, or try another --model (nothing was saved for this turn)"
+FIX_REQUEST = "change what it names (the message, --reasoning, --model) and try again"
 KINDS = (
     "usage", "store", "gateway", "unreachable", "timeout", "auth", "unknown_model", "context_window",
     "rate_limited", "upstream", "refused", "stream", "tool_loop", "bad_answer", "interrupted", "internal", "failed",
 )  # fmt: skip
-
-MESSAGE_LIMIT = 240
-_FAILED_CODE = re.compile(r"code='([a-z_]+)'")
-# LiteLLM's wrapping of a provider's error: `litellm.InternalServerError: [InternalServerError: ]BedrockException -
-# <the provider's body or words>[ LiteLLM: model group … No fallback was attempted.]` (and a few variants).
-_PROVIDER_PART = re.compile(r"\b([A-Z][A-Za-z_]*?)_?Exception\s*(?:[A-Za-z]+Error\s*)?-\s*", re.S)
-_LITELLM_TAIL = re.compile(
-    r"\s*(?:LiteLLM: model group|Received Model Group=|Available Model Group Fallbacks=|LiteLLM Retried:"
-    r"|model_group=|No fallback model group found).*$",
-    re.S,
-)
-_JSON_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"')
-RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
-RETRY_LATER = "retry later, or try another --model (nothing was saved for this turn)"
-FIX_REQUEST = "change what it names (the message, --reasoning, --model) and try again"
-# LiteLLM's provider name (`Azure_aiException`, `Vertex_ai_betaException`) by prefix: `azure_ai` before `azure`.
-CLOUD_NAMES = {
-    "bedrock": "Bedrock",
-    "azure_ai": "Azure AI Foundry",
-    "azure": "Azure",
-    "vertex": "Vertex AI",
-    "gemini": "Gemini",
-    "anthropic": "Anthropic",
-    "openai": "the OpenAI-compatible server",
-}
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _body_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if body.get("message"):
-            return str(body["message"])
-    return str(getattr(exc, "message", "") or exc)
-
-
-def _message_in(body: object) -> str | None:
-    """The human message in a provider's error body: Anthropic `{"type":"error","error":{"message"}}`, Google
-    `{"error":{"code","message","status"}}`, Bedrock `{"message"}` / `{"Message"}`, OpenAI `{"error":{"message"}}`."""
-    if isinstance(body, dict):
-        for key in ("error", "Error"):
-            found = _message_in(body.get(key))
-            if found:
-                return found
-        for key in ("message", "Message", "detail", "error_description"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-        return None
-    if isinstance(body, list) and body:
-        return _message_in(body[0])  # Google sometimes answers with a one-element list
-    if isinstance(body, str) and body.strip():
-        return body
-    return None
-
-
-def _from_text(text: str) -> str | None:
-    """A provider's message from its error body as text (JSON, a Python bytes literal of JSON, or plain words)."""
-    text = text.strip()
-    if text.startswith(("b'", 'b"')):  # LiteLLM prints some bodies as Python bytes
-        try:
-            raw = ast.literal_eval(text)
-            text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-        except (ValueError, SyntaxError):
-            text = text[2:].rstrip("'\"")
-    start = text.find("{")
-    if start != -1:
-        try:
-            found = _message_in(json.loads(text[start : text.rfind("}") + 1]))
-            if found:
-                return found
-        except ValueError:
-            pass
-        quoted = _JSON_MESSAGE.search(text)
-        if quoted:
-            try:
-                return str(json.loads(f'"{quoted.group(1)}"'))
-            except ValueError:
-                return quoted.group(1)
-    return text or None
-
-
-def cloud_words(text: str) -> tuple[str | None, str]:
-    """(the cloud's name, its own message) from an error text LiteLLM wrapped; (None, text) when it is not such
-    a wrapping (then the text is the proxy's own words)."""
-    part = _PROVIDER_PART.search(text)
-    if part is None:
-        return None, text
-    name = part.group(1).lower()
-    rest = _LITELLM_TAIL.sub("", text[part.end() :])
-    message = _from_text(rest) or rest
-    known = next((CLOUD_NAMES[key] for key in CLOUD_NAMES if name.startswith(key)), None)  # vertex_ai_beta
-    return known or part.group(1).replace("_", " "), message
 
 
 def proxy_aliases(base_url: str, api_key: str | None, timeout: float = 3.0) -> list[str]:
@@ -165,7 +69,7 @@ def is_context_window(exc: BaseException) -> bool:
     from agents.exceptions import ModelBehaviorError
 
     if isinstance(exc, openai.BadRequestError):
-        return bool(_CONTEXT_WINDOW.search(f"{_body_message(exc)} {exc}"))
+        return bool(_CONTEXT_WINDOW.search(f"{body_message(exc)} {exc}"))
     return isinstance(exc, ModelBehaviorError) and bool(_CONTEXT_WINDOW.search(str(exc)))
 
 
@@ -184,7 +88,7 @@ def as_error(failed: TurnFailed) -> KaiwaError:
 def unexpected(exc: BaseException) -> KaiwaError:
     """A bug, not the user's doing: still one line (the traceback with --debug)."""
     return KaiwaError(
-        f"unexpected {type(exc).__name__}: {redact(_short(str(exc)))}",
+        f"unexpected {type(exc).__name__}: {redact(short(str(exc)))}",
         "run again with --debug and report it",
         kind="internal",
     )
@@ -228,9 +132,9 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
     code = _FAILED_CODE.search(text)
     cloud, words = cloud_words(text)
     if cloud is None:
-        words = _from_text(text) or text
+        words = from_text(text) or text
     at = f" at {cloud}" if cloud else ""
-    detail = redact(_short(words), api_key)
+    detail = redact(short(words), api_key)
     if code and code.group(1) == "rate_limit_exceeded":
         return _failure(
             "rate_limited",
@@ -270,9 +174,9 @@ def explain(
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 
     base_url = mask_url(base_url)  # a URL's own credentials are never printed
-    raw = _body_message(exc)
+    raw = body_message(exc)
     cloud, words = cloud_words(raw)  # the provider's own message when LiteLLM wrapped one
-    message = redact(_short(words), api_key)
+    message = redact(short(words), api_key)
     if is_context_window(exc):
         return _failure(
             "context_window",
@@ -323,6 +227,6 @@ def explain(
         return _failure("stream", f"the answer stream failed: {message}", "try again")
     return _failure(
         "internal",
-        f"unexpected {type(exc).__name__}: {redact(_short(str(exc)), api_key)}",
+        f"unexpected {type(exc).__name__}: {redact(short(str(exc)), api_key)}",
         "run again with --debug for details",
     )

@@ -79,6 +79,6 @@ WRAPPED = [
 
 @pytest.mark.parametrize(("text", "expected"), WRAPPED, ids=["foundry", "bedrock", "vertex", "anthropic", "proxy"])
 def test_cloud_words_unwraps_litellm(text: str, expected: tuple[str | None, str]) -> None:
-    from kaiwa.core.failures import cloud_words
+    from kaiwa.core.cloud_errors import cloud_words
 
     assert cloud_words(text) == expected
