@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
+from .approval import ApprovalPolicy
 from .mcp_config import CALL_TIMEOUT, CLEANUP_TIMEOUT, CONNECT_TIMEOUT, START_GRACE, McpServerSpec
 
 if TYPE_CHECKING:
@@ -89,7 +90,26 @@ def _http_client_factory(statuses: list[str]) -> Callable[..., Any]:
     return factory
 
 
-def _build_server(spec: McpServerSpec, errlog: TextIO, call_timeout: float, statuses: list[str]) -> MCPServer:
+def read_only_hint(tool: Any) -> bool | None:
+    """An MCP tool's `readOnlyHint`, if it declares one (the mcp package spells it either way by version)."""
+    annotations = getattr(tool, "annotations", None)
+    hint = getattr(annotations, "read_only_hint", getattr(annotations, "readOnlyHint", None))
+    return hint if isinstance(hint, bool) else None
+
+
+def _requires_approval(policy: ApprovalPolicy, server: str) -> Callable[[Any, Any, Any], bool]:
+    """The SDK's `require_approval` for one server: asked at every call, so a grant (`a`) counts from the next
+    call on. Declined calls need "approval" too: the engine rejects them through the SDK without a question."""
+
+    def requires(_context: Any, _agent: Any, tool: Any) -> bool:
+        return policy.verdict(server, tool.name, read_only_hint(tool)).action != "run"
+
+    return requires
+
+
+def _build_server(
+    spec: McpServerSpec, errlog: TextIO, call_timeout: float, statuses: list[str], policy: ApprovalPolicy
+) -> MCPServer:
     from agents.mcp import MCPServerSse, MCPServerStdio, MCPServerStreamableHttp
     from mcp.client.stdio import stdio_client
 
@@ -97,6 +117,7 @@ def _build_server(spec: McpServerSpec, errlog: TextIO, call_timeout: float, stat
         "name": spec.name,
         "cache_tools_list": True,  # tools rarely change mid-session; saves a round trip per model call
         "client_session_timeout_seconds": call_timeout,
+        "require_approval": _requires_approval(policy, spec.name),
     }
     if spec.transport == "stdio":
 
@@ -139,14 +160,18 @@ async def connected_mcp_servers(
     connect_timeout: float = CONNECT_TIMEOUT,
     call_timeout: float = CALL_TIMEOUT,
     server_stderr: TextIO | None = None,
+    policy: ApprovalPolicy | None = None,
 ) -> AsyncIterator[list[MCPServer]]:
     """Connect every server (concurrently, each within `connect_timeout`) and yield those that started.
 
     A server that fails is reported as ONE line through `warn` ("MCP server 'x' did not start: reason") and
     left out. On leaving the block, normally, by an exception or by cancellation (Ctrl-C), every server is
     cleaned up (stdio children are stopped). `server_stderr`: where stdio servers' stderr goes (for --debug);
-    by default a temporary file, whose last line explains a failed start.
+    by default a temporary file, whose last line explains a failed start. `policy`: which calls need approval
+    (by default mcp.json's rules alone: calls not allowed there ask).
     """
+    if policy is None:
+        policy = ApprovalPolicy({spec.name: spec.approval for spec in specs})
     async with contextlib.AsyncExitStack() as stack:
         entries: list[tuple[McpServerSpec, MCPServer, IO[str] | None, list[str]]] = []
         for spec in specs:
@@ -158,7 +183,7 @@ async def connected_mcp_servers(
                 )
             statuses: list[str] = []
             try:
-                server = _build_server(spec, server_stderr or log, call_timeout, statuses)  # type: ignore[arg-type]
+                server = _build_server(spec, server_stderr or log, call_timeout, statuses, policy)  # type: ignore[arg-type]
             except Exception as error:
                 warn(f"MCP server {spec.name!r} did not start: {_reason(error, spec, '', connect_timeout)}")
                 continue

@@ -6,6 +6,21 @@
     }}
 
 `${VAR}` and `${VAR:-default}` are expanded from the environment in command, args, env, cwd, url and headers.
+
+Each server may also say how its tool calls are approved (`approval.py` applies it):
+
+    "git": {"command": "mcp-server-git", "approve": "ask", "allow": ["git_status"], "deny": ["git_reset"],
+            "trust_annotations": true}
+
+- `approve` is what kaiwa does with a call of this server, as a verb: `"ask"` (the default) asks you first;
+  `"always"` approves every call itself (they run without a question); `"never"` approves none (every call is
+  declined without a question, and the model is told). NB: the Agents SDK's `require_approval` reads the other
+  way round ("always" = always require approval); kaiwa's key is `approve`, hence the verb.
+- `allow`: tools that run without a question; `deny`: tools whose calls are always declined. A name may not be in
+  both. Per-tool lists win over the server's `approve`.
+- `trust_annotations`: a tool that declares `readOnlyHint` runs without a question. Without it (the default)
+  the hint is only shown: a server's annotations are its own claim about itself.
+
 Only the standard library is imported here.
 """
 
@@ -24,6 +39,8 @@ from ..errors import UsageError
 from ..redact import redact
 
 Transport = Literal["stdio", "http", "sse"]
+Approve = Literal["ask", "always", "never"]
+APPROVE_VALUES: tuple[Approve, ...] = ("ask", "always", "never")
 
 CONNECT_TIMEOUT = 20.0  # seconds for a server to start and answer `initialize`
 CALL_TIMEOUT = 120.0  # seconds for one MCP request (a tool call can be slow: a search, a build)
@@ -47,6 +64,16 @@ def default_mcp_config_path() -> Path:
     return Path(base or Path.home() / ".config") / "kaiwa" / "mcp.json"
 
 
+@dataclass(frozen=True)
+class ApprovalRule:
+    """How one server's tool calls are approved (see the module's docstring)."""
+
+    approve: Approve = "ask"
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
+    trust_annotations: bool = False
+
+
 @dataclass(frozen=True, repr=False)
 class McpServerSpec:
     """One server of the config, with `${VAR}`s already expanded. repr() shows no secret."""
@@ -61,6 +88,7 @@ class McpServerSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Values that must never be shown: env and header values, and everything substituted for a ${VAR}.
     secrets: tuple[str, ...] = ()
+    approval: ApprovalRule = ApprovalRule()
 
     def __repr__(self) -> str:
         target = shlex.join([self.command, *self.args]) if self.command else str(self.url)
@@ -87,6 +115,26 @@ def _string_map(value: object, where: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _Problem(f"{where} must be an object of strings, not {type(value).__name__}")
     return {_string(k, f"a key of {where}"): _string(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _names(value: object, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
+        raise _Problem(f"{where} must be a list of tool names")
+    return frozenset(name.strip() for name in value)
+
+
+def _parse_approval(raw: dict[str, object], where: str) -> ApprovalRule:
+    approve = raw.get("approve", "ask")
+    if approve not in APPROVE_VALUES:
+        raise _Problem(f"{where}.approve must be one of {', '.join(map(repr, APPROVE_VALUES))}, not {approve!r}")
+    allow = _names(raw.get("allow", []), f"{where}.allow")
+    deny = _names(raw.get("deny", []), f"{where}.deny")
+    if allow & deny:
+        raise _Problem(f"{where} has {', '.join(sorted(allow & deny))} in both 'allow' and 'deny'")
+    trust = raw.get("trust_annotations", False)
+    if not isinstance(trust, bool):
+        raise _Problem(f"{where}.trust_annotations must be true or false")
+    return ApprovalRule(approve=approve, allow=allow, deny=deny, trust_annotations=trust)  # type: ignore[arg-type]
 
 
 def _expand(value: str, where: str, substituted: list[str]) -> str:
@@ -123,6 +171,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
             raise _Problem(f"{where}.type is {declared!r} but it has '{'command' if has_command else 'url'}'")
     else:
         kind = "stdio" if has_command else "http"
+    approval = _parse_approval(raw, where)
 
     substituted: list[str] = []
     if has_command:
@@ -150,6 +199,7 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
             env=env,
             cwd=cwd,
             secrets=(*env.values(), *substituted),
+            approval=approval,
         )
 
     url = _expand(_string(raw["url"], f"{where}.url"), f"{where}.url", substituted).strip()
@@ -159,7 +209,14 @@ def _parse_server(name: str, raw: object) -> McpServerSpec | None:
         k: _expand(v, f"{where}.headers.{k}", substituted)
         for k, v in _string_map(raw.get("headers", {}), f"{where}.headers").items()
     }
-    return McpServerSpec(name=name, transport=kind, url=url, headers=headers, secrets=(*headers.values(), *substituted))
+    return McpServerSpec(
+        name=name,
+        transport=kind,
+        url=url,
+        headers=headers,
+        secrets=(*headers.values(), *substituted),
+        approval=approval,
+    )
 
 
 def parse_mcp_config(data: object) -> list[McpServerSpec]:
