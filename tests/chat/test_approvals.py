@@ -1,0 +1,275 @@
+"""Tool approvals (issue 19) end to end: chat.py (REPL in a real pseudo-terminal, one-shot piped and on a
+terminal, --json) → the real LiteLLM proxy → the OpenAI-compatible stand-in, scripted to call `git_add` of a real
+`mcp-server-git` on a temporary repository. Whether the call ran is read from git (`staged`), what the model was
+told from the upstream's requests, and what was kept from the SQLite file."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from tests.chat.repl_term import Term, session_id_in
+from tests.conftest import Kaiwa
+from tests.mcp_fixtures.git import git_repo, git_server_config, staged
+from tests.standins.openai_compat import OpenAIChatStandIn
+from tests.standins.script import Reply, ToolCall
+
+REJECTED = "Tool execution was not approved."  # the SDK's own rejection, sent and stored as the call's output
+QUESTION = "[y/a/n]"
+AFTER_TURN = re.compile(r" in · (.|\n)*›")  # the usage line, then the input line again
+
+
+def with_git(kaiwa: Kaiwa, tmp_path: Path, **policy: Any) -> Path:
+    """A repository with a.txt and b.txt unstaged, and kaiwa's mcp.json running mcp-server-git on it."""
+    repo = git_repo(tmp_path / "repo", "a.txt", "b.txt")
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"git": git_server_config(repo, **policy)}}), encoding="utf-8")
+    kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
+    return repo
+
+
+def add(repo: Path, name: str, call_id: str) -> Reply:
+    return Reply(text="", tool_calls=[ToolCall("git_add", {"repo_path": str(repo), "files": [name]}, id=call_id)])
+
+
+def tool_messages(upstream: OpenAIChatStandIn) -> list[str]:
+    """What the model was told of each tool call, in the last request."""
+    messages = upstream.model_requests()[-1].body["messages"]
+    return [m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in messages
+            if m["role"] == "tool"]  # fmt: skip
+
+
+def stored_items(db: Path) -> list[dict[str, Any]]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            rows = conn.execute("SELECT message_data FROM agent_messages ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # no table: nothing was ever stored
+            return []
+    return [json.loads(r[0]) for r in rows]
+
+
+def outputs(items: list[dict[str, Any]]) -> dict[str, str]:
+    return {i["call_id"]: json.dumps(i["output"]) for i in items if i.get("type") == "function_call_output"}
+
+
+# -- the interactive mode --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def term_for(kaiwa: Kaiwa) -> Any:
+    terms: list[Term] = []
+
+    def make(*args: str) -> Term:
+        terms.append(Term(kaiwa, *args))
+        return terms[-1]
+
+    yield make
+    for t in terms:
+        t.close()
+
+
+def test_repl_y_runs_the_call_after_asking(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_y"), Reply(text="staged a.txt"))
+    term = term_for()
+    term.ready()
+    term.enter("stage a.txt")
+    asked = term.wait_for(QUESTION)
+    line = next(line for line in asked.splitlines() if QUESTION in line)
+    assert "git/git_add" in line and "a.txt" in line  # one line: the tool, its server, its arguments
+    term.wait_for("waiting for your answer")  # the toolbar
+    assert staged(repo) == []  # nothing ran before the answer
+    term.mark()
+    term.send("y")
+    assert "staged a.txt" in term.wait_for(AFTER_TURN)
+    assert staged(repo) == ["a.txt"]
+    assert "staged successfully" in tool_messages(upstream)[0]
+
+
+def test_repl_n_declines_and_the_model_is_told(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_n"), Reply(text="I did not stage it."))
+    term = term_for()
+    term.ready()
+    term.enter("stage a.txt")
+    term.wait_for(QUESTION)
+    term.mark()
+    term.send("n")
+    assert "I did not stage it." in term.wait_for(AFTER_TURN)
+    assert staged(repo) == []
+    assert tool_messages(upstream) == [REJECTED]
+    assert outputs(stored_items(kaiwa.db)) == {"call_n": json.dumps(REJECTED)}  # the call is stored with its output
+
+
+def test_repl_a_allows_the_tool_for_the_rest_of_the_session(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_a1"), Reply(text="one"), add(repo, "b.txt", "call_a2"), Reply(text="two"))
+    term = term_for()
+    term.ready()
+    term.enter("stage a.txt")
+    term.wait_for(QUESTION)
+    term.mark()
+    term.send("a")
+    term.wait_for(AFTER_TURN)
+    assert staged(repo) == ["a.txt"]
+    screen = term.turn("and b.txt")  # no question this time
+    assert QUESTION not in screen and "two" in screen
+    assert staged(repo) == ["a.txt", "b.txt"]
+
+
+def test_repl_ctrl_c_at_the_question_stops_the_turn_and_stores_nothing(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_c"), Reply(text="never"))
+    term = term_for()
+    term.ready()
+    term.enter("stage a.txt")
+    term.wait_for(QUESTION)
+    term.mark()
+    term.ctrl("c")
+    assert "nothing of this turn was saved" in term.wait_for(re.compile(r"interrupted(.|\n)*›"))
+    assert staged(repo) == [] and stored_items(kaiwa.db) == []
+    assert len(upstream.model_requests()) == 1  # the run did not go on
+    term.mark()
+    term.ctrl("d")
+    assert term.exit_status() == 0
+
+
+def test_a_process_killed_at_the_question_stores_nothing(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(Reply(text="first"), add(repo, "a.txt", "call_k"), Reply(text="never"))
+    term = term_for()
+    term.ready()
+    term.turn("hello")
+    term.enter("stage a.txt")
+    term.wait_for(QUESTION)
+    term.kill(signal.SIGKILL)
+    assert term.exit_status() == 128 + signal.SIGKILL
+    items = stored_items(kaiwa.db)
+    assert [i.get("role") for i in items] == ["user", "assistant"]  # the first turn, whole; nothing of the second
+    assert staged(repo) == []
+
+
+# -- one-shot ---------------------------------------------------------------------------------------------------
+
+
+def test_piped_one_shot_declines_with_one_line_saying_how_to_allow(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_p"), Reply(text="It was declined."))
+    run = kaiwa("--input", "stage a.txt")
+    assert run.code == 0, run.err
+    assert run.out == "It was declined.\n"
+    [line] = [line for line in run.err.splitlines() if "declined" in line]
+    assert "git/git_add" in line and "--approve git/git_add" in line
+    assert staged(repo) == []
+    assert tool_messages(upstream) == [REJECTED]
+    assert outputs(stored_items(kaiwa.db)) == {"call_p": json.dumps(REJECTED)}
+
+
+@pytest.mark.parametrize("name", ["git/git_add", "git_add", "all"])
+def test_approve_lets_the_call_run(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, name: str) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_ok"), Reply(text="Staged."))
+    run = kaiwa("--input", "stage a.txt", "--approve", name)
+    assert run.code == 0, run.err
+    assert "declined" not in run.err and staged(repo) == ["a.txt"]
+    assert "staged successfully" in tool_messages(upstream)[0]
+
+
+def test_approve_does_not_override_a_deny_in_the_config(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    repo = with_git(kaiwa, tmp_path, deny=["git_add"])
+    upstream.script(add(repo, "a.txt", "call_d"), Reply(text="Denied."))
+    run = kaiwa("--input", "stage a.txt", "--approve", "all")
+    assert run.code == 0, run.err
+    [line] = [line for line in run.err.splitlines() if "declined" in line]
+    assert "denied in mcp.json" in line
+    assert staged(repo) == [] and tool_messages(upstream) == [REJECTED]
+
+
+def test_a_bad_approve_name_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    with_git(kaiwa, tmp_path)
+    run = kaiwa("--input", "hi", "--approve", "git/")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert [line for line in run.err.splitlines() if line.startswith("error:")] == [
+        "error: --approve 'git/' is not a tool name — give TOOL, SERVER/TOOL or all"
+    ]
+    assert upstream.model_requests() == []
+
+
+def test_json_carries_approval_events(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_j"), Reply(text="ok"))
+    run = kaiwa("--input", "stage a.txt", "--json")
+    assert run.code == 0, run.err
+    events = [json.loads(line) for line in run.out.splitlines()]
+    approvals = [e for e in events if e["type"] == "approval"]
+    assert approvals == [
+        {
+            "type": "approval",
+            "state": "requested",
+            "call_id": "call_j",
+            "server": "git",
+            "tool": "git_add",
+            "arguments": {"repo_path": str(repo), "files": ["a.txt"]},
+            "read_only": False,
+        },
+        {
+            "type": "approval",
+            "state": "decided",
+            "call_id": "call_j",
+            "server": "git",
+            "tool": "git_add",
+            "decision": "decline",
+            "by": "no terminal to ask on",
+        },
+    ]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("tool_call") < kinds.index("approval") < kinds.index("tool_result") < kinds.index("done")
+    assert staged(repo) == []
+
+
+def test_one_shot_on_a_terminal_asks_on_stderr(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_t"), Reply(text="Staged on a terminal."))
+    command = kaiwa.command("--input", "stage a.txt")
+    child = pexpect.spawn(
+        command[0], command[1:], cwd=str(kaiwa.home), env={**kaiwa.env, "TERM": "xterm-256color"},
+        dimensions=(30, 140), encoding="utf-8", timeout=90,
+    )  # fmt: skip
+    try:
+        child.expect_exact(QUESTION)
+        assert "git/git_add" in child.before
+        assert staged(repo) == []
+        time.sleep(0.2)
+        child.send("y")
+        child.expect_exact("Staged on a terminal.")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        child.terminate(force=True)
+    assert staged(repo) == ["a.txt"]
+    assert session_id_in(child.before or "") is not None or stored_items(kaiwa.db)
