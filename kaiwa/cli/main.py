@@ -67,6 +67,15 @@ def main(
         Path | None,
         typer.Option("--mcp-config", help='MCP servers file ({"mcpServers": {...}}), e.g. --mcp-config mcp.json.'),
     ] = None,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--approve",
+            metavar="NAME",
+            help="Let an MCP tool run without asking (repeatable): TOOL, SERVER/TOOL, or all. Otherwise a call asks"
+            " first on a terminal, and is declined without one. mcp.json's deny and \"approve\": \"never\" still win.",
+        ),
+    ] = None,
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain text even on a terminal (no Markdown rendering).")
     ] = False,
@@ -133,12 +142,14 @@ def main(
         if service_tier is not None:
             service_tier = check_choice(service_tier, SERVICE_TIERS, "--service-tier")
         from ..core.conversation import Setup
+        from ..tools.approval import parse_approve_names
 
         setup = Setup(
             model=model or settings.model, session_ref=session_id, continue_latest=continue_latest,
             reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools, mcp_config=mcp_config,
             instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
             schema=shape.schema, verbosity=verbosity, service_tier=service_tier,
+            approve=tuple(sorted(parse_approve_names(approve or []))),
         )  # fmt: skip
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..ui.repl.start import ReplFace, run_repl

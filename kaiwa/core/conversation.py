@@ -28,6 +28,7 @@ from .options import EngineConfig, TurnOptions
 
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
+    from .approvals import Approver
     from .compact import Compacted
     from .engine import ChatEngine
     from .schema import AnswerSchema
@@ -49,6 +50,7 @@ class Setup:
     schema: AnswerSchema | None = None  # --schema (one-shot)
     verbosity: str | None = None  # --verbosity
     service_tier: str | None = None  # --service-tier
+    approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
 
 
 class Conversation:
@@ -75,6 +77,9 @@ class Conversation:
         self.last_answer = ""
         self.engine: ChatEngine | None = None
         self._engine_cm: ChatEngine | None = None
+        # The face's question for a tool call that needs approval (core/approvals.py); None: no one to ask,
+        # such calls are declined.
+        self.approver: Approver | None = None
 
     # -- the engine ----------------------------------------------------------------------------------
     async def start(self) -> ChatEngine:
@@ -223,8 +228,9 @@ class Conversation:
         try:
             engine = await self.start()
             done = await engine.run_turn(
-                self.store, self.session_id, user_input, self.options, emit, replace_from=replace_from
-            )
+                self.store, self.session_id, user_input, self.options, emit, replace_from=replace_from,
+                approver=self.approver,
+            )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -316,6 +322,7 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
             max_retries=settings.max_retries, use_tools=setup.use_tools, mcp_specs=mcp_specs,
             prompt_cache=settings.prompt_cache,
+            approve=setup.approve,
         )  # fmt: skip
         conversation = Conversation(settings, store, endpoint, config, setup, emit)
         if info is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store.base import Item, Store, TurnRecord, make_title
+from ..tools.approval import ApprovalPolicy
 from .events import (
     Emit,
     LockWaiting,
@@ -24,6 +25,9 @@ from .events import (
 )
 from .history import first_text
 from .options import EngineConfig, TurnOptions
+
+if TYPE_CHECKING:
+    from .approvals import Approver
 
 MAX_TOOL_ROUNDS = 12
 TEXT_EVENTS = {"response.output_text.delta"}
@@ -89,6 +93,8 @@ class ChatEngine:
         self._emit = emit
         self._stack = AsyncExitStack()
         self.mcp_servers: list[Any] = []
+        # Which MCP calls run, ask or are declined; for the whole process (a REPL's `a` answers add to it).
+        self.policy = ApprovalPolicy({spec.name: spec.approval for spec in config.mcp_specs}, config.approve)
 
     async def __aenter__(self) -> ChatEngine:
         from .agent import ProxyReceipts, make_client, make_http_client
@@ -105,9 +111,25 @@ class ChatEngine:
             from ..tools.mcp import connected_mcp_servers
 
             self.mcp_servers = await self._stack.enter_async_context(
-                connected_mcp_servers(self.config.mcp_specs, lambda line: self._emit(Notice(line, "warning")))
+                connected_mcp_servers(
+                    self.config.mcp_specs, lambda line: self._emit(Notice(line, "warning")), policy=self.policy
+                )
             )
+            await self._check_approve_names()
         return self
+
+    async def _check_approve_names(self) -> None:
+        """An --approve name that matches no tool allows nothing: most likely a typo, so say so."""
+        if not [name for name in self.config.approve if name != "all"]:
+            return
+        tools: dict[str, list[str]] = {}
+        for server in self.mcp_servers:
+            try:
+                tools[server.name] = [tool.name for tool in await server.list_tools()]  # cached for the turns
+            except Exception:
+                return  # the turn that needs the list will report the server's failure
+        for name in self.policy.unmatched(tools):
+            self._emit(Notice(f"--approve {name}: no connected MCP server has such a tool", "warning"))
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
@@ -127,12 +149,15 @@ class ChatEngine:
         *,
         title: str | None = None,
         replace_from: int | None = None,
+        approver: Approver | None = None,
     ) -> TurnCompleted:
         """One turn under the session's lock; committed only when the answer is complete. Raises on failure
-        (`failures.explain` makes the line), and on cancellation: nothing is stored then."""
+        (`failures.explain` makes the line), and on cancellation: nothing is stored then. `approver`: asks the
+        user about a tool call that needs approval (None: no one to ask, such calls are declined)."""
         from agents import Runner
 
         from .agent import build_agent, model_settings, reported_cache_writes, reported_cost, run_config
+        from .approvals import settle
         from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
         from .turn_buffer import TurnBuffer
 
@@ -166,16 +191,19 @@ class ChatEngine:
                 instructions=options.instructions,
                 output_type=options.output_type,
             )
+            run_input: Any = user_input  # plain JSON items, as the SDK stores them
             with history_sent_first(history):
-                result = Runner.run_streamed(
-                    agent,
-                    user_input,  # type: ignore[arg-type]  # plain JSON items, as the SDK stores them
-                    session=buffer,
-                    run_config=run_config(),
-                    max_turns=MAX_TOOL_ROUNDS,
-                )
-                async for event in result.stream_events():
-                    events.on(event)
+                while True:
+                    result = Runner.run_streamed(
+                        agent, run_input, session=buffer, run_config=run_config(), max_turns=MAX_TOOL_ROUNDS
+                    )
+                    async for event in result.stream_events():
+                        events.on(event)
+                    if not result.interruptions:
+                        break
+                    # Calls wait for approval (core/approvals.py): decide them, then resume the same run. The
+                    # turn's items stay in `buffer` meanwhile; nothing is stored until the commit below.
+                    run_input = await settle(result, self.policy, self.mcp_servers, approver, emit)
             usage = result.context_wrapper.usage
             record = usage_record(
                 options.model,

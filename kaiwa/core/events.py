@@ -3,7 +3,9 @@
 Lines) decide how each looks. `--json` writes them almost as they are (`ui/jsonl.py`).
 
 A turn emits, in order: any `Notice` and `LockWaiting`, then `TextDelta` / `ReasoningDelta` / `ToolCalled` /
-`ToolReturned` as the answer streams, then exactly one of `TurnCompleted` or `TurnFailed`.
+`ToolReturned` as the answer streams, then exactly one of `TurnCompleted` or `TurnFailed`. A call that needs
+approval comes after its `ToolCalled`: `ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its
+`ToolReturned` (its output, or the SDK's rejection).
 """
 
 from __future__ import annotations
@@ -52,6 +54,49 @@ class ToolReturned:
     output: Any
     call_id: str = ""
     type: Literal["tool_result"] = "tool_result"
+
+
+Answer = Literal["allow", "allow_tool", "decline"]  # y: this call; a: this tool, for the rest of the process; n
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """A tool call waits for the user's answer (`core/approvals.py`). `read_only`: the tool's own `readOnlyHint`,
+    shown but not trusted unless its server's config says so."""
+
+    call_id: str
+    server: str
+    tool: str
+    arguments: str  # as the model sent it (JSON text)
+    read_only: bool | None = None
+    type: Literal["approval"] = "approval"
+    state: Literal["requested"] = "requested"
+
+    @property
+    def name(self) -> str:
+        """`server/tool`: the name `--approve` takes."""
+        return f"{self.server}/{self.tool}" if self.server else self.tool
+
+
+@dataclass(frozen=True)
+class ApprovalDecided:
+    """What happened to a call that needed approval. `by`: "you", NO_TERMINAL, or the rule that decided it
+    (`tools/approval.py`'s words, e.g. "denied in mcp.json")."""
+
+    call_id: str
+    server: str
+    tool: str
+    decision: Answer
+    by: str
+    type: Literal["approval"] = "approval"
+    state: Literal["decided"] = "decided"
+
+    @property
+    def name(self) -> str:
+        return f"{self.server}/{self.tool}" if self.server else self.tool
+
+
+NO_TERMINAL = "no terminal to ask on"
 
 
 @dataclass(frozen=True)
@@ -105,6 +150,8 @@ Event = (
     | ReasoningDelta
     | ToolCalled
     | ToolReturned
+    | ApprovalRequested
+    | ApprovalDecided
     | Notice
     | LockWaiting
     | TurnCompleted

@@ -22,6 +22,7 @@ class EngineConfig:
     use_tools: bool = True
     mcp_specs: list[Any] = field(default_factory=list)
     prompt_cache: bool = True  # False (KAIWA_PROMPT_CACHE=0): no prompt_cache_key
+    approve: tuple[str, ...] = ()  # --approve: `tool`, `server/tool` or `all` (tools/approval.py)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ The core's events, serialised (`core/events.py`):
     {"type": "session", "session_id": …, "model": …, "new": true|false}     first
     {"type": "reasoning", "delta": …}  {"type": "text", "delta": …}         as the answer streams
     {"type": "tool_call", "name": …, "arguments": {…}}  {"type": "tool_result", "name": …, "output": …}
+    {"type": "approval", "state": "requested", "call_id": …, "server": …, "tool": …, "arguments": {…},
+     "read_only": true|false|null}                                          a call waits for approval
+    {"type": "approval", "state": "decided", "call_id": …, "server": …, "tool": …,
+     "decision": "allow"|"allow_tool"|"decline", "by": …}                   what became of it
     {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}}  last, on success
     {"type": "error", "kind": …, "message": …, "hint": …}                    last, on failure (same exit code)
 
@@ -20,6 +24,9 @@ from rich.console import Console
 from rich.text import Text
 
 from ..core.events import (
+    NO_TERMINAL,
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     LockWaiting,
     Notice,
@@ -32,6 +39,7 @@ from ..core.events import (
     TurnFailed,
 )
 from ..core.history import json_arguments, json_output
+from .approval import decided_line
 from .sanitize import clean
 
 
@@ -57,6 +65,15 @@ class JsonLines:
                 self.emit("tool_call", name=name, arguments=json_arguments(arguments))
             case ToolReturned(name=name, output=output):
                 self.emit("tool_result", name=name, output=json_output(output))
+            case ApprovalRequested(call_id=call_id, server=server, tool=tool, arguments=arguments):
+                self.emit("approval", state="requested", call_id=call_id, server=server, tool=tool,
+                          arguments=json_arguments(arguments), read_only=event.read_only)  # fmt: skip
+            case ApprovalDecided(call_id=call_id, server=server, tool=tool, decision=decision, by=by):
+                self.emit("approval", state="decided", call_id=call_id, server=server, tool=tool, decision=decision,
+                          by=by)  # fmt: skip
+                if by == NO_TERMINAL:  # stdout is for JSON: the one line that says how to allow it goes to stderr
+                    self.err.print(Text(decided_line(event, None)[0], style="yellow"), highlight=False,
+                                   soft_wrap=True)  # fmt: skip
             case Notice(line=line, level=level):
                 # Notices (a replaced byte, a gateway starting) stay on stderr: stdout is JSON only.
                 self.err.print(Text(clean(line), style="yellow" if level == "warning" else "dim"), highlight=False,

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from ..core.events import Event, Notice, TurnCompleted, TurnFailed
 from ..errors import KaiwaError
+from .approval import ask_on_terminal, asked_on_terminal
 from .jsonl import JsonLines
 from .terminal import Renderer
 
@@ -67,6 +68,8 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
 
     async def one_turn() -> tuple[TurnCompleted | TurnFailed, str]:
         async with open_conversation(settings, setup, emit) as conversation:
+            if not face.json_lines and asked_on_terminal():
+                conversation.approver = ask_on_terminal  # else a call that needs approval is declined
             return await conversation.send(message.turn_input(), emit), conversation.session_id
 
     try:

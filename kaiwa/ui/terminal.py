@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.text import Text
 
 from ..core.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     LockWaiting,
     Notice,
@@ -52,6 +54,7 @@ class Renderer:
         self._in_reasoning = False
         self._ends_with_newline = True
         self.hold_text = False  # --schema: the answer is printed once checked, not as it streams
+        self._asked: dict[str, ApprovalRequested] = {}  # call id → the question (its arguments, for the answer)
 
     def __call__(self, event: Event) -> None:
         match event:
@@ -64,6 +67,13 @@ class Renderer:
                 self.tool_called(name, arguments)
             case ToolReturned(name=name, output=output):
                 self.tool_returned(name, output)
+            case ApprovalRequested(call_id=call_id):
+                self.finish()  # the question comes next, below everything shown so far
+                self._asked[call_id] = event
+            case ApprovalDecided(call_id=call_id):
+                from .approval import decided_line
+
+                self.notice(*decided_line(event, self._asked.pop(call_id, None)))
             case Notice(line=line, level=level):
                 self.notice(line, "yellow" if level == "warning" else "dim")
             case LockWaiting(session_id=sid):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
-from ...core.events import Emit, Event, Notice, TurnCompleted, TurnFailed
+from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
 from ...errors import KaiwaError
 from ..format import money, plural
 from ..sanitize import clean
@@ -52,6 +52,8 @@ class Repl:
         self.stop_signal: int | None = None
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
+        self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
+        conversation.approver = self.approve
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
     @property
@@ -102,6 +104,10 @@ class Repl:
             self.say(event.line, "yellow" if event.level == "warning" else "dim")
 
     def toolbar(self) -> str:
+        if self.waiting is not None:
+            from ..approval import waiting
+
+            return waiting(self.waiting)
         info = self.info
         parts = [self.model, clean(info.title) if info and info.title else "new"]
         if info is not None:
@@ -168,6 +174,20 @@ class Repl:
             return None
         finally:
             self._turn_task = None
+
+    async def approve(self, request: ApprovalRequested) -> Answer:
+        """The conversation's approver: one line, one key. Ctrl-C there stops the turn, as while it streams."""
+        from ..approval import ask_key, question
+
+        self.waiting = request
+        try:
+            answer = await ask_key(question(request, self.err.width), toolbar=self.toolbar)
+        finally:
+            self.waiting = None
+        if answer is None:
+            self._interrupted = True  # foreground() then reports it as Ctrl-C, not as a signal
+            raise asyncio.CancelledError
+        return answer
 
     # -- a turn ------------------------------------------------------------------------------------------
     def renderer(self) -> Renderer:
