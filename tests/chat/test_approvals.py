@@ -137,18 +137,24 @@ def test_repl_ctrl_c_at_the_question_stops_the_turn_and_stores_nothing(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
 ) -> None:
     repo = with_git(kaiwa, tmp_path)
-    upstream.script(add(repo, "a.txt", "call_c"), Reply(text="never"))
+    upstream.script(add(repo, "a.txt", "call_c"), add(repo, "a.txt", "call_c2"), Reply(text="declined"))
     term = term_for()
     term.ready()
     term.enter("stage a.txt")
     term.wait_for(QUESTION)
     term.mark()
     term.ctrl("c")
-    assert "nothing of this turn was saved" in term.wait_for(re.compile(r"interrupted(.|\n)*›"))
+    assert "nothing of this turn was saved" in term.wait_for(re.compile(r"interrupted(.|\n)*› stage a.txt"))
     assert staged(repo) == [] and stored_items(kaiwa.db) == []
     assert len(upstream.model_requests()) == 1  # the run did not go on
     term.mark()
-    term.ctrl("d")
+    term.send("\r")  # the message is back on the input line: Enter sends it again, and it asks again
+    term.wait_for(QUESTION)
+    term.mark()
+    term.send("n")
+    term.wait_for(AFTER_TURN)
+    assert staged(repo) == [] and [i.get("role") for i in stored_items(kaiwa.db)][:1] == ["user"]
+    term.enter("/exit")
     assert term.exit_status() == 0
 
 
@@ -251,14 +257,18 @@ def test_json_carries_approval_events(kaiwa: Kaiwa, upstream: OpenAIChatStandIn,
     assert staged(repo) == []
 
 
-def test_one_shot_on_a_terminal_asks_on_stderr(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
-    repo = with_git(kaiwa, tmp_path)
-    upstream.script(add(repo, "a.txt", "call_t"), Reply(text="Staged on a terminal."))
-    command = kaiwa.command("--input", "stage a.txt")
-    child = pexpect.spawn(
+def spawn(kaiwa: Kaiwa, *args: str) -> pexpect.spawn:
+    command = kaiwa.command(*args)
+    return pexpect.spawn(
         command[0], command[1:], cwd=str(kaiwa.home), env={**kaiwa.env, "TERM": "xterm-256color"},
         dimensions=(30, 140), encoding="utf-8", timeout=90,
     )  # fmt: skip
+
+
+def test_one_shot_on_a_terminal_asks_on_stderr(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_t"), Reply(text="Staged on a terminal."))
+    child = spawn(kaiwa, "--input", "stage a.txt")
     try:
         child.expect_exact(QUESTION)
         assert "git/git_add" in child.before
@@ -267,9 +277,32 @@ def test_one_shot_on_a_terminal_asks_on_stderr(kaiwa: Kaiwa, upstream: OpenAICha
         child.send("y")
         child.expect_exact("Staged on a terminal.")
         child.expect(pexpect.EOF)
+        rest = child.before
         child.close()
         assert child.exitstatus == 0
     finally:
         child.terminate(force=True)
     assert staged(repo) == ["a.txt"]
-    assert session_id_in(child.before or "") is not None or stored_items(kaiwa.db)
+    assert session_id_in(rest) is not None
+    assert "staged successfully" in tool_messages(upstream)[0]
+
+
+def test_ctrl_c_at_the_one_shot_question_stops_and_stores_nothing(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_s"), Reply(text="never"))
+    child = spawn(kaiwa, "--input", "stage a.txt")
+    try:
+        child.expect_exact(QUESTION)
+        time.sleep(0.2)
+        child.sendcontrol("c")
+        child.expect(pexpect.EOF)
+        shown = child.before
+        child.close()
+        assert child.exitstatus == 130, shown
+    finally:
+        child.terminate(force=True)
+    assert "Traceback" not in shown and "interrupted" in shown
+    assert staged(repo) == [] and stored_items(kaiwa.db) == []
+    assert len(upstream.model_requests()) == 1
