@@ -129,7 +129,8 @@ def test_mcp_stdio_and_http_tools_reach_the_upstream(kaiwa: Kaiwa, upstream: Ope
         config = write_mcp_config(
             tmp_path / "mcp.json",
             {
-                "words": stdio_server_config(env={"KAIWA_FIXTURE_PID_FILE": str(pid_file)}),
+                # MCP calls ask first (issue 19): one server runs freely by its config, the other by --approve.
+                "words": {**stdio_server_config(env={"KAIWA_FIXTURE_PID_FILE": str(pid_file)}), "approve": "always"},
                 "web": http_server_config(url),
                 "broken": {"command": str(tmp_path / "no-such-mcp-server")},
             },
@@ -144,7 +145,10 @@ def test_mcp_stdio_and_http_tools_reach_the_upstream(kaiwa: Kaiwa, upstream: Ope
             ),
             Reply(text="Ramune is a lemonade; kaiwa reversed is awiak."),
         )
-        run = kaiwa("--input", "what is ramune, and kaiwa backwards?", "--mcp-config", str(config))
+        run = kaiwa(
+            "--input", "what is ramune, and kaiwa backwards?", "--mcp-config", str(config),
+            "--approve", "web/reverse_text",
+        )  # fmt: skip
     assert run.code == 0, run.err
     assert run.out == "Ramune is a lemonade; kaiwa reversed is awiak.\n"
     # The broken server: exactly one warning line, and the turn still succeeded.
