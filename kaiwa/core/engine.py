@@ -93,6 +93,7 @@ class ChatEngine:
         self._emit = emit
         self._stack = AsyncExitStack()
         self.mcp_servers: list[Any] = []
+        self._tools: list[Any] | None = None
         # Which MCP calls run, ask or are declined; for the whole process (a REPL's `a` answers add to it).
         self.policy = ApprovalPolicy({spec.name: spec.approval for spec in config.mcp_specs}, config.approve)
 
@@ -135,9 +136,12 @@ class ChatEngine:
         await self._stack.aclose()
 
     def tools(self) -> list[Any]:
-        from ..tools import builtin_tools
+        """The built-in tools, made once per engine: their schemas cost ~2 ms of pydantic work to build."""
+        if self._tools is None:
+            from ..tools import builtin_tools
 
-        return builtin_tools() if self.config.use_tools else []
+            self._tools = builtin_tools() if self.config.use_tools else []
+        return self._tools
 
     async def run_turn(
         self,
