@@ -1,5 +1,5 @@
 """`python -m kaiwa`."""
 
-from kaiwa.cli import run
+from kaiwa.entry import main
 
-run()
+main()

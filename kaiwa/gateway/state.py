@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import dirs
+
 DEFAULT_PORT = 4100  # not 4000: a later `docker compose up` (127.0.0.1:4000) must never be blocked
 DEFAULT_IDLE_MINUTES = 30.0
 
 
 def state_dir() -> Path:
-    raw = os.environ.get("KAIWA_STATE_DIR", "").strip()
-    path = Path(os.path.expanduser(raw)) if raw else Path.home() / ".local" / "state" / "kaiwa"
-    if not path.is_dir():
-        with private_umask():  # 0700 whatever the umask (folders kaiwa creates are the owner's only)
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return Path(dirs.state_dir())  # 0700 whatever the umask (folders kaiwa creates are the owner's only)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,406 @@
+"""The warm process (a zygote): imports kaiwa's libraries once, then forks one fresh child per call.
+
+Started detached by a cold call (client.spawn). It holds `warm-<key>.lock` while it serves, listens on
+`warm-<key>.sock` in a 0700 folder, checks each peer's uid (SO_PEERCRED), the call's code and interpreter stamp
+and the environment its imports read, then forks. The child (child.py) takes the call's fds, folder, umask and
+environment and runs the CLI; this process forwards the caller's signals to the child's process group, kills
+it when the caller dies, and sends back its exit status. It never logs argv, environment or output.
+
+It retires (stops listening, finishes its calls, exits) on a stamp mismatch, when its code changes on disk,
+when its socket is taken away, after KAIWA_WARM_IDLE_MINUTES (30) without calls, on SIGTERM or `warm stop`.
+"""
+
+from __future__ import annotations
+
+import socket
+import fcntl
+import gc
+import json
+import os
+import selectors
+import signal
+import struct
+import sys
+import time
+from typing import Any
+
+from . import protocol
+from .paths import Files
+from .preload import preload
+from .stamp import code_stamp, interpreter, startup_env
+
+MAX_CALLS = 16  # more at once run cold
+CHECK_SECONDS = 30.0  # how often an idle warm process looks at its code and socket
+
+
+class Call:
+    """One caller: its connection, request and passed fds, and (once forked) the child."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.reader = protocol.Reader()
+        self.request: dict[str, Any] | None = None
+        self.accepted = False
+        self.pid = 0
+        self.pidfd = -1
+
+    def close(self) -> None:
+        self.reader.close_fds()
+        self.sock.close()
+
+
+class Zygote:
+    def __init__(self, files: Files) -> None:
+        self.files = files
+        self.log_fd = os.open(files.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.lock_fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another one runs or starts: BlockingIOError
+        self.code = code_stamp()  # before the imports: an edit during them shows as a mismatch
+        self.interpreter = interpreter()
+        self.startup = startup_env(dict(os.environ))
+        self.idle = _idle_seconds()
+        self.started = time.time()
+        self.served = 0
+        self.calls: dict[Any, Call] = {}  # by connection
+        self.children: dict[int, Call] = {}  # by pidfd
+        self.listener: Any = None
+        self.retired = ""
+        self.last_active = time.monotonic()
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # -- start ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        began, cpu = time.monotonic(), time.process_time()
+        self.import_env = preload(self.log)
+        threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+        if threads != 1:  # fork() copies one thread: a lock held by another would stay locked in every child
+            raise RuntimeError(f"{threads} threads after the imports; a warm process must fork with one")
+        self.listener = self._listen()
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGTERM, lambda *_: self.retire("SIGTERM"))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.preload_seconds = (time.monotonic() - began, time.process_time() - cpu)
+        self._write_info()
+        try:
+            os.unlink(self.files.failed)
+        except FileNotFoundError:
+            pass
+        gc.collect()
+        gc.freeze()  # the children's collections leave the shared imports alone (fewer copied pages)
+        self.log(f"started pid {os.getpid()}: imports {self.preload_seconds[0]:.1f} s ({len(sys.modules)} modules)")
+
+    def _listen(self) -> Any:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        tmp = f".warm-{self.files.key}.{os.getpid()}.tmp"
+        os.chdir(self.files.folder)  # relative names: a long folder still fits in sun_path
+        try:
+            sock.bind(tmp)
+            os.chmod(tmp, 0o600)
+            sock.listen(64)
+            os.replace(tmp, os.path.basename(self.files.socket))  # atomic: callers never see no socket
+        finally:
+            os.chdir("/")
+        sock.setblocking(False)
+        self.socket_inode = os.stat(self.files.socket).st_ino
+        return sock
+
+    def _write_info(self) -> None:
+        info = {"pid": os.getpid(), "started": self.started, "python": sys.executable, "socket": self.files.socket}
+        tmp = f"{self.files.info}.{os.getpid()}"
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(info, f)
+        os.replace(tmp, self.files.info)
+
+    def log(self, line: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            if os.fstat(self.log_fd).st_size > 1 << 20:
+                os.ftruncate(self.log_fd, 0)
+            os.write(self.log_fd, f"{stamp} [{os.getpid()}] {line}\n".encode(errors="replace"))
+        except OSError:
+            pass
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def serve(self) -> Call | None:
+        """Serve until retired and done (returns None), or return the call in a freshly forked child."""
+        next_check = time.monotonic() + CHECK_SECONDS
+        while True:
+            if self.retired and not self.calls and not self.children:
+                self.log(f"exits ({self.retired}); served {self.served} calls")
+                return None
+            now = time.monotonic()
+            if not self.calls and not self.children and now - self.last_active > self.idle:
+                self.retire(f"idle for {self.idle / 60:g} minutes")
+                continue
+            if now >= next_check:
+                next_check = now + CHECK_SECONDS
+                self._check_still_current()
+            timeout = max(0.0, min(next_check, self.last_active + self.idle) - now)
+            for key, _events in self.selector.select(timeout):
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "wake":
+                    _drain(self.wake_r)
+                elif isinstance(key.data, int):
+                    self._reap(key.data)
+                else:
+                    child = self._on_readable(key.data)
+                    if child is not None:
+                        return child
+
+    def _check_still_current(self) -> None:
+        try:
+            if os.stat(self.files.socket).st_ino != self.socket_inode:
+                self.retire("its socket was replaced")
+        except FileNotFoundError:
+            self.retire("its socket was removed")
+        if not self.retired and code_stamp() != self.code:
+            self.retire("kaiwa's files changed")
+
+    def retire(self, why: str) -> None:
+        if self.retired:
+            return
+        self.retired = why
+        if self.listener is not None:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            try:
+                if os.stat(self.files.socket).st_ino == self.socket_inode:
+                    os.unlink(self.files.socket)
+            except OSError:
+                pass
+        os.close(self.lock_fd)  # a successor may start while the calls in flight finish
+        self.lock_fd = -1
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.log(f"accept failed: {exc}")
+                return
+            uid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            if uid != os.getuid():
+                self.log(f"refused a caller with uid {uid}")
+                sock.close()
+                continue
+            sock.setblocking(False)
+            call = Call(sock)
+            self.calls[sock] = call
+            self.selector.register(sock, selectors.EVENT_READ, call)
+
+    def _on_readable(self, call: Call) -> Call | None:
+        try:
+            call.reader.fill(call.sock)
+            while (message := call.reader.frame()) is not None:
+                child = self._on_message(call, message)
+                if child is not None:
+                    return child
+        except (BlockingIOError, InterruptedError):
+            return None
+        except (OSError, protocol.ProtocolError) as exc:
+            self.log(f"a caller's connection failed: {type(exc).__name__}")
+            call.reader.eof = True
+        if call.reader.eof:
+            self._caller_gone(call)
+        return None
+
+    def _on_message(self, call: Call, message: Any) -> Call | None:
+        if isinstance(message, dict):
+            op = message.get("op")
+            if op == "status":
+                self._reply(call, self.status())
+            elif op == "stop":
+                self.retire("asked to stop")
+                self._reply(call, ("ok",))
+            elif op == "call" and call.request is None:
+                call.request = message
+                answer = self._admit(call)
+                self._reply(call, answer, close=answer[0] != "ok")
+                call.accepted = answer[0] == "ok"
+            return None
+        if message[0] == "go" and call.accepted and not call.pid:
+            return self._fork(call)
+        if message[0] == "sig" and call.pid:
+            _signal_group(call.pid, int(message[1]))
+        return None
+
+    def _admit(self, call: Call) -> tuple[Any, ...]:
+        request = call.request or {}
+        if self.retired:
+            return ("no", f"the warm process is retiring ({self.retired})", True)
+        if request.get("code") != self.code or request.get("interpreter") != self.interpreter:
+            self.retire("a call came with other code or another interpreter")
+            return ("no", "kaiwa's code or interpreter changed since the warm process started", True)
+        env = request.get("env") or {}
+        if startup_env(env) != self.startup:
+            return ("no", "the call's PYTHON*/LANG/LC_* settings differ from the warm process's", False)
+        for key, value in self.import_env.items():
+            if env.get(key) != value:
+                return ("no", f"{key} differs from the warm process's (read when kaiwa's libraries load)", False)
+        if len(call.reader.fds) not in (3, 4):
+            return ("no", "the call's file descriptors did not arrive", False)
+        if len(self.children) >= MAX_CALLS:
+            return ("no", f"{MAX_CALLS} calls already running", False)
+        return ("ok",)
+
+    def _fork(self, call: Call) -> Call | None:
+        pid = os.fork()
+        if pid == 0:
+            self._become_child(call)
+            return call
+        call.pid = pid
+        call.reader.close_fds()  # the child has them now
+        call.request = None  # the environment (secrets) stays in the child only
+        self.served += 1
+        self.last_active = time.monotonic()
+        try:
+            call.pidfd = os.pidfd_open(pid)
+        except OSError as exc:
+            self.log(f"pidfd_open failed ({exc}); killing the child")
+            _signal_group(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self._reply(call, ("exit", 1), close=True)
+            return None
+        self.children[call.pidfd] = call
+        self.selector.register(call.pidfd, selectors.EVENT_READ, call.pidfd)
+        self._reply(call, ("started", pid))
+        return None
+
+    def _become_child(self, call: Call) -> None:
+        """In the fresh child: drop everything of the zygote's, get a session of its own."""
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.selector.close()
+        if self.listener is not None:
+            self.listener.close()
+        for fd in (self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children):
+            if fd >= 0:
+                os.close(fd)
+        for other in self.calls.values():
+            if other is not call:
+                other.close()
+        call.sock.close()
+        os.setsid()  # its own process group: the caller's signals reach it and whatever it starts
+
+    def _caller_gone(self, call: Call) -> None:
+        """The caller closed its end: before the call started, drop it; during, abandon the turn."""
+        self.selector.unregister(call.sock)
+        del self.calls[call.sock]
+        if call.pid and call.pidfd in self.children:
+            _signal_group(call.pid, signal.SIGKILL)  # turns are atomic: nothing half-stored
+            self.log(f"caller of child {call.pid} went away; killed it")
+        call.close()
+
+    def _reap(self, pidfd: int) -> None:
+        call = self.children.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(call.pid, 0)
+        self.last_active = time.monotonic()
+        if call.sock in self.calls:
+            if os.WIFSIGNALED(status):
+                self._reply(call, ("signal", os.WTERMSIG(status)), close=True)
+            else:
+                self._reply(call, ("exit", os.waitstatus_to_exitcode(status)), close=True)
+
+    def _reply(self, call: Call, message: Any, close: bool = False) -> None:
+        try:
+            call.sock.setblocking(True)
+            call.sock.settimeout(2.0)
+            protocol.send(call.sock, message)
+            call.sock.setblocking(False)
+        except OSError:
+            close = True
+        if close and call.sock in self.calls:
+            self.selector.unregister(call.sock)
+            del self.calls[call.sock]
+            call.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "started": self.started,
+            "served": self.served,
+            "running": len(self.children),
+            "rss": _rss(),
+            "idle_minutes": self.idle / 60,
+            "idle_for": time.monotonic() - self.last_active,
+            "imports_seconds": self.preload_seconds[0],
+            "imports_cpu": self.preload_seconds[1],
+            "modules": len(sys.modules),
+            "python": sys.executable,
+            "socket": self.files.socket,
+            "retiring": self.retired,
+        }
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:  # not yet its own group leader (setsid still to come)
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+    except PermissionError:
+        pass
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _idle_seconds() -> float:
+    raw = os.environ.get("KAIWA_WARM_IDLE_MINUTES", "").strip()
+    try:
+        minutes = float(raw) if raw else 30.0
+    except ValueError:
+        minutes = 30.0
+    return max(minutes, 0.0) * 60
+
+
+def _rss() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def main(folder: str, key: str) -> None:
+    files = Files(folder, key)
+    try:
+        zygote = Zygote(files)
+    except BlockingIOError:
+        return  # another warm process for this installation is running or starting
+    try:
+        zygote.start()
+    except BaseException as exc:
+        zygote.log(f"failed to start: {type(exc).__name__}: {exc}")
+        from .client import _digest
+
+        with open(files.failed, "wb") as f:
+            f.write(_digest(zygote.code))
+        raise SystemExit(1) from None
+    call = zygote.serve()
+    if call is None:
+        return
+    from .child import run_call
+
+    run_call(call.request or {}, call.reader.fds)

@@ -1,0 +1,80 @@
+"""What a warm process must share with a call to serve it: the code, the interpreter and its start-up settings.
+
+- code: (path, size, mtime, ctime, inode) of every file of the kaiwa package, and in a checkout the locks,
+  pyproject.toml and litellm_config.yaml beside it. Any edit, `uv sync` or reinstall changes it.
+- interpreter: path, version, flags and -X/-W options.
+- start-up environment: PYTHON*, LANG, LC_ALL, LC_CTYPE, which the interpreter reads once at start.
+The server compares; a different code or interpreter retires the warm process. `os` and `sys` only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .paths import package_dir
+
+ROOT_FILES = ("uv.lock", "pyproject.toml", "litellm_config.yaml", os.path.join("proxy", "uv.lock"))
+STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
+
+Entry = tuple[str, int, int, int, int]
+
+
+def _files(folder: str, prefix: str, out: list[Entry]) -> None:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _files(entry.path, f"{prefix}{entry.name}/", out)
+            else:
+                st = entry.stat()
+                out.append((prefix + entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+
+
+def code_stamp(package: str | None = None) -> list[Entry]:
+    package = package or package_dir()
+    out: list[Entry] = []
+    _files(package, "", out)
+    root = os.path.dirname(package)
+    if os.path.isfile(os.path.join(root, "pyproject.toml")):  # a checkout (an installed wheel has no locks)
+        for name in ROOT_FILES:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            out.append((f"../{name}", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    out.sort()
+    return out
+
+
+def interpreter() -> tuple[object, ...]:
+    return (
+        sys.executable,
+        sys.version,
+        tuple(sys.flags),
+        tuple(sorted((str(k), str(v)) for k, v in sys._xoptions.items())),
+        tuple(sys.warnoptions),
+    )
+
+
+def startup_env(env: dict[str, str]) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, v in env.items() if k.startswith("PYTHON") or k in STARTUP_ENV)
+
+
+def interpreter_options() -> list[str]:
+    """The command-line options this interpreter was started with (`-X importtime`, `-O`, …), for the warm
+    process to start with the same: everything in sys.orig_argv before the script, -c or -m."""
+    opts: list[str] = []
+    args = sys.orig_argv[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg in ("-", "--", "-c", "-m") or arg.startswith(("-c", "-m")):
+            break
+        opts.append(arg)
+        if arg in ("-X", "-W", "--check-hash-based-pycs") and i + 1 < len(args):
+            opts.append(args[i + 1])
+            i += 1
+        i += 1
+    return opts
