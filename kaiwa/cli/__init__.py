@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+import typer.main
+
 from . import main, migrate, sessions_copy  # noqa: F401  (registers the commands on `app` and `sessions_app`)
 from .common import app
 from .gateway import gateway_app
@@ -16,10 +21,18 @@ app.add_typer(roles_app, name="roles")
 app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
 
 
+@functools.cache
+def command() -> Any:
+    """The click command Typer builds out of `app` (tens of milliseconds): once a process; the warm process
+    (kaiwa/warm) builds it before it forks, so its calls do not."""
+    return typer.main.get_command(app)
+
+
 def run() -> None:
     """The entry point: every way out is one line or quiet (usage errors, undecodable arguments, a closed pipe)."""
     import sys
 
     from .entry import finish
 
-    finish(lambda: app(args=sys.argv[1:], standalone_mode=False))
+    # What app(...) does, with the click command built once (pretty exceptions are off: no hook to set).
+    finish(lambda: command()(args=sys.argv[1:], standalone_mode=False))

@@ -15,6 +15,8 @@ import time
 import types
 from typing import Any, NoReturn
 
+from .preload import renew_consoles
+
 
 def run_call(request: dict[str, Any], fds: list[int]) -> NoReturn:
     _take_fds(fds, request.get("cwd"))
@@ -25,6 +27,7 @@ def run_call(request: dict[str, Any], fds: list[int]) -> NoReturn:
     sys.path[:] = request["path"]
     _take_main(*request["main"])
     _take_stdio()
+    renew_consoles()
     del request
     from kaiwa.cli import run
 
@@ -62,7 +65,7 @@ def _take_environment(env: dict[str, str]) -> None:
     os.environ.clear()  # unsetenv for each: what subprocesses inherit follows os.environ
     os.environ.update(env)
     time.tzset()  # the time zone of this call's TZ
-    tempfile = sys.modules.get("tempfile")
+    tempfile: Any = sys.modules.get("tempfile")
     if tempfile is not None:
         tempfile.tempdir = None  # found again from this call's TMPDIR
 
@@ -86,7 +89,7 @@ def _take_stdio() -> None:
     for fd, mode, template in zip((0, 1, 2), ("r", "w", "w"), old, strict=True):
         write = mode == "w"
         buffering = 0 if unbuffered and write else -1
-        binary: Any = io.open(fd, mode + "b", buffering=buffering, closefd=False)
+        binary: Any = open(fd, mode + "b", buffering=buffering, closefd=False)  # noqa: SIM115 (lives on as sys.std*)
         made.append(
             io.TextIOWrapper(
                 binary,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _signal
 import _socket
+import contextlib
 import marshal
 import os
 import sys
@@ -45,7 +46,7 @@ def handoff() -> int | None:
         return _cold(str(exc), debug)
 
 
-def _cold(reason: str, debug: bool) -> None:
+def _cold(reason: str, debug: bool) -> int | None:
     if debug:
         os.write(2, f"kaiwa: running cold ({reason})\n".encode(errors="replace"))
     return None
@@ -165,10 +166,8 @@ class _Call:
 
     def _forward_signals(self) -> None:
         def forward(signum: int, _frame: object) -> None:
-            try:
+            with contextlib.suppress(OSError):
                 protocol.send(self.sock, ("sig", signum))
-            except OSError:
-                pass
 
         def stop(_signum: int, _frame: object) -> None:  # Ctrl-Z: stop the child, then ourselves, as a shell would
             forward(_signal.SIGSTOP, None)

@@ -11,6 +11,7 @@ Call → warm:  {"op": "call", …} + fds;  ("go",);  ("sig", n)      Warm → c
 from __future__ import annotations
 
 import _socket
+import contextlib
 import marshal
 import os
 import sys
@@ -29,7 +30,7 @@ def _fd_bytes(fds: list[int]) -> bytes:
     return b"".join(fd.to_bytes(_INT, sys.byteorder, signed=True) for fd in fds)
 
 
-def send(sock: Any, value: object, fds: list[int] | None = None) -> None:
+def send(sock: Any, value: Any, fds: list[int] | None = None) -> None:
     data = marshal.dumps(value)
     frame = len(data).to_bytes(4, "big") + data
     if fds:
@@ -53,7 +54,9 @@ class Reader:
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(payload) - len(payload) % _INT
-                self.fds += [int.from_bytes(payload[i : i + _INT], sys.byteorder, signed=True) for i in range(0, usable, _INT)]
+                self.fds += [
+                    int.from_bytes(payload[i : i + _INT], sys.byteorder, signed=True) for i in range(0, usable, _INT)
+                ]
         if not data:
             self.eof = True
         self.buffer += data
@@ -85,8 +88,6 @@ class Reader:
 
     def close_fds(self) -> None:
         for fd in self.fds:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.fds = []

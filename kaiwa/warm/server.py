@@ -12,13 +12,14 @@ when its socket is taken away, after KAIWA_WARM_IDLE_MINUTES (30) without calls,
 
 from __future__ import annotations
 
-import socket
+import contextlib
 import fcntl
 import gc
 import json
 import os
 import selectors
 import signal
+import socket
 import struct
 import sys
 import time
@@ -85,10 +86,8 @@ class Zygote:
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
         self.preload_seconds = (time.monotonic() - began, time.process_time() - cpu)
         self._write_info()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.files.failed)
-        except FileNotFoundError:
-            pass
         gc.collect()
         gc.freeze()  # the children's collections leave the shared imports alone (fewer copied pages)
         self.log(f"started pid {os.getpid()}: imports {self.preload_seconds[0]:.1f} s ({len(sys.modules)} modules)")
@@ -347,10 +346,8 @@ def _signal_group(pid: int, signum: int) -> None:
     try:
         os.killpg(pid, signum)
     except ProcessLookupError:  # not yet its own group leader (setsid still to come)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
     except PermissionError:
         pass
 
