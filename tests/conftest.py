@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import warm
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn
@@ -29,6 +30,17 @@ FAKE_MODELS = ("fake-a", "fake-b")
 FAKE_INPUT_PRICE = 2e-6  # USD per token on fake-a/fake-b
 FAKE_OUTPUT_PRICE = 8e-6
 FOUNDRY_KEY = "foundry-standin-key-0123456789"  # fake; the Anthropic stand-in accepts only this key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_runtime() -> Iterator[Path]:
+    """One runtime folder for the run: one warm kaiwa serves every test's calls (tests/harness/warm.py)."""
+    import shutil
+
+    folder = warm.make_runtime()
+    yield folder
+    warm.stop_all(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -179,6 +191,8 @@ class Kaiwa:
             "KAIWA_MCP_CONFIG": "",
             "NO_COLOR": "1",
             "PYTHONUNBUFFERED": "1",
+            "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", ""),  # the run's one warm process
+            **({"KAIWA_WARM": "0"} if warm.COLD else {}),
             **env,
         }
 
@@ -224,8 +238,16 @@ class Kaiwa:
         return Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
 
 
+@pytest.fixture(scope="session")
+def warm_ready(warm_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start the run's warm process once, before the first test that runs chat.py, so every call is served warm."""
+    if not warm.COLD:
+        home = tmp_path_factory.mktemp("warm-home")
+        warm.ensure_warm(Kaiwa(home, {}).env, home)
+
+
 @pytest.fixture
-def kaiwa(tmp_path: Path, proxy: object) -> Kaiwa:
+def kaiwa(tmp_path: Path, proxy: object, warm_ready: None) -> Kaiwa:
     return Kaiwa(
         tmp_path,
         {

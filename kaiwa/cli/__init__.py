@@ -14,11 +14,13 @@ from .gateway import gateway_app
 from .migrate import migrate_command
 from .roles import roles_app
 from .sessions import sessions_app
+from .warm import warm_app
 
 sessions_app.command("migrate")(migrate_command)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(roles_app, name="roles")
 app.add_typer(gateway_app, name="gateway", help="Manage the local gateway kaiwa starts when no proxy answers.")
+app.add_typer(warm_app, name="warm", help="The warm process that makes every call after the first start at once.")
 
 
 @functools.cache

@@ -17,10 +17,11 @@ from typing import Any
 
 from . import protocol
 from .paths import Files, Unavailable, runtime_dir
-from .stamp import code_stamp, interpreter, interpreter_options
+from .stamp import code_stamp, flags, interpreter
 
 ANSWER_TIMEOUT = 3.0  # connect and accept; after that the call has started and may take as long as it takes
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+COERCED = ("C.UTF-8", "C.utf8", "UTF-8")  # what PEP 538 sets LC_CTYPE to in a C locale
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "_URL", "DSN", "SESSION")
 BOOT = (
     "import sys,marshal;sys.path[:]=marshal.loads(bytes.fromhex(sys.argv[1]));"
@@ -127,6 +128,7 @@ class _Call:
             "main": (getattr(main, "__file__", None), getattr(main, "__package__", None), getattr(spec, "name", None)),
             "code": self.code,
             "interpreter": interpreter(),
+            "flags": flags(),
         }, fds
 
     def run(self) -> int:
@@ -219,7 +221,9 @@ def spawn(files: Files, code: list[Any], debug: bool = False) -> None:
     except OSError:
         pass
     env = {k: v for k, v in os.environ.items() if not _secret(k)}
-    argv = [sys.executable, *interpreter_options(), "-c", BOOT, marshal.dumps(sys.path).hex(), files.folder, files.key]
+    if env.get("LC_CTYPE") in COERCED and sys.flags.utf8_mode and not env.get("LC_ALL") and not env.get("PYTHONUTF8"):
+        del env["LC_CTYPE"]  # set by this interpreter's C-locale coercion (PEP 538): the warm one does the same
+    argv = [sys.executable, "-c", BOOT, marshal.dumps(sys.path).hex(), files.folder, files.key]
     pid = os.fork()
     if pid == 0:
         try:

@@ -69,7 +69,7 @@ LIBRARIES = (
     "tempfile",
     "ssl",
 )
-REHEARSED = ("openai.types", "agents")
+REHEARSED = ("openai.types.responses", "openai.types.shared")
 SKIP = ("kaiwa.warm", "kaiwa.__main__", "kaiwa.entry", "kaiwa.gateway.supervisor")
 # rich Consoles made at import (kaiwa.cli's err_console, …) with their constructor's arguments.
 CONSOLES: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []

@@ -28,7 +28,7 @@ from typing import Any
 from . import protocol
 from .paths import Files
 from .preload import preload
-from .stamp import code_stamp, interpreter, startup_env
+from .stamp import code_stamp, flags, interpreter, startup_env
 
 MAX_CALLS = 16  # more at once run cold
 CHECK_SECONDS = 30.0  # how often an idle warm process looks at its code and socket
@@ -58,6 +58,7 @@ class Zygote:
         fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another one runs or starts: BlockingIOError
         self.code = code_stamp()  # before the imports: an edit during them shows as a mismatch
         self.interpreter = interpreter()
+        self.flags = flags()
         self.startup = startup_env(dict(os.environ))
         self.idle = _idle_seconds()
         self.started = time.time()
@@ -238,6 +239,8 @@ class Zygote:
             self.retire("a call came with other code or another interpreter")
             return ("no", "kaiwa's code or interpreter changed since the warm process started", True)
         env = request.get("env") or {}
+        if request.get("flags") != self.flags:
+            return ("no", "the call's interpreter options (-X, -W, -O, …) differ from the warm process's", False)
         if startup_env(env) != self.startup:
             return ("no", "the call's PYTHON*/LANG/LC_* settings differ from the warm process's", False)
         for key, value in self.import_env.items():
@@ -303,8 +306,10 @@ class Zygote:
         call = self.children.pop(pidfd)
         self.selector.unregister(pidfd)
         os.close(pidfd)
-        _, status = os.waitpid(call.pid, 0)
+        _, status, usage = os.wait4(call.pid, 0)
         self.last_active = time.monotonic()
+        cpu = (usage.ru_utime + usage.ru_stime) * 1000
+        self.log(f"child {call.pid}: status {status:#x}, {cpu:.0f} ms CPU, {usage.ru_maxrss // 1024} MB peak")
         if call.sock in self.calls:
             if os.WIFSIGNALED(status):
                 self._reply(call, ("signal", os.WTERMSIG(status)), close=True)
@@ -333,6 +338,7 @@ class Zygote:
             "rss": _rss(),
             "idle_minutes": self.idle / 60,
             "idle_for": time.monotonic() - self.last_active,
+            "children_cpu": os.times().children_user + os.times().children_system,  # of the calls served
             "imports_seconds": self.preload_seconds[0],
             "imports_cpu": self.preload_seconds[1],
             "modules": len(sys.modules),

@@ -2,9 +2,10 @@
 
 - code: (path, size, mtime, ctime, inode) of every file of the kaiwa package, and in a checkout the locks,
   pyproject.toml and litellm_config.yaml beside it. Any edit, `uv sync` or reinstall changes it.
-- interpreter: path, version, flags and -X/-W options.
-- start-up environment: PYTHON*, LANG, LC_ALL, LC_CTYPE, which the interpreter reads once at start.
-The server compares; a different code or interpreter retires the warm process. `os` and `sys` only.
+- interpreter: path and version.
+- flags (-X, -W, -O, …) and the start-up environment (PYTHON*, LANG, LC_ALL, LC_CTYPE), read once at start.
+The server compares: other code or another interpreter retires the warm process (it is stale); other flags
+or start-up settings only make that call run cold. `os` and `sys` only.
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ def code_stamp(package: str | None = None) -> list[Entry]:
     return out
 
 
-def interpreter() -> tuple[object, ...]:
+def interpreter() -> tuple[str, str]:
+    return (sys.executable, sys.version)
+
+
+def flags() -> tuple[object, ...]:
+    """How this interpreter was started (-X importtime, -O, -W, …): a call started otherwise runs cold."""
     return (
-        sys.executable,
-        sys.version,
         tuple(sys.flags),
         tuple(sorted((str(k), str(v)) for k, v in sys._xoptions.items())),
         tuple(sys.warnoptions),
@@ -60,21 +64,3 @@ def interpreter() -> tuple[object, ...]:
 
 def startup_env(env: dict[str, str]) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in env.items() if k.startswith("PYTHON") or k in STARTUP_ENV)
-
-
-def interpreter_options() -> list[str]:
-    """The command-line options this interpreter was started with (`-X importtime`, `-O`, …), for the warm
-    process to start with the same: everything in sys.orig_argv before the script, -c or -m."""
-    opts: list[str] = []
-    args = sys.orig_argv[1:]
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg in ("-", "--", "-c", "-m") or arg.startswith(("-c", "-m")):
-            break
-        opts.append(arg)
-        if arg in ("-X", "-W", "--check-hash-based-pycs") and i + 1 < len(args):
-            opts.append(args[i + 1])
-            i += 1
-        i += 1
-    return opts
