@@ -26,8 +26,8 @@ def package_dir() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def install_key() -> str:
-    raw = f"{sys.executable}\0{package_dir()}".encode(errors="surrogateescape")
+def install_key(package: str | None = None) -> str:
+    raw = f"{sys.executable}\0{package or package_dir()}".encode(errors="surrogateescape")
     return f"{zlib.crc32(raw):08x}"
 
 

@@ -30,7 +30,7 @@ from .paths import Files
 from .preload import preload
 from .stamp import code_stamp, flags, interpreter, startup_env
 
-MAX_CALLS = 16  # more at once run cold
+MAX_CALLS = 16  # more at once run cold (KAIWA_WARM_MAX_CALLS)
 CHECK_SECONDS = 30.0  # how often an idle warm process looks at its code and socket
 
 
@@ -61,6 +61,7 @@ class Zygote:
         self.flags = flags()
         self.startup = startup_env(dict(os.environ))
         self.idle = _idle_seconds()
+        self.max_calls = _max_calls()
         self.started = time.time()
         self.served = 0
         self.calls: dict[Any, Call] = {}  # by connection
@@ -248,8 +249,8 @@ class Zygote:
                 return ("no", f"{key} differs from the warm process's (read when kaiwa's libraries load)", False)
         if len(call.reader.fds) not in (3, 4):
             return ("no", "the call's file descriptors did not arrive", False)
-        if len(self.children) >= MAX_CALLS:
-            return ("no", f"{MAX_CALLS} calls already running", False)
+        if len(self.children) >= self.max_calls:
+            return ("no", f"{self.max_calls} calls already running", False)
         return ("ok",)
 
     def _fork(self, call: Call) -> Call | None:
@@ -373,6 +374,11 @@ def _idle_seconds() -> float:
     except ValueError:
         minutes = 30.0
     return max(minutes, 0.0) * 60
+
+
+def _max_calls() -> int:
+    raw = os.environ.get("KAIWA_WARM_MAX_CALLS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_CALLS
 
 
 def _rss() -> int | None:
