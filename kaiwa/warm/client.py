@@ -21,6 +21,7 @@ from .stamp import code_stamp, flags, interpreter
 
 ANSWER_TIMEOUT = 3.0  # connect and accept; after that the call has started and may take as long as it takes
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+COLD_OPTIONS = ("--install-completion", "--show-completion")
 COERCED = ("C.UTF-8", "C.utf8", "UTF-8")  # what PEP 538 sets LC_CTYPE to in a C locale
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "_URL", "DSN", "SESSION")
 BOOT = (
@@ -34,6 +35,8 @@ def handoff() -> int | None:
     debug = "--debug" in sys.argv[1:]
     if os.environ.get("KAIWA_WARM", "").strip() == "0":
         return _cold("KAIWA_WARM=0", debug)
+    if any(arg.startswith(COLD_OPTIONS) for arg in sys.argv[1:]):
+        return _cold("completion set-up looks for the caller's shell among its parent processes", debug)
     try:
         files = Files(runtime_dir())
     except (Unavailable, OSError) as exc:

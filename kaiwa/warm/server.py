@@ -346,6 +346,7 @@ class Zygote:
             "python": sys.executable,
             "socket": self.files.socket,
             "retiring": self.retired,
+            "import_env": sorted(self.import_env),  # the names a call must share with it (no values)
         }
 
 

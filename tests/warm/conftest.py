@@ -27,9 +27,7 @@ def run_counted(kaiwa: Kaiwa, *args: str, **kw: str) -> tuple[Run, int]:
     return run, warm.served(kaiwa.env) - before
 
 
-def call(
-    env: dict[str, str], cwd: Path, *args: str, script: Path = CHAT, stdin: str = "", timeout: float = 120
-) -> Run:
+def call(env: dict[str, str], cwd: Path, *args: str, script: Path = CHAT, stdin: str = "", timeout: float = 120) -> Run:
     proc = subprocess.run(
         [sys.executable, str(script), *args],
         input=stdin,

@@ -108,9 +108,7 @@ def test_settings_are_read_per_call(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, t
     assert "from the environment" in str(systems[2]) and "user config" not in str(systems[2])
 
 
-def test_eight_calls_at_once_each_see_only_their_own(
-    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
-) -> None:
+def test_eight_calls_at_once_each_see_only_their_own(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
     n = 8
     upstream.script(*[Reply(text=f"answer {i}", chunks=4, chunk_delay=0.05) for i in range(n)])
     users = []
