@@ -5,6 +5,8 @@ Imported only on the paths that talk to a model: it pulls in the Agents SDK and 
 
 from __future__ import annotations
 
+import functools
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,15 @@ class ProxyReceipts:
 
 
 def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(event_hooks={"response": [receipts.on_response]})
+    return httpx2.AsyncClient(verify=tls_context(), event_hooks={"response": [receipts.on_response]})
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx2's default TLS context (the same CA certificates, SSL_CERT_FILE/DIR), made once a process: loading
+    the certificates costs tens of milliseconds a client, and the warm process (kaiwa/warm) makes it before it
+    forks, so its calls do not."""
+    return httpx2.create_ssl_context()
 
 
 def make_client(

@@ -60,6 +60,7 @@ LIBRARIES = (
     "typer._click._textwrap",
     "click",
     "dotenv",
+    "yaml",
     "uuid6",
     "asyncio",
     "sqlite3",

@@ -10,8 +10,8 @@ REHEARSED = ("openai.types.responses", "openai.types.shared")
 
 def rehearse(log: Any) -> None:
     """What the first call of every process would build: openai's models' validators (deferred to first use,
-    DEFER_PYDANTIC_BUILD: about a second for a streamed turn), the TypeAdapters of its unions, and the click
-    command Typer makes out of kaiwa's app."""
+    DEFER_PYDANTIC_BUILD: about a second for a streamed turn), the TypeAdapters of its unions, the click
+    command Typer makes out of kaiwa's app, and the HTTP client's TLS context."""
     import pydantic
 
     todo, seen = [pydantic.BaseModel], set()
@@ -30,9 +30,11 @@ def rehearse(log: Any) -> None:
                 log(f"rehearse: {cls.__module__}.{cls.__qualname__} not built ({type(exc).__name__})")
     adapters = _openai_unions(log)
     from kaiwa.cli import command
+    from kaiwa.core.agent import tls_context
 
     command()
-    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command")
+    tls_context()
+    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command, the TLS context")
 
 
 def _openai_unions(log: Any) -> int:
