@@ -92,6 +92,7 @@ class Zygote:
             os.unlink(self.files.failed)
         gc.collect()
         gc.freeze()  # the children's collections leave the shared imports alone (fewer copied pages)
+        self.last_active = time.monotonic()  # idle from now, not from before the imports
         self.log(f"started pid {os.getpid()}: imports {self.preload_seconds[0]:.1f} s ({len(sys.modules)} modules)")
 
     def _listen(self) -> Any:
