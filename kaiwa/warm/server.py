@@ -26,28 +26,13 @@ import time
 from typing import Any
 
 from . import protocol
+from .admission import Admission
+from .calls import Call, drain, leave_zygote, rss, signal_group
 from .paths import Files
 from .preload import preload
-from .stamp import code_stamp, flags, interpreter, startup_env
+from .stamp import code_stamp
 
-MAX_CALLS = 16  # more at once run cold (KAIWA_WARM_MAX_CALLS)
 CHECK_SECONDS = 30.0  # how often an idle warm process looks at its code and socket
-
-
-class Call:
-    """One caller: its connection, request and passed fds, and (once forked) the child."""
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.reader = protocol.Reader()
-        self.request: dict[str, Any] | None = None
-        self.accepted = False
-        self.pid = 0
-        self.pidfd = -1
-
-    def close(self) -> None:
-        self.reader.close_fds()
-        self.sock.close()
 
 
 class Zygote:
@@ -56,12 +41,8 @@ class Zygote:
         self.log_fd = os.open(files.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.lock_fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another one runs or starts: BlockingIOError
-        self.code = code_stamp()  # before the imports: an edit during them shows as a mismatch
-        self.interpreter = interpreter()
-        self.flags = flags()
-        self.startup = startup_env(dict(os.environ))
-        self.idle = _idle_seconds()
-        self.max_calls = _max_calls()
+        self.admission = Admission()
+        self.idle = self.admission.idle
         self.started = time.time()
         self.served = 0
         self.calls: dict[Any, Call] = {}  # by connection
@@ -75,7 +56,7 @@ class Zygote:
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
         began, cpu = time.monotonic(), time.process_time()
-        self.import_env = preload(self.log)
+        self.admission.import_env = preload(self.log)
         threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
         if threads != 1:  # fork() copies one thread: a lock held by another would stay locked in every child
             raise RuntimeError(f"{threads} threads after the imports; a warm process must fork with one")
@@ -146,7 +127,7 @@ class Zygote:
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
-                    _drain(self.wake_r)
+                    drain(self.wake_r)
                 elif isinstance(key.data, int):
                     self._reap(key.data)
                 else:
@@ -160,7 +141,7 @@ class Zygote:
                 self.retire("its socket was replaced")
         except FileNotFoundError:
             self.retire("its socket was removed")
-        if not self.retired and code_stamp() != self.code:
+        if not self.retired and code_stamp() != self.admission.code:
             self.retire("kaiwa's files changed")
 
     def retire(self, why: str) -> None:
@@ -230,29 +211,18 @@ class Zygote:
         if message[0] == "go" and call.accepted and not call.pid:
             return self._fork(call)
         if message[0] == "sig" and call.pid:
-            _signal_group(call.pid, int(message[1]))
+            signal_group(call.pid, int(message[1]))
         return None
 
     def _admit(self, call: Call) -> tuple[Any, ...]:
         request = call.request or {}
         if self.retired:
             return ("no", f"the warm process is retiring ({self.retired})", True)
-        if request.get("code") != self.code or request.get("interpreter") != self.interpreter:
+        if self.admission.stale(request):
             self.retire("a call came with other code or another interpreter")
             return ("no", "kaiwa's code or interpreter changed since the warm process started", True)
-        env = request.get("env") or {}
-        if request.get("flags") != self.flags:
-            return ("no", "the call's interpreter options (-X, -W, -O, …) differ from the warm process's", False)
-        if startup_env(env) != self.startup:
-            return ("no", "the call's PYTHON*/LANG/LC_* settings differ from the warm process's", False)
-        for key, value in self.import_env.items():
-            if env.get(key) != value:
-                return ("no", f"{key} differs from the warm process's (read when kaiwa's libraries load)", False)
-        if len(call.reader.fds) not in (3, 4):
-            return ("no", "the call's file descriptors did not arrive", False)
-        if len(self.children) >= self.max_calls:
-            return ("no", f"{self.max_calls} calls already running", False)
-        return ("ok",)
+        why = self.admission.refusal(request, len(call.reader.fds), len(self.children))
+        return ("no", why, False) if why else ("ok",)
 
     def _fork(self, call: Call) -> Call | None:
         pid = os.fork()
@@ -268,7 +238,7 @@ class Zygote:
             call.pidfd = os.pidfd_open(pid)
         except OSError as exc:
             self.log(f"pidfd_open failed ({exc}); killing the child")
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             self._reply(call, ("exit", 1), close=True)
             return None
@@ -279,28 +249,21 @@ class Zygote:
 
     def _become_child(self, call: Call) -> None:
         """In the fresh child: drop everything of the zygote's, get a session of its own."""
-        signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.selector.close()
-        if self.listener is not None:
-            self.listener.close()
-        for fd in (self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children):
-            if fd >= 0:
-                os.close(fd)
+        others = [c.sock for c in self.calls.values() if c is not call]
+        leave_zygote([self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children], [self.selector, *others])
         for other in self.calls.values():
             if other is not call:
-                other.close()
+                other.reader.close_fds()
+        if self.listener is not None:
+            self.listener.close()
         call.sock.close()
-        os.setsid()  # its own process group: the caller's signals reach it and whatever it starts
 
     def _caller_gone(self, call: Call) -> None:
         """The caller closed its end: before the call started, drop it; during, abandon the turn."""
         self.selector.unregister(call.sock)
         del self.calls[call.sock]
         if call.pid and call.pidfd in self.children:
-            _signal_group(call.pid, signal.SIGKILL)  # turns are atomic: nothing half-stored
+            signal_group(call.pid, signal.SIGKILL)  # turns are atomic: nothing half-stored
             self.log(f"caller of child {call.pid} went away; killed it")
         call.close()
 
@@ -337,7 +300,7 @@ class Zygote:
             "started": self.started,
             "served": self.served,
             "running": len(self.children),
-            "rss": _rss(),
+            "rss": rss(),
             "idle_minutes": self.idle / 60,
             "idle_for": time.monotonic() - self.last_active,
             "children_cpu": os.times().children_user + os.times().children_system,  # of the calls served
@@ -347,51 +310,8 @@ class Zygote:
             "python": sys.executable,
             "socket": self.files.socket,
             "retiring": self.retired,
-            "import_env": sorted(self.import_env),  # the names a call must share with it (no values)
+            "import_env": sorted(self.admission.import_env),  # the names a call must share with it (no values)
         }
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:  # not yet its own group leader (setsid still to come)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-    except PermissionError:
-        pass
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except BlockingIOError:
-        pass
-
-
-def _idle_seconds() -> float:
-    raw = os.environ.get("KAIWA_WARM_IDLE_MINUTES", "").strip()
-    try:
-        minutes = float(raw) if raw else 30.0
-    except ValueError:
-        minutes = 30.0
-    return max(minutes, 0.0) * 60
-
-
-def _max_calls() -> int:
-    raw = os.environ.get("KAIWA_WARM_MAX_CALLS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_CALLS
-
-
-def _rss() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def main(folder: str, key: str) -> None:
@@ -407,7 +327,7 @@ def main(folder: str, key: str) -> None:
         from .client import _digest
 
         with open(files.failed, "wb") as f:
-            f.write(_digest(zygote.code))
+            f.write(_digest(zygote.admission.code))
         raise SystemExit(1) from None
     call = zygote.serve()
     if call is None:
