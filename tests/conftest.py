@@ -33,14 +33,17 @@ FOUNDRY_KEY = "foundry-standin-key-0123456789"  # fake; the Anthropic stand-in a
 
 
 @pytest.fixture(scope="session", autouse=True)
-def warm_runtime() -> Iterator[Path]:
+def warm_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One runtime folder for the run: one warm kaiwa serves every test's calls (tests/harness/warm.py)."""
     import shutil
 
     folder = warm.make_runtime()
     yield folder
     warm.stop_all(folder)
+    strays = warm.stop_strays([folder, tmp_path_factory.getbasetemp()])
     shutil.rmtree(folder, ignore_errors=True)
+    if strays:  # a test's calls found no shared runtime folder: each such folder cost a warm process
+        print(f"\nwarm processes outside the run's runtime folder, stopped: {strays}")
 
 
 @pytest.fixture(scope="session")

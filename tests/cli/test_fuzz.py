@@ -85,6 +85,7 @@ def run(home: Path, args: list[str], env: dict[str, str]) -> tuple[int, str]:
         "KAIWA_MAX_RETRIES": "0",
         "KAIWA_MCP_CONFIG": "",
         "NO_COLOR": "1",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", ""),  # the run's one warm process
     }
     env_bytes = {k.encode(): os.fsencode(v) for k, v in {**base, **env}.items()}
     proc = subprocess.run(

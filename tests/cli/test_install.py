@@ -41,6 +41,7 @@ def _user_env(home: Path, **extra: str) -> dict[str, str]:
         "KAIWA_STATE_DIR": str(home / "state"),
         "KAIWA_MCP_CONFIG": "",
         "NO_COLOR": "1",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", ""),  # the run's one warm process
         **extra,
     }
 

@@ -86,6 +86,31 @@ def stop_all(folder: Path, grace: float = 10) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+def stop_strays(roots: list[Path], grace: float = 10) -> list[int]:
+    """Warm processes a test started in a folder of its own (its own KAIWA_STATE_DIR, no shared runtime
+    folder): found by the folder in their command line, stopped; their pids, so the run can tell."""
+    marks = [str(root).encode() for root in roots]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            line = (entry / "cmdline").read_bytes()
+            if b"kaiwa.warm.server" in line and any(mark in line for mark in marks):
+                found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # it retires: its calls finish, then it exits
+    deadline = time.monotonic() + grace
+    for pid in found:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

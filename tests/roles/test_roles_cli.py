@@ -48,6 +48,7 @@ def place(tmp_path: Path) -> Place:
         "XDG_CONFIG_HOME": str(config),
         "NO_COLOR": "1",
         "PYTHONUNBUFFERED": "1",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", ""),  # the run's one warm process
     }
     write_role(user_roles(config), "translate", "Translate into Japanese.\nKeep code as it is.\n", "model: fake-b\n")
     write_role(user_roles(config), "review", "The user's review.\n", "model: fake-b\n")
