@@ -59,6 +59,16 @@ def main(
             help="Ask the model to reason: low, medium or high (KAIWA_REASONING). Ignored by models that cannot.",
         ),
     ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            "-r",
+            metavar="NAME",
+            help="A role: instructions, model and settings from NAME.md in ./.kaiwa/roles/, ~/.config/kaiwa/roles/"
+            " or kaiwa's own (chat.py roles lists them). Options given here win over the role's.",
+        ),
+    ] = None,
     hide_reasoning: Annotated[bool, typer.Option("--hide-reasoning", help="Do not show reasoning summaries.")] = False,
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Give the model no tools (neither built-in nor MCP).")
@@ -144,12 +154,20 @@ def main(
         from ..core.conversation import Setup
         from ..tools.approval import parse_approve_names
 
+        chosen_role = None
+        if role is not None:
+            from ..roles import load_role
+
+            chosen_role = load_role(role)  # an unknown or broken role: one line, exit 2, before anything starts
+        flags = {"model": model, "reasoning": reasoning, "instructions": system, "temperature": temperature,
+                 "max_output_tokens": max_output_tokens, "verbosity": verbosity}  # fmt: skip
         setup = Setup(
             model=model or settings.model, session_ref=session_id, continue_latest=continue_latest,
             reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools, mcp_config=mcp_config,
             instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
             schema=shape.schema, verbosity=verbosity, service_tier=service_tier,
-            approve=tuple(sorted(parse_approve_names(approve or []))),
+            approve=tuple(sorted(parse_approve_names(approve or []))), role=chosen_role,
+            given=frozenset(k for k, v in flags.items() if v is not None),
         )  # fmt: skip
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..ui.repl.start import ReplFace, run_repl

@@ -148,6 +148,7 @@ async def compact(
         title=dump.info.title,
         instructions=dump.info.instructions,
         origin=f"compacted from {dump.info.session_id}",
+        role=dump.info.role,  # the summary goes on in the same role
     )
     items: list[Item] = [{"role": "user", "content": REQUEST}, *output]
 

@@ -29,6 +29,7 @@ from .options import EngineConfig, TurnOptions
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
     from .approvals import Approver
+    from ..roles import Role
     from .compact import Compacted
     from .engine import ChatEngine
     from .schema import AnswerSchema
@@ -51,6 +52,8 @@ class Setup:
     verbosity: str | None = None  # --verbosity
     service_tier: str | None = None  # --service-tier
     approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
+    role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
+    given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's
 
 
 class Conversation:
@@ -80,6 +83,11 @@ class Conversation:
         # The face's question for a tool call that needs approval (core/approvals.py); None: no one to ask,
         # such calls are declined.
         self.approver: Approver | None = None
+        self.setup = setup
+        self.base = self.options  # what the command line and the settings ask for, without a role
+        self.role: Role | None = None
+        self.mcp_specs = list(config.mcp_specs)  # every configured server (a role may pick some)
+        self.mcp_path = "the MCP config"
 
     # -- the engine ----------------------------------------------------------------------------------
     async def start(self) -> ChatEngine:
@@ -113,7 +121,8 @@ class Conversation:
         self.session_id = new_session_id()
         self.info = None
         self.last_answer = ""
-        self.options = dataclasses.replace(self.options, instructions=instructions or self.settings.system)
+        own = self.role.instructions if self.role is not None else None
+        self.options = dataclasses.replace(self.options, instructions=instructions or own or self.settings.system)
 
     async def open(self, info: SessionInfo) -> None:
         self.session_id = info.session_id
@@ -122,10 +131,14 @@ class Conversation:
         self.last_answer = last_answer(await self.store.items(info.session_id))
 
     async def resume(self, ref: str) -> SessionInfo:
+        """Another stored session, with the role it remembers."""
         from ..store.naming import resolve
+        from .role_use import stored_role
 
         info = await resolve(self.store, ref)
+        role = stored_role(info.role, lambda line: self._emit(Notice(line, "warning")))
         await self.open(info)
+        await self.use_role(role, keep_instructions=True)
         return info
 
     async def refresh(self) -> SessionInfo | None:
@@ -200,6 +213,33 @@ class Conversation:
             self.info = await self.store.get_session(self.session_id)
         self.options = dataclasses.replace(self.options, instructions=text)
 
+    async def use_role(
+        self, role: Role | None, given: frozenset[str] = frozenset(), *, keep_instructions: bool = False
+    ) -> None:
+        """From the next turn on: `role`'s settings (but those `given` on the command line), instructions (unless
+        `keep_instructions`: a session that keeps its role keeps its own) and tools (`core/role_use.py`)."""
+        from .role_use import instructions_after, tools_for, with_role
+
+        use_tools, specs = tools_for(role, self.setup.use_tools, self.mcp_specs, self.mcp_path)
+        options = with_role(self.base, self.options, role, given)
+        if not keep_instructions and "instructions" not in given:
+            fallback = self.setup.instructions or self.settings.system
+            options = dataclasses.replace(
+                options, instructions=instructions_after(self.options.instructions, self.role, role, fallback)
+            )
+        self.role, self.options = role, options
+        if (use_tools, specs) != (self.config.use_tools, self.config.mcp_specs):
+            self.config = dataclasses.replace(self.config, use_tools=use_tools, mcp_specs=specs)
+            await self.close()  # the next turn starts an engine with these tools and servers
+
+    async def save_role(self) -> None:
+        """Store the role and the instructions now (an existing session; a new one gets them with its turn)."""
+        if self.info is not None and self.info.role != self.options.role:
+            await self.store.set_role(self.session_id, self.options.role)
+            self.info = dataclasses.replace(self.info, role=self.options.role)
+        if self.info is not None and self.info.instructions != self.options.instructions:
+            await self.set_instructions(self.options.instructions)
+
     async def aliases(self) -> list[str]:
         """The proxy's model aliases ([] when it will not say)."""
         from .failures import proxy_aliases
@@ -242,8 +282,7 @@ class Conversation:
             self.info = await self.store.get_session(self.session_id)
         else:
             self._count(done.record)
-        if self.info is not None and self.info.instructions != self.options.instructions:
-            await self.set_instructions(self.options.instructions)  # --system given on a resumed session
+        await self.save_role()  # a role or --system given on a resumed session (the turn stored a role it names)
         if self.schema is not None:
             try:
                 done = dataclasses.replace(done, output=self.schema.check(done.answer, self.session_id))
@@ -266,6 +305,7 @@ class Conversation:
             input_tokens=info.input_tokens + record.input_tokens,
             output_tokens=info.output_tokens + record.output_tokens,
             cost=cost,
+            role=self.options.role or info.role,  # commit_turn stores a role it is given
         )
 
     async def last_exchange(self) -> tuple[int, Item]:
@@ -300,38 +340,47 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
     from ..gateway.endpoint import missing_cloud_settings, resolve_endpoint
     from ..store import open_store
     from ..store.naming import pick
+    from .role_use import stored_role, tools_for
 
     mcp_specs: list[Any] = []
+    mcp_path = "the MCP config"
     if setup.use_tools:
         from ..tools.mcp_config import default_mcp_config_path, load_mcp_config
 
         chosen = setup.mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
+        mcp_path = str(chosen or default_mcp_config_path())
     store = open_store(settings, lambda line: emit(Notice(line, "warning")))
     conversation: Conversation | None = None
     try:
         await store.open()  # a bad store fails here, before any gateway is started
         info = await pick(store, setup.session_ref, setup.continue_latest)
+        role = setup.role or stored_role(info.role if info else None, lambda line: emit(Notice(line, "warning")))
+        use_tools, servers = tools_for(role, setup.use_tools, mcp_specs, mcp_path)  # before a gateway starts too
         endpoint = resolve_endpoint(settings, lambda line: emit(Notice(line)))  # may start the local gateway
-        if endpoint.managed and setup.model != "local" and (missing := missing_cloud_settings(setup.model)):
-            raise KaiwaError(
-                f"the model {setup.model!r} needs {', '.join(missing)} in .env.litellm",
-                "add them (see .env.litellm.example), or try --model local",
-            )
         config = EngineConfig(
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
-            max_retries=settings.max_retries, use_tools=setup.use_tools, mcp_specs=mcp_specs,
+            max_retries=settings.max_retries, use_tools=use_tools, mcp_specs=servers,
             prompt_cache=settings.prompt_cache,
             approve=setup.approve,
         )  # fmt: skip
         conversation = Conversation(settings, store, endpoint, config, setup, emit)
+        conversation.mcp_specs, conversation.mcp_path = mcp_specs, mcp_path
         if info is None:
             conversation.new(setup.instructions)
         else:
             await conversation.open(info)
             if setup.instructions is not None:  # replaces the resumed session's, stored with the next turn
                 conversation.options = dataclasses.replace(conversation.options, instructions=setup.instructions)
-        emit(SessionOpened(conversation.session_id, setup.model, info is None))
+        # -r NAME: its instructions too; the role a resumed session remembers: its settings, not its instructions
+        await conversation.use_role(role, setup.given, keep_instructions=setup.role is None)
+        model = conversation.model
+        if endpoint.managed and model != "local" and (missing := missing_cloud_settings(model)):
+            raise KaiwaError(
+                f"the model {model!r} needs {', '.join(missing)} in .env.litellm",
+                "add them (see .env.litellm.example), or try --model local",
+            )
+        emit(SessionOpened(conversation.session_id, model, info is None))
         yield conversation
     finally:
         try:

@@ -224,5 +224,6 @@ class ChatEngine:
                 title=title or make_title(first_text(user_input)),
                 instructions=options.instructions,
                 replace_from=replace_from,
+                role=options.role,
             )
         return TurnCompleted(session_id, record, "".join(events.answer), result.final_output)

@@ -35,3 +35,4 @@ class TurnOptions:
     output_type: Any = None  # an SDK AgentOutputSchemaBase (--schema): the answer is JSON in text.format
     verbosity: str | None = None  # text.verbosity: low, medium, high
     service_tier: str | None = None  # auto, default, flex, priority
+    role: str | None = None  # the role (roles/NAME.md) in use: stored with the turn

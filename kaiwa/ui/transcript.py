@@ -44,6 +44,7 @@ def session_fields(info: SessionInfo) -> dict[str, Any]:
         "output_tokens": info.output_tokens,
         "cost": info.cost,
         "origin": info.origin,
+        "role": info.role,
     }
 
 

@@ -162,6 +162,7 @@ def test_list_and_show_plain_and_json(kaiwa: Kaiwa) -> None:
         "output_tokens": 20,
         "cost": pytest.approx(0.00036),
         "origin": "imported",
+        "role": None,
     }
     assert newest["id"] == B
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import commands, session_commands  # noqa: F401  (they register the / commands)
+from . import commands, role_command, session_commands  # noqa: F401  (they register the / commands)
 from .registry import EXIT, completions, dispatch
 from .state import Repl
 

@@ -47,6 +47,12 @@ async def _edit(repl: Repl, arg: str) -> None:
 # -- the model ----------------------------------------------------------------------------------------
 
 
+def check_alias(model: str, aliases: list[str]) -> None:
+    """The proxy offers `model` (or does not list its models): else /model's one line."""
+    if aliases and model not in aliases:
+        raise KaiwaError(f"the proxy has no model alias {model!r}", f"use one of: {', '.join(aliases)}")
+
+
 @command("model", "/model [alias]", "show the proxy's models, or switch to one from the next turn on")
 async def _model(repl: Repl, arg: str) -> None:
     aliases = await repl.fetch_aliases() or repl.aliases
@@ -57,8 +63,7 @@ async def _model(repl: Repl, arg: str) -> None:
             mark = "*" if alias == repl.model else " "
             repl.err.print(Text(f" {mark} {alias}", style="bold" if mark == "*" else ""), highlight=False)
         return
-    if aliases and arg not in aliases:
-        raise KaiwaError(f"the proxy has no model alias {arg!r}", f"use one of: {', '.join(aliases)}")
+    check_alias(arg, aliases)
     repl.conversation.set_model(arg)
     repl.say(f"model: {arg} from the next turn on" + ("" if aliases else " (the proxy did not list its models)"))
 
@@ -107,7 +112,8 @@ async def _system(repl: Repl, arg: str) -> None:
 async def _tools(repl: Repl, arg: str) -> None:
     engine = await repl.conversation.start()
     if not engine.config.use_tools:
-        repl.say("no tools (--no-tools)")
+        role = repl.conversation.role
+        repl.say("no tools (" + ("--no-tools" if role is None or role.settings.tools else f"role {role.name}") + ")")
         return
     for tool in engine.tools():
         repl.say(f"  {tool.name}  built-in · {first_line(tool.description)}", "")

@@ -56,9 +56,8 @@ async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
             loop.add_signal_handler(signum, repl.on_stop, signum, main)
         aliases = asyncio.create_task(repl.fetch_aliases())
         try:
-            info = conversation.info
-            if info is not None and setup.instructions and setup.instructions != info.instructions:
-                await conversation.set_instructions(setup.instructions)
+            if conversation.info is not None and (setup.instructions or setup.role is not None):
+                await conversation.save_role()  # --system or -r on a resumed session: stored at once, as /role
             await repl.refresh_recent()
             greeting(repl)  # before the SDK's import and the MCP servers' start: the user sees it at once
             if face.attach:
@@ -84,10 +83,11 @@ async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
 def greeting(repl: Repl) -> None:
     info = repl.info
     where = "a new session" if info is None else "a resumed session"
+    role = f" · role {repl.conversation.role.name}" if repl.conversation.role is not None else ""
     repl.err.print(
         Text.assemble(
             ("kaiwa", "bold"),
-            f" · {repl.model} · {where} · ",
+            f" · {repl.model}{role} · {where} · ",
             ("/help", "bold"),
             " for commands · Ctrl-D or /exit to leave",
             style="dim",

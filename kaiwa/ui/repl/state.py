@@ -110,6 +110,8 @@ class Repl:
             return waiting(self.waiting)
         info = self.info
         parts = [self.model, clean(info.title) if info and info.title else "new"]
+        if self.conversation.role is not None:
+            parts.insert(1, f"role {clean(self.conversation.role.name)}")
         if info is not None:
             parts.append(plural(info.turns, "turn"))
             parts.append(plural(info.input_tokens + info.output_tokens, "token"))
