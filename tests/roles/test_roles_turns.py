@@ -152,10 +152,8 @@ def test_bad_input_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> Non
     )
     bad = kaiwa("-r", "hot", "-i", "hi")
     assert bad.code == 2
-    assert (
-        one_line(bad)
-        == "error: role file .kaiwa/roles/hot.md, line 4: reasoning 'extreme' is not one of low, medium, high — e.g. low"
-    )
+    where = "error: role file .kaiwa/roles/hot.md, line 4: "
+    assert one_line(bad) == where + "reasoning 'extreme' is not one of low, medium, high — e.g. low"
     assert upstream.model_requests() == []  # nothing reached the model, nothing was stored
     assert json.loads(kaiwa("sessions", "list", "--json").out) == []
     ghost, flag = kaiwa("-r", "ghost", "-i", "hi"), kaiwa("-m", "no-such-alias", "-i", "hi")
