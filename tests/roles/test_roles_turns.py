@@ -14,6 +14,8 @@ from tests.conftest import Kaiwa
 from tests.mcp_fixtures import stdio_server_config
 from tests.roles.helpers import project_roles, user_roles, write_role
 from tests.standins.openai_compat import OpenAIChatStandIn
+from tests.standins.responses import ResponsesStandIn
+from tests.standins.script import Reply
 
 TERSE = "You answer in five words at most.\nNever use lists."
 
@@ -160,3 +162,18 @@ def test_bad_input_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> Non
     assert ghost.code == flag.code == 1 and "Traceback" not in ghost.err
     assert ghost.err.startswith("error: the proxy has no model alias 'no-such-alias' — use --model with one of: ")
     assert ghost.err == flag.err  # the same line as --model gives (and the message printed back, not lost)
+
+
+def test_a_roles_verbosity_reaches_a_model_that_takes_it(kaiwa: Kaiwa, native: ResponsesStandIn) -> None:
+    write_role(project_roles(kaiwa.home), "brief", "Be brief.\n", "model: fake-native\nverbosity: low\n")
+    native.script(Reply(text="Short."), Reply(text="Longer."))
+    first = kaiwa("-r", "brief", "-i", "hi")
+    assert first.code == 0, first.err
+    again = kaiwa("-r", "brief", "--verbosity", "high", "-i", "hi")  # the flag wins
+    assert again.code == 0, again.err
+    bodies = [r.body for r in native.model_requests()]
+    assert [(b["model"], b["text"]["verbosity"], b["instructions"]) for b in bodies] == [
+        (bodies[0]["model"], "low", "Be brief."),
+        (bodies[0]["model"], "high", "Be brief."),
+    ]
+    assert "not sent" not in first.err
