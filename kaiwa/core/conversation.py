@@ -28,8 +28,8 @@ from .options import EngineConfig, TurnOptions
 
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
-    from .approvals import Approver
     from ..roles import Role
+    from .approvals import Approver
     from .compact import Compacted
     from .engine import ChatEngine
     from .schema import AnswerSchema
