@@ -115,14 +115,16 @@ class Conversation:
         return self.options.instructions
 
     def new(self, instructions: str | None = None) -> None:
-        """A fresh session: stored with its first turn."""
+        """A fresh session: stored with its first turn. Its instructions: `instructions`, else --system (every
+        session the REPL starts, /new too), else the role's, else KAIWA_SYSTEM, else kaiwa's default."""
         from ..store.ids import new_session_id
 
         self.session_id = new_session_id()
         self.info = None
         self.last_answer = ""
         own = self.role.instructions if self.role is not None else None
-        self.options = dataclasses.replace(self.options, instructions=instructions or own or self.settings.system)
+        chosen = instructions or self.setup.instructions or own or self.settings.system
+        self.options = dataclasses.replace(self.options, instructions=chosen)
 
     async def open(self, info: SessionInfo) -> None:
         self.session_id = info.session_id

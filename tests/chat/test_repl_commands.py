@@ -347,3 +347,45 @@ def test_an_exception_in_the_loop_still_stops_the_mcp_servers(
         os.kill(pid, signal.SIGKILL)
         pytest.fail("the MCP server outlived the REPL's exception")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the REPL's handlers are gone
+
+
+def test_new_keeps_the_instructions_given_with_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`chat.py --system TEXT` opens the REPL: every session it starts (/new too) gets TEXT, as KAIWA_SYSTEM would."""
+    from kaiwa.store import open_store
+
+    monkeypatch.setenv("SESSION_DB_PATH", str(tmp_path / "s.sqlite3"))
+    monkeypatch.delenv("SESSION_DB_URL", raising=False)
+    monkeypatch.setenv("KAIWA_SYSTEM", "Be brief.")
+    settings = load_settings(None)
+    store = open_store(settings)
+    asyncio.run(store.open())
+    endpoint = FakeEndpoint()
+    config = EngineConfig(endpoint.base_url, endpoint.api_key, timeout=60, max_retries=0)
+    setup = Setup(model="fake-a", instructions="Answer in haiku.")
+    conversation = Conversation(settings, store, endpoint, config, setup, ignore)  # type: ignore[arg-type]
+    conversation.new(setup.instructions)  # as open_conversation starts a new session
+    r = Repl(conversation, ReplFace())
+    r.err = Console(file=io.StringIO(), width=200)
+    try:
+        assert r.instructions == "Answer in haiku."
+        run(r, "/new")
+        assert r.instructions == "Answer in haiku."
+    finally:
+        asyncio.run(store.close())
+
+
+def test_a_failing_command_shows_its_own_traceback_with_debug(
+    repl: Repl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--debug: a bug in a / command shows where it happened, then the one line; the REPL stays."""
+    import dataclasses
+
+    async def broken_command_body(r: Repl, arg: str) -> None:
+        raise RuntimeError("a bug in a command")
+
+    monkeypatch.setitem(COMMANDS, "help", dataclasses.replace(COMMANDS["help"], run=broken_command_body))
+    repl.face = ReplFace(debug=True)
+    assert run(repl, "/help") is None
+    shown = screen(repl)
+    assert "broken_command_body" in shown and "RuntimeError" in shown, shown
+    assert "error: unexpected RuntimeError: a bug in a command" in shown
