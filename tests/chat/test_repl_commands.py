@@ -389,3 +389,25 @@ def test_a_failing_command_shows_its_own_traceback_with_debug(
     shown = screen(repl)
     assert "broken_command_body" in shown and "RuntimeError" in shown, shown
     assert "error: unexpected RuntimeError: a bug in a command" in shown
+
+
+def test_what_is_said_while_the_repl_opens_is_shown_even_when_opening_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A store warning (here: a sessions file others can read) is shown as the REPL opens, not held back: a
+    failure that follows (here: no such session) must not swallow it."""
+    from kaiwa.errors import KaiwaError
+    from kaiwa.store import open_store
+    from kaiwa.ui.repl import start as repl_start
+
+    db = tmp_path / "s.sqlite3"
+    monkeypatch.setenv("SESSION_DB_PATH", str(db))
+    monkeypatch.delenv("SESSION_DB_URL", raising=False)
+    settings = load_settings(None)
+    store = open_store(settings)
+    asyncio.run(store.open())
+    asyncio.run(store.close())
+    db.chmod(0o644)
+    with pytest.raises(KaiwaError, match="zzzzzzzz"):
+        repl_start.run_repl(settings, Setup(model="fake-a", session_ref="zzzzzzzz", use_tools=False), ReplFace())
+    assert f"{db} is readable by others (mode 0644)" in capfd.readouterr().err

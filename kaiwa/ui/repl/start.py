@@ -11,9 +11,11 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from rich.console import Console
 from rich.text import Text
 
 from ...errors import KaiwaError
+from ..terminal import Renderer
 from .state import Repl, ReplFace
 
 if TYPE_CHECKING:
@@ -36,18 +38,18 @@ async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
     from .app import loop as repl_loop
 
     repl: Repl | None = None
-    early: list[Event] = []  # what is said before the REPL exists (a store warning, the gateway starting)
+    # What is said before the REPL exists (a store warning, the gateway starting) is shown at once, as it happens:
+    # the set-up may take a while, or fail.
+    early = Renderer(Console(soft_wrap=False), Console(stderr=True), markdown=False)
 
     def emit(event: Event) -> None:
         if repl is None:
-            early.append(event)
+            early(event)
         else:
             repl.notice(event)
 
     async with open_conversation(settings, setup, emit) as conversation:
         repl = Repl(conversation, face)
-        for event in early:
-            repl.notice(event)
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         assert main is not None
