@@ -53,6 +53,7 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     from ..core.failures import as_error
 
     shown = make_face(face, err, setup.schema is not None)
+    held = setup.schema is not None and not face.json_lines  # the answer is shown once checked
     failures: list[TurnFailed] = []
 
     def emit(event: Event) -> None:
@@ -60,6 +61,9 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
             failures.append(event)  # raised below, printed once by the command (and as JSON with --json)
             if isinstance(shown, Renderer):
                 shown.finish()
+            return
+        if isinstance(event, TurnCompleted) and held and isinstance(shown, Renderer):
+            shown.finish()  # what was shown (reasoning) ends before the checked JSON; the usage line follows it
             return
         shown(event)
 
@@ -82,9 +86,10 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
         if result.kind == "bad_answer" and not face.json_lines:
             _session_line(err, session_id)
         raise as_error(result) from result.cause
-    if setup.schema is not None and not face.json_lines:
+    if held:
         sys.stdout.write(json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")
         sys.stdout.flush()
+        shown(result)
     if not face.json_lines:
         _session_line(err, result.session_id)
 

@@ -150,6 +150,22 @@ def test_schema_from_a_file_with_json_lines(kaiwa: Kaiwa, upstream: OpenAIChatSt
     assert lines(bad)[-1]["type"] == "error" and "'title' is a required property" in lines(bad)[-1]["message"]
 
 
+def test_a_schema_answer_comes_before_its_usage_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    """On one screen (stdout and stderr together): the checked JSON, then the usage line, then SESSION_ID, as a
+    plain answer is followed by them."""
+    import subprocess
+
+    upstream.script(Reply(text='{"title": "Hello"}', input_tokens=120, output_tokens=30))
+    done = subprocess.run(
+        kaiwa.command("--schema", "title: str", "-i", "a title please"), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=kaiwa.home, env=kaiwa.env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    shown = done.stdout
+    answer, usage, session = shown.index('"title": "Hello"'), shown.index("fake-a · 120 in"), shown.index("SESSION_ID=")
+    assert answer < usage < session, shown
+
+
 # -- --json ----------------------------------------------------------------------------------------------------
 def test_json_lines_for_a_plain_turn(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     upstream.script(Reply(text="Bonjour à vous !", chunks=4, input_tokens=120, output_tokens=30))
