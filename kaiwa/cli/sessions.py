@@ -84,7 +84,7 @@ def _one_line(text: str) -> str:
 
 # -- list ------------------------------------------------------------------------------------------------
 def _list(limit: int, as_json: bool) -> None:
-    from ..ui.format import money, relative_time
+    from ..ui.format import money, relative_time, tokens
     from ..ui.sanitize import clean as safe
     from ..ui.transcript import session_fields
 
@@ -116,7 +116,7 @@ def _list(limit: int, as_json: bool) -> None:
             relative_time(s.updated_at),
             s.model,
             str(s.turns),
-            f"{s.input_tokens + s.output_tokens:,}",
+            tokens(s.input_tokens + s.output_tokens),
             money(s.cost),
             safe(_one_line(s.title)),
         )

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from ...errors import KaiwaError
 from ...settings import REASONING_EFFORTS, VERBOSITY_LEVELS
-from ..format import cache_totals, money, plural, record_usage_line
+from ..format import cache_totals, money, plural, record_usage_line, tokens
 from .registry import COMMANDS, EXIT, command, first_line
 from .state import Repl
 
@@ -168,8 +168,8 @@ async def _usage(repl: Repl, arg: str) -> None:
     costs = [t.cost for t in turns if t.cost is not None]
     total = f" · {money(sum(costs))}" if costs else ""
     repl.say(
-        f"  {plural(len(turns), 'turn')} · {sum(t.input_tokens for t in turns):,} in · "
-        f"{sum(t.output_tokens for t in turns):,} out{total}",
+        f"  {plural(len(turns), 'turn')} · {tokens(sum(t.input_tokens for t in turns))} in · "
+        f"{tokens(sum(t.output_tokens for t in turns))} out{total}",
         "bold",
     )
     if any(t.cached_tokens or t.cache_write_tokens for t in turns):

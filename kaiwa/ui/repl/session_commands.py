@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...core.history import item_text
 from ...errors import KaiwaError
 from ...store.base import SessionInfo
-from ..format import money, plural, relative_time
+from ..format import money, plural, relative_time, tokens
 from .registry import command, first_line
 from .state import Repl
 
@@ -17,7 +17,7 @@ def session_line(s: SessionInfo, current: bool) -> str:
     mark, when = "*" if current else " ", relative_time(s.updated_at)
     return (
         f"{mark} {s.short_id}  {when:>12}  {s.model}  {plural(s.turns, 'turn')}"
-        f"  {s.input_tokens + s.output_tokens:,} tok  {money(s.cost):>9}  {title}"
+        f"  {tokens(s.input_tokens + s.output_tokens)} tok  {money(s.cost):>9}  {title}"
     )
 
 
