@@ -374,9 +374,7 @@ def test_new_keeps_the_instructions_given_with_system(tmp_path: Path, monkeypatc
         asyncio.run(store.close())
 
 
-def test_a_failing_command_shows_its_own_traceback_with_debug(
-    repl: Repl, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_command_shows_its_own_traceback_with_debug(repl: Repl, monkeypatch: pytest.MonkeyPatch) -> None:
     """--debug: a bug in a / command shows where it happened, then the one line; the REPL stays."""
     import dataclasses
 
