@@ -161,18 +161,21 @@ def compact(
         import asyncio
 
         from ..core.conversation import Setup, open_conversation
+        from ..store.naming import resolve
         from ..ui.format import plural, record_usage_line
         from ..ui.transcript import summariser_text
 
         settings = load_settings()
         quiet_sdk_logs(debug)
+        # The summary's model is known before the conversation opens: the managed gateway checks its settings.
+        named = with_store(settings, lambda store: resolve(store, session))
+        chosen = model or named.model or settings.model
 
         async def work() -> Any:
-            setup = Setup(model=model or settings.model, session_ref=session, use_tools=False)
+            setup = Setup(model=chosen, session_ref=named.session_id, use_tools=False, given=frozenset({"model"}))
             async with open_conversation(settings, setup, _notice) as conversation:
                 info = conversation.info
                 assert info is not None  # a named session
-                conversation.set_model(model or info.model or settings.model)
                 _note(f"summarising {info.short_id} ({plural(info.turns, 'turn')}) with {conversation.model}…")
                 _, done = await conversation.compact(summariser_text, lambda line: _note(line, "yellow"))
                 return done

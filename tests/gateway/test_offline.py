@@ -263,6 +263,12 @@ def test_offline_chat_end_to_end(tmp_path: Path) -> None:
         for text in (first.stdout, first.stderr, second.stdout, second.stderr, (state / "gateway.log").read_text()):
             assert key not in text
         assert key not in Path(env["SESSION_DB_PATH"]).read_bytes().decode(errors="replace")
+
+        # Compacting summarises with the session's own model (local): LITELLM_MODEL's default alias, whose cloud
+        # settings this machine lacks, is not what it needs.
+        compacted, _ = kaiwa(["sessions", "compact", sid[-8:]], env)
+        assert compacted.returncode == 0, compacted.stderr
+        assert "with local" in compacted.stderr and "SESSION_ID=" in compacted.stderr
     finally:
         stop, _ = kaiwa(["gateway", "stop"], env, timeout=120)
     assert stop.returncode == 0 and "stopped" in stop.stdout
