@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from tests.chat.repl_term import Term, session_id_in
 from tests.conftest import Kaiwa
+from tests.harness.db import stored_items
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
@@ -45,17 +45,6 @@ def tool_messages(upstream: OpenAIChatStandIn) -> list[str]:
     messages = upstream.model_requests()[-1].body["messages"]
     return [m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in messages
             if m["role"] == "tool"]  # fmt: skip
-
-
-def stored_items(db: Path) -> list[dict[str, Any]]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        try:
-            rows = conn.execute("SELECT message_data FROM agent_messages ORDER BY id").fetchall()
-        except sqlite3.OperationalError:  # no table: nothing was ever stored
-            return []
-    return [json.loads(r[0]) for r in rows]
 
 
 def outputs(items: list[dict[str, Any]]) -> dict[str, str]:

@@ -9,7 +9,10 @@ from typing import Any
 
 
 def stored_items(db: Path | str, session_id: str | None = None) -> list[dict[str, Any]]:
-    """The session's items in `agent_messages`, in order, decoded (no session: every item in the file)."""
+    """The session's items in `agent_messages`, in order, decoded (no session: every item in the file). A store
+    that was never written (no file, no table) holds none."""
+    if not Path(db).exists():
+        return []
     conn = sqlite3.connect(db)
     try:
         if session_id is None:
@@ -19,5 +22,9 @@ def stored_items(db: Path | str, session_id: str | None = None) -> list[dict[str
                 "SELECT message_data FROM agent_messages WHERE session_id = ? ORDER BY id", (session_id,)
             )
         return [json.loads(r[0]) for r in rows]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
     finally:
         conn.close()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import Kaiwa
 from tests.harness import warm
+from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 from tests.warm.conftest import UUID, alive, run_counted, wait_until
@@ -24,11 +25,8 @@ NO_SUCH_SESSION = "0190a8c4-0000-7000-8000-000000000000"
 
 def said(db: Path, session_id: str) -> list[tuple[str, str]]:
     """(role, text) of each item stored for the session."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT message_data FROM agent_messages WHERE session_id=? ORDER BY id", (session_id,))
-        items = [json.loads(r[0]) for r in rows]
     out = []
-    for item in items:
+    for item in stored_items(db, session_id):
         content = item.get("content")
         text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
         out.append((item.get("role", item.get("type")), text))
