@@ -175,7 +175,13 @@ def test_reasoning_and_model_without_a_list(repl: Repl) -> None:
     run(repl, "/reasoning off")
     assert repl.reasoning is None
     run(repl, "/reasoning extreme")
-    assert "error: /reasoning 'extreme' is not one of" in screen(repl)
+    assert "error: /reasoning 'extreme' is not one of low, medium, high, off" in screen(repl)
+    run(repl, "/verbosity HIGH")
+    assert repl.conversation.options.verbosity == "high" and "verbosity: high" in screen(repl)
+    run(repl, "/verbosity loud")
+    assert "error: /verbosity 'loud' is not one of low, medium, high, off" in screen(repl)
+    run(repl, "/verbosity off")
+    assert repl.conversation.options.verbosity is None
     run(repl, "/model fake-b")  # the proxy is unreachable: accepted, with a note
     assert repl.model == "fake-b" and "did not list its models" in screen(repl)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 
 from ...errors import KaiwaError
@@ -68,28 +70,29 @@ async def _model(repl: Repl, arg: str) -> None:
     repl.say(f"model: {arg} from the next turn on" + ("" if aliases else " (the proxy did not list its models)"))
 
 
+def _choose(
+    repl: Repl, arg: str, name: str, choices: tuple[str, ...], current: str | None, choose: Callable[[str | None], None]
+) -> None:
+    """`/reasoning`, `/verbosity`: the setting shown, or set from the next turn on ("off": none)."""
+    value = arg.lower()
+    if not value:
+        repl.say(f"{name}: {current or 'off'}")
+        return
+    if value not in (*choices, "off"):
+        raise KaiwaError(f"/{name} {arg!r} is not one of {', '.join(choices)}, off")
+    choose(None if value == "off" else value)
+    repl.say(f"{name}: {value}")
+
+
 @command("reasoning", "/reasoning low|medium|high|off", "how hard the model reasons (models that cannot ignore it)")
 async def _reasoning(repl: Repl, arg: str) -> None:
-    effort = arg.lower()
-    if not effort:
-        repl.say(f"reasoning: {repl.reasoning or 'off'}")
-        return
-    if effort not in (*REASONING_EFFORTS, "off"):
-        raise KaiwaError(f"/reasoning {arg!r} is not one of low, medium, high, off")
-    repl.conversation.set_reasoning(None if effort == "off" else effort)
-    repl.say(f"reasoning: {effort}")
+    _choose(repl, arg, "reasoning", REASONING_EFFORTS, repl.reasoning, repl.conversation.set_reasoning)
 
 
 @command("verbosity", "/verbosity low|medium|high|off", "how long answers run (left out where a model cannot)")
 async def _verbosity(repl: Repl, arg: str) -> None:
-    level = arg.lower()
-    if not level:
-        repl.say(f"verbosity: {repl.conversation.options.verbosity or 'off'}")
-        return
-    if level not in (*VERBOSITY_LEVELS, "off"):
-        raise KaiwaError(f"/verbosity {arg!r} is not one of low, medium, high, off")
-    repl.conversation.set_verbosity(None if level == "off" else level)
-    repl.say(f"verbosity: {level}")
+    verbosity = repl.conversation.options.verbosity
+    _choose(repl, arg, "verbosity", VERBOSITY_LEVELS, verbosity, repl.conversation.set_verbosity)
 
 
 @command("system", "/system [text]", "this session's instructions: show them, or set them (--default resets)")
