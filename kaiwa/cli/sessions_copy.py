@@ -160,7 +160,8 @@ def compact(
     def body() -> None:
         import asyncio
 
-        from ..core.conversation import Setup, open_conversation
+        from ..core.conversation import Setup
+        from ..core.opening import open_conversation
         from ..store.naming import resolve
         from ..ui.format import plural, record_usage_line
         from ..ui.transcript import summariser_text

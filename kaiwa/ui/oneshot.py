@@ -49,8 +49,8 @@ def make_face(face: Face, err: Console, schema: bool) -> Renderer | JsonLines:
 
 def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err: Console) -> None:
     """The turn, shown; returns when it is stored. Raises KaiwaError (kind from the failure) otherwise."""
-    from ..core.conversation import open_conversation
     from ..core.failures import as_error
+    from ..core.opening import open_conversation
 
     shown = make_face(face, err, setup.schema is not None)
     held = setup.schema is not None and not face.json_lines  # the answer is shown once checked

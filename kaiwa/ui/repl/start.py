@@ -34,7 +34,7 @@ def run_repl(settings: Settings, setup: Setup, face: ReplFace) -> int:
 
 
 async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
-    from ...core.conversation import open_conversation
+    from ...core.opening import open_conversation
     from .app import loop as repl_loop
 
     repl: Repl | None = None
