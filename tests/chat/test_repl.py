@@ -16,7 +16,7 @@ import pytest
 
 from tests.chat.repl_term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.conftest import Kaiwa
-from tests.harness.db import stored_items
+from tests.harness.db import stored_texts
 from tests.mcp_fixtures import stdio_server_config
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
@@ -47,15 +47,6 @@ def system_text(body: dict) -> str:
     return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
 
 
-def stored(db: Path, session_id: str) -> list[tuple[str, str]]:
-    out = []
-    for item in stored_items(db, session_id):
-        content = item.get("content")
-        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-        out.append((item.get("role", item.get("type")), text))
-    return out
-
-
 def test_two_turns_send_the_whole_history_and_ctrl_d_leaves(
     term: Term, kaiwa: Kaiwa, upstream: OpenAIChatStandIn
 ) -> None:
@@ -71,7 +62,7 @@ def test_two_turns_send_the_whole_history_and_ctrl_d_leaves(
     term.ctrl("d")
     assert term.exit_status() == 0
     sid = session_id_in(term.since_mark())
-    assert sid is not None and stored(kaiwa.db, sid)[-1] == ("assistant", "second answer")
+    assert sid is not None and stored_texts(kaiwa.db, sid)[-1] == ("assistant", "second answer")
     history = kaiwa.home / "state" / "repl-history"
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert "one" in history.read_text() and "two" in history.read_text()
@@ -116,7 +107,7 @@ def test_ctrl_c_cancels_the_stream_and_leaves_no_trace(term: Term, kaiwa: Kaiwa,
     assert term.exit_status() == 0
     sid = session_id_in(term.text)
     assert sid is not None
-    assert [text for _, text in stored(kaiwa.db, sid)] == [
+    assert [text for _, text in stored_texts(kaiwa.db, sid)] == [
         "keep me",
         "kept answer",
         "fresh message",
@@ -197,11 +188,11 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
         body = upstream.model_requests()[-1].body
         assert system_text(body) == "Answer like a pirate."
         assert said(body) == [("user", "one"), ("assistant", "arr, one"), ("user", "two")]
-        assert [t for _, t in stored(kaiwa.db, sid)] == ["one", "arr, one", "two", "retried two"]
+        assert [t for _, t in stored_texts(kaiwa.db, sid)] == ["one", "arr, one", "two", "retried two"]
         term.enter("/undo")
         # /undo puts "two" back on the input line: wait until it is drawn there, then drop it with Ctrl-C
         term.wait_for(re.compile(r"removed the last exchange(.|\n)*›\s*two"))
-        assert [t for _, t in stored(kaiwa.db, sid)] == ["one", "arr, one"]
+        assert [t for _, t in stored_texts(kaiwa.db, sid)] == ["one", "arr, one"]
         term.ctrl("c")
         term.turn("three")
         assert said(upstream.model_requests()[-1].body)[-1] == ("user", "three")
@@ -215,8 +206,8 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
     finally:
         term.close()
     assert fork_id and fork_id != sid
-    assert [t for _, t in stored(kaiwa.db, sid)] == ["one", "arr, one", "three", "answer three"]  # untouched
-    assert [t for _, t in stored(kaiwa.db, fork_id)] == [
+    assert [t for _, t in stored_texts(kaiwa.db, sid)] == ["one", "arr, one", "three", "answer three"]  # untouched
+    assert [t for _, t in stored_texts(kaiwa.db, fork_id)] == [
         "one",
         "arr, one",
         "three",
@@ -305,7 +296,7 @@ def test_continue_the_latest_session_and_compact_it(kaiwa: Kaiwa, upstream: Open
     finally:
         term.close()
     assert new_id and new_id != first.session_id
-    assert [t for _, t in stored(kaiwa.db, first.session_id)] == ["remember the word ramune", "ok"]  # kept
+    assert [t for _, t in stored_texts(kaiwa.db, first.session_id)] == ["remember the word ramune", "ok"]  # kept
 
 
 def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(

@@ -28,3 +28,13 @@ def stored_items(db: Path | str, session_id: str | None = None) -> list[dict[str
         raise
     finally:
         conn.close()
+
+
+def stored_texts(db: Path | str, session_id: str) -> list[tuple[str, str]]:
+    """(role, text) of each item stored for the session (an item without a role: its type)."""
+    out = []
+    for item in stored_items(db, session_id):
+        content = item.get("content")
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
+        out.append((item.get("role", item.get("type")), text))
+    return out

@@ -15,22 +15,12 @@ import pytest
 
 from tests.conftest import Kaiwa
 from tests.harness import warm
-from tests.harness.db import stored_items
+from tests.harness.db import stored_texts
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 from tests.warm.conftest import UUID, alive, run_counted, wait_until
 
 NO_SUCH_SESSION = "0190a8c4-0000-7000-8000-000000000000"
-
-
-def said(db: Path, session_id: str) -> list[tuple[str, str]]:
-    """(role, text) of each item stored for the session."""
-    out = []
-    for item in stored_items(db, session_id):
-        content = item.get("content")
-        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-        out.append((item.get("role", item.get("type")), text))
-    return out
 
 
 CASES = {
@@ -76,7 +66,7 @@ def test_a_warm_call_answers_exactly_as_a_cold_one(
     assert same(warm_run.err) == same(cold_run.err)
     if reply:  # and the warm call stored its turn in its own database
         sid = UUID.search(warm_run.out + warm_run.err)
-        assert sid and said(tmp_path / "warm" / "sessions.sqlite3", sid.group(0))
+        assert sid and stored_texts(tmp_path / "warm" / "sessions.sqlite3", sid.group(0))
 
 
 def test_settings_are_read_per_call(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
@@ -135,7 +125,7 @@ def test_eight_calls_at_once_each_see_only_their_own(kaiwa: Kaiwa, upstream: Ope
     for i, ((out, err), user) in enumerate(zip(outs, users, strict=True)):
         sid = re.search(r"SESSION_ID=(\S+)", err)
         assert sid, err
-        stored = said(user.db, sid.group(1))  # its own database: only its own session, its own answer
+        stored = stored_texts(user.db, sid.group(1))  # its own database: only its own session, its own answer
         assert stored[-1] == ("assistant", out.strip())
         assert f"question {i}" in stored[0][1] and f"stdin {i}" in stored[0][1]
         with sqlite3.connect(user.db) as conn:
@@ -152,7 +142,7 @@ def test_a_caller_killed_mid_turn_takes_its_turn_with_it(
 ) -> None:
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = said(kaiwa.db, sid)
+    before = stored_texts(kaiwa.db, sid)
     upstream.script(Reply(text="word " * 60, chunks=60, chunk_delay=0.2))
     served = warm.served(kaiwa.env)
     proc = kaiwa.start("--input", "a long story", "--session-id", sid)
@@ -165,7 +155,7 @@ def test_a_caller_killed_mid_turn_takes_its_turn_with_it(
     killed = wait_until(lambda: re.findall(r"caller of child (\d+) went away; killed it", log.read_text()), 30)
     pid = int(killed[-1])  # type: ignore[index]
     wait_until(lambda: not alive(pid), 10, f"child {pid} gone")
-    assert said(kaiwa.db, sid) == before  # nothing of the abandoned turn
+    assert stored_texts(kaiwa.db, sid) == before  # nothing of the abandoned turn
     upstream.script(Reply(text="short"))
     again = kaiwa("--input", "a short story", "--session-id", sid)  # its lock died with it
     assert again.code == 0 and again.out == "short\n", again.err
@@ -174,13 +164,13 @@ def test_a_caller_killed_mid_turn_takes_its_turn_with_it(
 def test_ctrl_c_reaches_the_warm_child_exit_130_and_nothing_stored(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "one").session_id
     assert sid
-    before = said(kaiwa.db, sid)
+    before = stored_texts(kaiwa.db, sid)
     upstream.script(Reply(text="word " * 60, chunks=60, chunk_delay=0.2))
     served = warm.served(kaiwa.env)
     run = Kaiwa.interrupt(kaiwa.start("--input", "long", "--session-id", sid), after_stdout_bytes=5)
     assert warm.served(kaiwa.env) == served + 1
     assert run.code == 130 and "Traceback" not in run.err, run.err
-    assert said(kaiwa.db, sid) == before
+    assert stored_texts(kaiwa.db, sid) == before
     time.sleep(0)  # the session is free again
     upstream.script(Reply(text="again"))
     assert kaiwa("--input", "again", "--session-id", sid).code == 0
