@@ -11,6 +11,8 @@ class KaiwaError(Exception):
     """An error shown to the user as one line (no traceback unless --debug)."""
 
     default_kind = "failed"
+    # The stored session the failure leaves (None: no session exists, e.g. a new one whose first turn failed).
+    session_id: str | None = None
 
     def __init__(self, message: str, hint: str = "", exit_code: int = 1, kind: str | None = None) -> None:
         super().__init__(message)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
+from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-exported for the commands)
 from ..redact import redact, redacted_traceback
 
 EXAMPLES = """
@@ -41,26 +39,6 @@ app = typer.Typer(
 )
 
 err_console = Console(stderr=True)
-# 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away (`set -o pipefail` sees the cut).
-PIPE_CLOSED = 141
-
-
-class Pipe:
-    """Whether stdout's reader closed the pipe early (`| head -1`): the process then ends with PIPE_CLOSED."""
-
-    reader_gone = False
-
-
-def quiet_broken_pipe(fd: int | None = None) -> None:
-    """The reader is gone: point the stream at /dev/null, so later writes and the interpreter's final flush are
-    harmless, and remember it for the exit code."""
-    Pipe.reader_gone = True
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno() if fd is None else fd)
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def unexpected(exc: BaseException) -> KaiwaError:

@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import KaiwaError, UsageError
-from ..settings import REASONING_EFFORTS, SERVICE_TIERS, VERBOSITY_LEVELS, check_choice, load_settings
+from .. import values
+from ..errors import KaiwaError
+from ..settings import SERVICE_TIERS, VERBOSITY_LEVELS, check_choice, load_settings
 from . import oneshot
 from .common import app, err_console, fail
 
@@ -83,7 +84,7 @@ def main(
             "--approve",
             metavar="NAME",
             help="Let an MCP tool run without asking (repeatable): TOOL, SERVER/TOOL, or all. Otherwise a call asks"
-            " first on a terminal, and is declined without one. mcp.json's deny and \"approve\": \"never\" still win.",
+            ' first on a terminal, and is declined without one. mcp.json\'s deny and "approve": "never" still win.',
         ),
     ] = None,
     plain: Annotated[
@@ -144,8 +145,8 @@ def main(
         warnings.filterwarnings("ignore", message=r"(?s).*Pydantic serializer warnings")
     try:
         settings = load_settings()
-        if reasoning is not None and reasoning.lower() not in REASONING_EFFORTS:
-            raise UsageError(f"--reasoning {reasoning!r} is not one of {', '.join(REASONING_EFFORTS)}")
+        if reasoning is not None:
+            reasoning = values.reasoning(reasoning, "--reasoning")
         shape = oneshot.make_shape(settings, system, temperature, max_output_tokens, schema, json_lines)
         if verbosity is not None:
             verbosity = check_choice(verbosity, VERBOSITY_LEVELS, "--verbosity")
@@ -199,14 +200,13 @@ def main(
 
             json_error(stopped)
         raise fail(stopped, False, text) from None
-    except Exception as exc:  # a bug, not the user's doing: still one line, details with --debug
-        if debug:
-            raise
+    except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
         from ..core.failures import unexpected
 
         bug = unexpected(exc)
+        bug.__cause__ = exc
         if json_lines:
             from ..ui.oneshot import json_error
 
             json_error(bug)
-        raise fail(bug, False, text) from None
+        raise fail(bug, debug, text) from None

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import values
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -45,10 +46,10 @@ def make_shape(
 ) -> Shape:
     from ..core.schema import load_schema
 
-    if temperature is not None and not 0 <= temperature <= 2:
-        raise UsageError(f"--temperature {temperature:g} is out of range", "give a number from 0 to 2, e.g. 0.2")
-    if max_output_tokens is not None and max_output_tokens < 1:
-        raise UsageError(f"--max-output-tokens {max_output_tokens} is too small", "give at least 1, e.g. 2000")
+    if temperature is not None:  # the same rules as KAIWA_TEMPERATURE and KAIWA_MAX_OUTPUT_TOKENS
+        values.TEMPERATURE.check(temperature, "--temperature")
+    if max_output_tokens is not None:
+        values.MAX_OUTPUT_TOKENS.check(max_output_tokens, "--max-output-tokens")
     if system is not None and not system.strip():
         raise UsageError("--system is empty", 'give instructions, e.g. --system "Answer in one sentence."')
     return Shape(

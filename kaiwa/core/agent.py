@@ -5,6 +5,7 @@ Imported only on the paths that talk to a model: it pulls in the Agents SDK and 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ssl
 from dataclasses import dataclass, field
@@ -23,11 +24,19 @@ class ProxyReceipts:
     """What the proxy said about each HTTP exchange of a turn: its call ids, kept with the turn."""
 
     request_ids: list[str] = field(default_factory=list)
+    # The price LiteLLM puts in a non-streamed answer's headers (a streamed one carries it in its usage instead).
+    header_costs: list[float] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.request_ids.clear()
+        self.header_costs.clear()
 
     async def on_response(self, response: httpx2.Response) -> None:
         call_id = response.headers.get("x-litellm-call-id") or response.headers.get("x-request-id")
         if call_id:
             self.request_ids.append(call_id)
+        with contextlib.suppress(KeyError, ValueError):
+            self.header_costs.append(float(response.headers["x-litellm-response-cost"]))
 
 
 def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
@@ -58,15 +67,19 @@ def make_client(
     )
 
 
-def reported_cost(raw_responses: list[Any]) -> float | None:
+def reported_cost(raw_responses: list[Any], receipts: ProxyReceipts | None = None) -> float | None:
     """The sum of the `usage.cost` LiteLLM put in each model response of a turn, or None unless every
-    response carried one (a partial sum would understate the turn) or the total is 0 (an unpriced model)."""
+    response carried one (a partial sum would understate the turn) or the total is 0 (an unpriced model).
+    A non-streamed answer (compaction) has its price in a header instead: then the headers' sum."""
     costs: list[float] = []
     for response in raw_responses:
         cost = (getattr(response, "raw_usage", None) or {}).get("cost")
         if isinstance(cost, bool) or not isinstance(cost, int | float):
-            return None
+            costs = []
+            break
         costs.append(float(cost))
+    if not costs and receipts is not None and len(receipts.header_costs) >= len(raw_responses):
+        costs = receipts.header_costs
     total = sum(costs)
     return total if costs and total > 0 else None
 

@@ -22,6 +22,7 @@ from ..errors import KaiwaError
 from ..store.base import Item, SessionDump, SessionInfo, Store
 from ..store.dump import with_totals
 from ..store.ids import new_session_id
+from ..words import counted
 from .history import entries, turn_starts
 
 if TYPE_CHECKING:
@@ -59,12 +60,20 @@ def _partial(dump: SessionDump, skip_turns: int) -> SessionDump:
 
 def _prompt(dump: SessionDump, left_out: int, as_text: AsText) -> str:
     note = (
-        f"\n\n(Left out: the earliest {left_out} turn{'s' if left_out != 1 else ''}, which did not fit. Say so at "
+        f"\n\n(Left out: the earliest {counted(left_out, 'turn')}, which did not fit. Say so at "
         "the start of the summary.)"
         if left_out
         else ""
     )
     return f"{as_text(dump, TRANSCRIPT_RESULT_LIMIT)}\n---\n\n{REQUEST}{note}"
+
+
+def compacted_from(origin: str | None) -> str | None:
+    """The id of the session a compacted one summarises (from its `origin`), or None."""
+    prefix = "compacted from "
+    if not origin or not origin.startswith(prefix):
+        return None
+    return origin[len(prefix) :].strip() or None
 
 
 def _assistant_text(items: list[Item]) -> str:
@@ -91,7 +100,7 @@ async def compact(
     if total == 0:
         raise KaiwaError(f"session {dump.info.short_id} has no messages to compact", "pick another session")
     new_id = new_session_id()
-    engine.receipts.request_ids.clear()
+    engine.receipts.clear()
     started = time.monotonic()
     left_out = 0
     agent = build_agent(
@@ -117,8 +126,8 @@ async def compact(
                     kind="context_window",
                 ) from exc
             left_out = min(total - 1, max(1, left_out + (total - left_out) // 2))
-            kept = total - left_out
-            notice(f"the conversation does not fit {model}'s context whole; summarising its last {kept} turns")
+            kept = counted(total - left_out, "turn")
+            notice(f"the conversation does not fit {model}'s context whole; summarising its last {kept}")
     receipts = engine.receipts
     output: list[Item] = [
         dict(item.to_input_item())  # type: ignore[arg-type]
@@ -128,12 +137,13 @@ async def compact(
     summary = _assistant_text(output)
     if not summary.strip():
         raise KaiwaError(f"{model} returned an empty summary", "try again, or another model (--model)")
+    cost = reported_cost(result.raw_responses, receipts)
     record = dataclasses.replace(
         usage_record(
             model,
             result.context_wrapper.usage,
             receipts.request_ids,
-            reported_cost(result.raw_responses),
+            cost,
             started,
             reported_cache_writes(result.raw_responses),
         ),
@@ -147,7 +157,7 @@ async def compact(
         model=model,
         title=dump.info.title,
         instructions=dump.info.instructions,
-        origin=f"compacted from {dump.info.session_id}",
+        origin=f"compacted from {dump.info.session_id}",  # read back by compacted_from
         role=dump.info.role,  # the summary goes on in the same role
     )
     items: list[Item] = [{"role": "user", "content": REQUEST}, *output]

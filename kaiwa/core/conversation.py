@@ -139,10 +139,19 @@ class Conversation:
         await self.use_role(role, keep_instructions=True)
         return info
 
-    async def refresh(self) -> SessionInfo | None:
-        if self.info is not None:
-            self.info = await self.store.get_session(self.session_id)
-        return self.info
+    async def refresh(self) -> str | None:
+        """Re-read this session's figures: another process may have written to it (the REPL's toolbar counts
+        stay right). If another process deleted it, the conversation goes on in a new session (never re-creating
+        the deleted one with only the newest exchange): returns the deleted id then."""
+        if self.info is None:
+            return None
+        fresh = await self.store.get_session(self.session_id)
+        if fresh is not None:
+            self.info = fresh
+            return None
+        gone = self.session_id
+        self.new(self.options.instructions)
+        return gone
 
     async def fork(self) -> SessionInfo:
         """Continue in a copy of the whole session (items, turns, instructions); the original is untouched."""
@@ -174,6 +183,48 @@ class Conversation:
         info = await self._stored(compacted.dump.info.session_id)
         await self.open(info)
         return info, compacted
+
+    async def summary_source(self) -> SessionInfo | None:
+        """The session this one's last exchange summarises, when that exchange is its compaction (then `/retry`
+        writes the summary again from it, instead of sending the bare request without the transcript)."""
+        from .compact import REQUEST, compacted_from
+
+        info = self.info
+        source = compacted_from(info.origin) if info is not None else None
+        if source is None:
+            return None
+        index, message = await self.last_exchange()
+        if index != 0 or message.get("content") != REQUEST:
+            return None  # the conversation went on after the summary: an ordinary retry
+        original = await self.store.get_session(source)
+        if original is None:
+            raise KaiwaError(
+                f"the session this one summarises ({source[-8:]}) is gone, so there is nothing to summarise again",
+                "/undo removes the summary, /new starts afresh",
+            )
+        return original
+
+    async def resummarise(self, original: SessionInfo, as_text: Any, notice: Any) -> Compacted:
+        """The summary written again from `original`, replacing this session's compaction exchange and its record
+        in one transaction (its cost recorded like any turn's)."""
+        from ..store.dump import load
+        from .compact import compact
+
+        assert self.info is not None
+        try:
+            engine = await self.start()
+            compacted = await compact(await load(self.store, original), engine, model=self.model, as_text=as_text,
+                                      notice=notice)  # fmt: skip
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self.explain(exc) from exc
+        [record] = compacted.dump.turns
+        await self.store.commit_turn(self.session_id, compacted.dump.items, record, title=self.info.title,
+                                     instructions=self.info.instructions, replace_from=0)  # fmt: skip
+        self.info = await self._stored(self.session_id)
+        self.last_answer = compacted.summary
+        return compacted
 
     async def _stored(self, session_id: str) -> SessionInfo:
         stored = await self.store.get_session(session_id)
@@ -263,6 +314,14 @@ class Conversation:
             from ..gateway.endpoint import touch
 
             touch()  # an open conversation keeps the local gateway from idling out
+        if replace_from is None and (gone := await self.refresh()) is not None:
+            failed = TurnFailed(
+                "store",
+                f"session {gone[-8:]} was deleted by another kaiwa process; nothing was sent",
+                "your next message starts a new session",
+            )
+            emit(failed)
+            return failed
         try:
             engine = await self.start()
             done = await engine.run_turn(

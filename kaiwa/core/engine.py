@@ -166,7 +166,7 @@ class ChatEngine:
         from .turn_buffer import TurnBuffer
 
         started = time.monotonic()
-        self.receipts.request_ids.clear()
+        self.receipts.clear()
         events = _TurnEvents(emit)
         sent = await self.controls.fit(options, emit)
         async with store.lock(session_id, lambda: emit(LockWaiting(session_id))):

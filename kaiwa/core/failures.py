@@ -5,6 +5,7 @@ one line for the user, a hint, an exit code, and a `kind` from this fixed list (
     store           the session store refused or failed
     gateway         the local gateway could not be started
     unreachable     the proxy could not be reached
+    not_litellm     a server answers at LITELLM_BASE_URL, but it is not a LiteLLM proxy
     timeout         the proxy did not answer in time
     auth            the proxy rejected the API key
     unknown_model   the proxy has no such model alias
@@ -39,7 +40,7 @@ RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
 RETRY_LATER = "retry later, or try another --model (nothing was saved for this turn)"
 FIX_REQUEST = "change what it names (the message, --reasoning, --model) and try again"
 KINDS = (
-    "usage", "store", "gateway", "unreachable", "timeout", "auth", "unknown_model", "context_window",
+    "usage", "store", "gateway", "unreachable", "not_litellm", "timeout", "auth", "unknown_model", "context_window",
     "rate_limited", "upstream", "refused", "stream", "tool_loop", "bad_answer", "interrupted", "internal", "failed",
 )  # fmt: skip
 
@@ -158,6 +159,25 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
     )
 
 
+def _not_litellm(exc: BaseException, proxy_url: str) -> KaiwaError | None:
+    """A failure LiteLLM does not cause (a 404 or 501 page, a stream that is not one, a connection cut mid-answer)
+    may mean the URL names some other server: ask it, and if so, say so about the setting."""
+    import openai
+    from agents.exceptions import ModelBehaviorError
+
+    odd = isinstance(exc, openai.APIStatusError | ModelBehaviorError) or (
+        isinstance(exc, openai.APIError) and not isinstance(exc, openai.APITimeoutError)
+    )
+    if not odd or isinstance(exc, openai.AuthenticationError | openai.RateLimitError):
+        return None
+    from ..gateway.endpoint import not_litellm
+
+    wrong = not_litellm(proxy_url)
+    if wrong is not None:
+        wrong.kind = "not_litellm"
+    return wrong
+
+
 def explain(
     exc: BaseException, *, base_url: str, api_key: str | None, model: str, timeout: float, store: Any = None
 ) -> KaiwaError:
@@ -173,10 +193,12 @@ def explain(
     import openai
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 
-    base_url = mask_url(base_url)  # a URL's own credentials are never printed
+    proxy_url, base_url = base_url, mask_url(base_url)  # a URL's own credentials are never printed
     raw = body_message(exc)
     cloud, words = cloud_words(raw)  # the provider's own message when LiteLLM wrapped one
     message = redact(short(words), api_key)
+    if cloud is None and (wrong := _not_litellm(exc, proxy_url)) is not None:
+        return wrong
     if is_context_window(exc):
         return _failure(
             "context_window",
@@ -214,7 +236,7 @@ def explain(
         and ("Invalid model name" in raw or "model_not_found" in raw or isinstance(exc, openai.NotFoundError))
         and not (cloud and isinstance(exc, openai.BadRequestError))
     ):
-        aliases = proxy_aliases(base_url, api_key)
+        aliases = proxy_aliases(proxy_url, api_key)
         offer = f"use --model with one of: {', '.join(aliases)}" if aliases else "check --model and LITELLM_MODEL"
         return _failure("unknown_model", f"the proxy has no model alias {model!r}", offer)
     if isinstance(exc, openai.APIStatusError):

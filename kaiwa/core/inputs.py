@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,40 @@ def compose_input(
     parts += [{"type": "input_text", "text": document(name, body)} for name, body in documents]
     parts += [a.part for a in attachments]
     return [{"role": "user", "content": parts}]
+
+
+_DOCUMENT = re.compile(r'\A<document name="([^"\n]*)">\n(.*)</document>\Z', re.S)
+
+
+def split_message(item: Item) -> tuple[str, list[Attachment]]:
+    """A stored user message taken apart again (what `compose_input` put together): the words the user typed, and
+    its documents, images and PDFs as attachments, so `/undo` can put both back as they were."""
+    content = item.get("content")
+    if isinstance(content, str):
+        return content, []
+    words: list[str] = []
+    attachments: list[Attachment] = []
+    for part in content if isinstance(content, list) else []:
+        kind = part.get("type")
+        text = part.get("text")
+        if kind == "input_text" and isinstance(text, str) and (doc := _DOCUMENT.match(text)):
+            attachments.append(Attachment(doc.group(1), "text", len(doc.group(2).encode()), part))
+        elif kind == "input_text" and isinstance(text, str):
+            words.append(text)
+        elif kind == "input_image":
+            url = str(part.get("image_url") or "")
+            name = f"image {sum(a.kind == 'image' for a in attachments) + 1}"
+            attachments.append(Attachment(name, "image", _data_size(url), part))
+        elif kind == "input_file":
+            url = str(part.get("file_data") or "")
+            attachments.append(Attachment(str(part.get("filename") or "a file"), "pdf", _data_size(url), part))
+    return "\n\n".join(words), attachments
+
+
+def _data_size(url: str) -> int:
+    """The bytes a base64 data URL carries."""
+    data = url.partition(",")[2]
+    return len(data) * 3 // 4 - data[-2:].count("=")
 
 
 @dataclass

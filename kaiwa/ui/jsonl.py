@@ -9,7 +9,9 @@ The core's events, serialised (`core/events.py`):
     {"type": "approval", "state": "decided", "call_id": …, "server": …, "tool": …,
      "decision": "allow"|"allow_tool"|"decline", "by": …}                   what became of it
     {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}}  last, on success
-    {"type": "error", "kind": …, "message": …, "hint": …}                    last, on failure (same exit code)
+    {"type": "error", "kind": …, "message": …, "hint": …, "session_id": …}   last, on failure (same exit code);
+                                                                             session_id null: no session stored
+                                                                             (a new one exists once `done` arrives)
 
 Nothing else reaches stdout; stderr carries only notices (and the failure's one line).
 """
@@ -39,6 +41,7 @@ from ..core.events import (
     TurnFailed,
 )
 from ..core.history import json_arguments, json_output
+from ..pipe import write
 from .approval import decided_line
 from .sanitize import clean
 
@@ -52,8 +55,7 @@ class JsonLines:
         self.has_schema = False  # --schema: `done` carries the checked value as `output`
 
     def emit(self, kind: str, /, **fields: Any) -> None:
-        self.out.write(json.dumps({"type": kind, **fields}, ensure_ascii=False, default=str) + "\n")
-        self.out.flush()
+        write(self.out, json.dumps({"type": kind, **fields}, ensure_ascii=False, default=str) + "\n")
 
     def __call__(self, event: Event) -> None:
         match event:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from ..core.events import Event, Notice, TurnCompleted, TurnFailed
+from ..core.events import Event, Notice, SessionOpened, TurnCompleted, TurnFailed
 from ..errors import KaiwaError
+from ..pipe import write
 from .approval import ask_on_terminal, asked_on_terminal
 from .jsonl import JsonLines
 from .terminal import Renderer
@@ -55,8 +56,11 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     shown = make_face(face, err, setup.schema is not None)
     held = setup.schema is not None and not face.json_lines  # the answer is shown once checked
     failures: list[TurnFailed] = []
+    opened: list[SessionOpened] = []
 
     def emit(event: Event) -> None:
+        if isinstance(event, SessionOpened):
+            opened.append(event)
         if isinstance(event, TurnFailed):
             failures.append(event)  # raised below, printed once by the command (and as JSON with --json)
             if isinstance(shown, Renderer):
@@ -85,10 +89,14 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     if isinstance(result, TurnFailed):
         if result.kind == "bad_answer" and not face.json_lines:
             _session_line(err, session_id)
-        raise as_error(result) from result.cause
+        error = as_error(result)
+        # A new session exists once its first turn is stored: a failed one leaves none to name (`--json`'s
+        # error then says "session_id": null), a `--schema` answer that does not follow the schema is stored.
+        if result.kind == "bad_answer" or not (opened and opened[0].new):
+            error.session_id = session_id
+        raise error from result.cause
     if held:
-        sys.stdout.write(json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")
-        sys.stdout.flush()
+        write(sys.stdout, json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")
         shown(result)
     if not face.json_lines:
         _session_line(err, result.session_id)
@@ -100,7 +108,6 @@ def _session_line(err: Console, session_id: str) -> None:
 
 
 def json_error(exc: KaiwaError) -> None:
-    """--json: a failure as the last line on stdout (the one line on stderr stays too)."""
-    from ..core.failures import as_event
-
-    JsonLines()(as_event(exc))
+    """--json: a failure as the last line on stdout (the one line on stderr stays too), with the session it
+    leaves: null when there is none (a new session whose first turn failed was never stored)."""
+    JsonLines().emit("error", kind=exc.kind, message=exc.message, hint=exc.hint or None, session_id=exc.session_id)

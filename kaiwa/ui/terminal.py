@@ -19,6 +19,7 @@ from ..core.events import (
     TurnCompleted,
     TurnFailed,
 )
+from ..pipe import write
 from .format import record_usage_line
 from .markdown_stream import MarkdownStream
 from .sanitize import Sanitizer, clean
@@ -96,8 +97,7 @@ class Renderer:
         if not shown:
             return
         if not self.markdown:
-            self.out.file.write(shown)
-            self.out.file.flush()
+            write(self.out.file, shown)  # a reader that left (`| head -2`): the turn goes on, stored
             self._ends_with_newline = shown.endswith("\n")
             return
         if self._stream is None:
@@ -110,8 +110,7 @@ class Renderer:
             self._stream.close()
             self._stream = None
         elif not self.markdown and self._in_segment and not self._ends_with_newline:
-            self.out.file.write("\n")
-            self.out.file.flush()
+            write(self.out.file, "\n")
             self._ends_with_newline = True
         self._in_segment = False
 

@@ -225,6 +225,9 @@ def test_json_lines_for_failures_keep_the_exit_codes(kaiwa: Kaiwa, upstream: Ope
     events = lines(run)
     assert [e["type"] for e in events] == ["session", "error"]
     assert "upstream" in events[-1]["message"] and events[-1]["hint"] and events[-1]["kind"] == "upstream"
+    # The first turn of a new session failed: no session was stored, and the error line says so.
+    assert events[0]["new"] and events[-1]["session_id"] is None
+    assert kaiwa("sessions", "show", events[0]["session_id"]).code != 0
     usage = kaiwa("--json", "-i", "hi", "--reasoning", "extreme")
     assert usage.code == 2
     [error] = lines(usage)
@@ -232,7 +235,8 @@ def test_json_lines_for_failures_keep_the_exit_codes(kaiwa: Kaiwa, upstream: Ope
         "type": "error",
         "kind": "usage",
         "message": "--reasoning 'extreme' is not one of low, medium, high",
-        "hint": None,
+        "hint": "e.g. low",
+        "session_id": None,
     }
     missing = kaiwa("--json", "-a", "nope.png", "-i", "look")
     assert missing.code == 2 and lines(missing)[-1]["message"] == "cannot attach nope.png: no such file"

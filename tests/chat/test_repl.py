@@ -325,6 +325,8 @@ def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
         term.ctrl("x")
         term.ctrl("e")
         term.wait_for("written in the editor")
+        time.sleep(0.5)
+        assert len(upstream.model_requests()) == 1  # back on the line to review, as /edit leaves it: not sent
         term.send("\r")
         term.wait_for(" in · ")
         assert said(upstream.model_requests()[-1].body)[-1] == (

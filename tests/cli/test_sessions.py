@@ -347,7 +347,7 @@ def test_context_window_then_compact_continues_with_the_summary(kaiwa: Kaiwa, up
     assert compacted.code == 0, compacted.err
     new = compacted.session_id
     assert new and new != sid and compacted.out == summary + "\n"
-    assert "summarising its last 1 turns" in compacted.err
+    assert "summarising its last 1 turn" in compacted.err
     asked = upstream.model_requests()[-1].body["messages"]
     prompt = text_of(asked[-1])
     assert "## You\n\nwhere is the lock kept?" in prompt and "## You\n\nterraform state for a team?" not in prompt

@@ -6,6 +6,7 @@ server, which answers POST with 501, and one that answers every path with a web 
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from kaiwa.gateway.endpoint import not_litellm
+from tests.chat.test_core import assert_one_line_failure
+from tests.conftest import Kaiwa
 from tests.gateway.test_offline import free_port
 
 
@@ -74,3 +77,18 @@ def test_a_file_server_is_named(file_server: str) -> None:
 def test_a_web_page_is_named(web_page: str) -> None:
     problem = not_litellm(web_page)
     assert problem is not None and "an answer that is not LiteLLM's" in problem.line()
+
+
+@pytest.mark.parametrize("server", ["file_server", "web_page"])
+def test_a_turn_against_a_server_that_is_not_litellm_names_the_setting(
+    tmp_path: Path, server: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(server)
+    kaiwa = Kaiwa(
+        tmp_path, {"LITELLM_BASE_URL": url.replace("http://", "http://me:secretpw@"), "KAIWA_MAX_RETRIES": "0"}
+    )
+    run = kaiwa("--input", "hi")
+    assert_one_line_failure(run, 1, "is not a LiteLLM proxy", "LITELLM_BASE_URL")
+    assert "secretpw" not in run.err and "mid-answer" not in run.err and "upstream" not in run.err
+    as_json = kaiwa("--input", "hi", "--json")
+    assert json.loads(as_json.out.splitlines()[-1])["kind"] == "not_litellm"

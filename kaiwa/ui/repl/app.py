@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import commands, role_command, session_commands  # noqa: F401  (they register the / commands)
 from .registry import EXIT, completions, dispatch
-from .state import Repl
+from .state import Repl, as_message
 
 
 async def loop(repl: Repl) -> None:
@@ -20,6 +20,7 @@ async def loop(repl: Repl) -> None:
     completer = ReplCompleter(completions, lambda: repl.aliases, lambda: [(s.short_id, s.title) for s in repl.recent])
     repl.session = session = make_session(completer, repl.toolbar, history)
     while True:
+        await refresh(repl)
         default, repl.pending = repl.pending, ""
         try:
             line = await session.prompt_async(prompt_message(), default=default, handle_sigint=False)
@@ -33,4 +34,16 @@ async def loop(repl: Repl) -> None:
             if await dispatch(repl, line) is EXIT:
                 return
             continue
-        await repl.send_message(line[1:] if line.startswith("//") else line)
+        await repl.send_message(as_message(line))
+
+
+async def refresh(repl: Repl) -> None:
+    """Before each prompt: the toolbar's figures as the store has them now (another process may have written to
+    this session), and a word if another process deleted it (the next message then starts a new one)."""
+    try:
+        gone = await repl.conversation.refresh()
+    except Exception:  # a store that cannot answer now: the next turn says why, in its one line
+        return
+    if gone is not None:
+        repl.say(f"session {gone[-8:]} was deleted by another kaiwa process; your next message starts a new session",
+                 "yellow")  # fmt: skip

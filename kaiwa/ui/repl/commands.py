@@ -11,7 +11,7 @@ from ...errors import KaiwaError
 from ...settings import REASONING_EFFORTS, VERBOSITY_LEVELS
 from ..format import cache_totals, money, plural, record_usage_line, tokens
 from .registry import COMMANDS, EXIT, command, first_line
-from .state import Repl
+from .state import Repl, as_typed
 
 # -- general ----------------------------------------------------------------------------------------
 
@@ -41,7 +41,7 @@ async def _edit(repl: Repl, arg: str) -> None:
     if text is None:
         repl.say("the editor failed; nothing changed", "yellow")
     elif text.strip():
-        repl.pending = text  # on the input line: Enter sends it
+        repl.pending = as_typed(text)  # on the input line to review, as Ctrl-X Ctrl-E leaves it: Enter sends it
     else:
         repl.say("empty: nothing to send")
 

@@ -93,6 +93,12 @@ def key_bindings() -> KeyBindings:
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
+    # Ctrl-X Ctrl-E: the line in $EDITOR, then back on the line to review, as /edit leaves it (prompt_toolkit's
+    # own binding would send it the moment the editor closes).
+    @bindings.add("c-x", "c-e")
+    def _edit(event: KeyPressEvent) -> None:
+        event.current_buffer.open_in_editor(validate_and_handle=False)
+
     return bindings
 
 
@@ -107,7 +113,7 @@ def make_session(completer: Completer, toolbar: Callable[[], Any], history: Path
         complete_while_typing=True,
         key_bindings=key_bindings(),
         bottom_toolbar=toolbar,
-        enable_open_in_editor=True,  # Ctrl-X Ctrl-E
+        enable_open_in_editor=False,  # Ctrl-X Ctrl-E is ours (key_bindings): review, not send
         enable_history_search=False,  # Up/Down walk the whole history; Ctrl-R searches it
         multiline=False,  # Enter sends; newlines come from Alt-Enter, a paste or the editor
         prompt_continuation=lambda width, line, wrap: "… ".rjust(width),

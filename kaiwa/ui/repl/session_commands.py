@@ -8,7 +8,7 @@ from ...errors import KaiwaError
 from ...store.base import SessionInfo
 from ..format import money, plural, relative_time, tokens
 from .registry import command, first_line
-from .state import Repl
+from .state import Repl, as_typed
 
 
 def session_line(s: SessionInfo, current: bool) -> str:
@@ -30,6 +30,18 @@ async def _new(repl: Repl, arg: str) -> None:
 
 @command("retry", "/retry", "send the last message again, replacing its answer")
 async def _retry(repl: Repl, arg: str) -> None:
+    original = await repl.conversation.summary_source()
+    if original is not None:  # right after /compact: the summary again, from the whole original conversation
+        from ..transcript import summariser_text
+
+        repl.say(f"summarising {original.short_id} again with {repl.model}… (Ctrl-C stops)")
+        done = await repl.foreground(repl.conversation.resummarise(original, summariser_text, repl.say))
+        if done is None:
+            repl.say("interrupted: the summary is as it was", "yellow")
+            return
+        await repl.refresh_recent()
+        repl.say(f"a new summary of {original.short_id} replaces the old one in {repl.conversation.session_id[-8:]}")
+        return
     _, message = await repl.conversation.last_exchange()
     text = item_text(message)
     repl.say(f"retrying: {first_line(text)}")
@@ -38,10 +50,13 @@ async def _retry(repl: Repl, arg: str) -> None:
 
 @command("undo", "/undo", "remove the last exchange from the session")
 async def _undo(repl: Repl, arg: str) -> None:
-    message = await repl.conversation.undo()
-    text = item_text(message)
-    repl.say(f"removed the last exchange: “{first_line(text)}”")
-    repl.pending = text  # back on the input line, to edit or drop with Ctrl-C
+    from ...core.inputs import split_message
+
+    text, attachments = split_message(await repl.conversation.undo())
+    again = f" (attached again: {', '.join(a.name for a in attachments)})" if attachments else ""
+    repl.say(f"removed the last exchange: “{first_line(text)}”{again}")
+    repl.pending = as_typed(text)  # back on the input line, to edit or drop with Ctrl-C
+    repl.attachments = [*attachments, *repl.attachments]  # with its files, as it was sent
 
 
 @command("sessions", "/sessions", "recent sessions (resume one with /resume)")
@@ -82,5 +97,6 @@ async def _compact(repl: Repl, arg: str) -> None:
         return
     info, compacted = done
     await repl.refresh_recent()
-    left_out = f"; the {compacted.left_out_turns} oldest turns did not fit" if compacted.left_out_turns else ""
+    dropped = compacted.left_out_turns
+    left_out = f"; the oldest {plural(dropped, 'turn')} did not fit" if dropped else ""
     repl.say(f"compacted: now in {info.short_id}, which starts from a summary of {original}{left_out}")

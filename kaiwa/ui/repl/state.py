@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from rich.text import Text
 
 from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
 from ...errors import KaiwaError
+from ...redact import redact
 from ..format import money, plural
 from ..sanitize import clean
 from ..terminal import Renderer
@@ -26,6 +28,26 @@ from ..terminal import Renderer
 if TYPE_CHECKING:
     from ...core.conversation import Conversation
     from ...store.base import Item, SessionInfo, Store
+
+
+# Flags whose REPL command does the same: a failure's hint names what applies where the user is.
+_FLAG_COMMANDS = {"--model": "/model", "--reasoning": "/reasoning", "--system": "/system", "--attach": "/attach"}
+_FLAGS = re.compile(r"(?<![\w/-])(" + "|".join(re.escape(flag) for flag in _FLAG_COMMANDS) + r")(?![\w-])")
+
+
+def for_repl(line: str) -> str:
+    """`--model` → `/model` (and the other flags the REPL has a command for) in a one-line failure."""
+    return _FLAGS.sub(lambda match: _FLAG_COMMANDS[match.group(1)], line)
+
+
+def as_message(line: str) -> str:
+    """What a line typed at the prompt sends: `//text` is the message "/text" (a single / starts a command)."""
+    return line[1:] if line.startswith("//") else line
+
+
+def as_typed(text: str) -> str:
+    """A message as it must be typed to be sent again: "/text" goes back as `//text`, never as a command."""
+    return "/" + text if text.startswith("/") else text
 
 
 @dataclass(frozen=True)
@@ -92,11 +114,12 @@ class Repl:
     def error(self, failure: KaiwaError | TurnFailed) -> None:
         if self.face.debug:
             cause = failure.cause if isinstance(failure, TurnFailed) else failure
-            if cause is not None:
-                from rich.traceback import Traceback
+            if cause is not None:  # masked like every other line: exception texts quote URLs and keys
+                from ...redact import redacted_traceback
 
-                self.err.print(Traceback.from_exception(type(cause), cause, cause.__traceback__))
-        self.err.print(Text(clean(failure.line()), style="bold red"), highlight=False, soft_wrap=True)
+                self.err.print(Text(redacted_traceback(cause)), highlight=False, soft_wrap=True, end="")
+        line = for_repl(redact(failure.line()))
+        self.err.print(Text(clean(line), style="bold red"), highlight=False, soft_wrap=True)
 
     def notice(self, event: Event) -> None:
         """Events outside a turn (the store, the gateway, MCP servers)."""
@@ -213,10 +236,10 @@ class Repl:
             renderer.finish()  # also on Ctrl-C: the partial answer stays visible; nothing of it is stored
         if result is None:
             self.say("interrupted: nothing of this turn was saved; your message is back on the input line", "yellow")
-            self.pending = text
+            self.pending = as_typed(text)
             return False
         if isinstance(result, TurnFailed):
-            self.pending = text
+            self.pending = as_typed(text)
             return False
         return True
 
