@@ -185,46 +185,16 @@ class Conversation:
         return info, compacted
 
     async def summary_source(self) -> SessionInfo | None:
-        """The session this one's last exchange summarises, when that exchange is its compaction (then `/retry`
-        writes the summary again from it, instead of sending the bare request without the transcript)."""
-        from .compact import REQUEST, compacted_from
+        """The session this one's last exchange summarises, when that exchange is its compaction (`/retry` then
+        writes the summary again: `resummarise`)."""
+        from .compact import summary_source
 
-        info = self.info
-        source = compacted_from(info.origin) if info is not None else None
-        if source is None:
-            return None
-        index, message = await self.last_exchange()
-        if index != 0 or message.get("content") != REQUEST:
-            return None  # the conversation went on after the summary: an ordinary retry
-        original = await self.store.get_session(source)
-        if original is None:
-            raise KaiwaError(
-                f"the session this one summarises ({source[-8:]}) is gone, so there is nothing to summarise again",
-                "/undo removes the summary, /new starts afresh",
-            )
-        return original
+        return await summary_source(self)
 
     async def resummarise(self, original: SessionInfo, as_text: Any, notice: Any) -> Compacted:
-        """The summary written again from `original`, replacing this session's compaction exchange and its record
-        in one transaction (its cost recorded like any turn's)."""
-        from ..store.dump import load
-        from .compact import compact
+        from .compact import resummarise
 
-        assert self.info is not None
-        try:
-            engine = await self.start()
-            compacted = await compact(await load(self.store, original), engine, model=self.model, as_text=as_text,
-                                      notice=notice)  # fmt: skip
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise self.explain(exc) from exc
-        [record] = compacted.dump.turns
-        await self.store.commit_turn(self.session_id, compacted.dump.items, record, title=self.info.title,
-                                     instructions=self.info.instructions, replace_from=0)  # fmt: skip
-        self.info = await self._stored(self.session_id)
-        self.last_answer = compacted.summary
-        return compacted
+        return await resummarise(self, original, as_text, notice)
 
     async def _stored(self, session_id: str) -> SessionInfo:
         stored = await self.store.get_session(session_id)

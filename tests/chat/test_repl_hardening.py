@@ -16,8 +16,9 @@ import pytest
 from kaiwa.core.compact import REQUEST
 from tests.chat.repl_term import Term, session_id_in
 from tests.chat.test_agent_powers import turn_rows
-from tests.chat.test_repl import said, stored
+from tests.chat.test_repl import said
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
+from tests.harness.db import stored_texts as stored
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
