@@ -7,6 +7,11 @@ Each carries a `kind` from the fixed list in `kaiwa/core/failures.py` (`KINDS`),
 from __future__ import annotations
 
 
+def one_line(message: str, hint: str = "") -> str:
+    """How every failure reads: `error: what went wrong — what to do`."""
+    return f"error: {message}" + (f" — {hint}" if hint else "")
+
+
 class KaiwaError(Exception):
     """An error shown to the user as one line (no traceback unless --debug)."""
 
@@ -22,7 +27,7 @@ class KaiwaError(Exception):
         self.kind = kind or self.default_kind
 
     def line(self) -> str:
-        return f"error: {self.message}" + (f" — {self.hint}" if self.hint else "")
+        return one_line(self.message, self.hint)
 
 
 class UsageError(KaiwaError):

@@ -41,13 +41,6 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def unexpected(exc: BaseException) -> KaiwaError:
-    """A bug, not the user's doing: still one line (masked), its traceback under --debug."""
-    bug = KaiwaError(f"unexpected {type(exc).__name__}: {redact(str(exc))}", "run again with --debug and report it")
-    bug.__cause__ = exc
-    return bug
-
-
 def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
     if debug:  # the traceback, masked like every other line (exception texts quote URLs)
         err_console.print(redacted_traceback(exc), markup=False, highlight=False, soft_wrap=True, end="")

@@ -20,7 +20,7 @@ from rich.console import Console
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings, load_settings
 from ..words import counted
-from .common import err_console, fail, quiet_broken_pipe, unexpected
+from .common import err_console, fail, quiet_broken_pipe
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -63,6 +63,8 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
     except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say, cli/entry.py exits 141
         quiet_broken_pipe()
     except Exception as exc:  # a bug, not the user's doing
+        from ..core.failures import unexpected
+
         raise fail(unexpected(exc), debug) from None
 
 

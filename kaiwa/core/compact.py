@@ -12,12 +12,11 @@ with that call's usage as its turn record, `origin` "compacted from <id>", and t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import KaiwaError
 from ..store.base import Item, SessionDump, SessionInfo, Store
@@ -27,7 +26,6 @@ from ..words import counted
 from .history import entries, turn_starts
 
 if TYPE_CHECKING:
-    from .conversation import Conversation
     from .engine import ChatEngine
 
 SUMMARISER = (
@@ -185,42 +183,3 @@ async def compact_session(
 
 
 # -- /retry right after /compact ------------------------------------------------------------------------
-async def summary_source(conversation: Conversation) -> SessionInfo | None:
-    """The session `conversation`'s last exchange summarises, when that exchange is its compaction (then `/retry`
-    writes the summary again from it, instead of sending the bare request without the transcript)."""
-    info = conversation.info
-    source = compacted_from(info.origin) if info is not None else None
-    if source is None:
-        return None
-    index, message = await conversation.last_exchange()
-    if index != 0 or message.get("content") != REQUEST:
-        return None  # the conversation went on after the summary: an ordinary retry
-    original = await conversation.store.get_session(source)
-    if original is None:
-        raise KaiwaError(
-            f"the session this one summarises ({source[-8:]}) is gone, so there is nothing to summarise again",
-            "/undo removes the summary, /new starts afresh",
-        )
-    return original
-
-
-async def resummarise(conversation: Conversation, original: SessionInfo, as_text: AsText, notice: Any) -> Compacted:
-    """The summary written again from `original`, replacing the conversation's compaction exchange and its record
-    in one transaction (its cost recorded like any turn's)."""
-    from ..store.dump import load
-
-    info, store = conversation.info, conversation.store
-    assert info is not None
-    try:
-        engine = await conversation.start()
-        compacted = await compact(await load(store, original), engine, model=conversation.model, as_text=as_text,
-                                  notice=notice)  # fmt: skip
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise conversation.explain(exc) from exc
-    [record] = compacted.dump.turns
-    await store.commit_turn(conversation.session_id, compacted.dump.items, record, title=info.title,
-                            instructions=info.instructions, replace_from=0)  # fmt: skip
-    await conversation.open(await store.get_session(conversation.session_id) or info)
-    return compacted

@@ -11,48 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import KaiwaError, UsageError
-from ..settings import REASONING_EFFORTS, VERBOSITY_LEVELS, Settings
+from ..errors import KaiwaError
+from ..settings import Settings
 from ..store.base import Item, SessionInfo, Store, TurnRecord
+from .choices import TurnChoices
+from .copies import SessionCopies
 from .events import Emit, Notice, TurnCompleted, TurnFailed
 from .history import last_answer, last_user_index
-from .options import EngineConfig, TurnOptions
+from .options import EngineConfig, Setup, TurnOptions
+
+__all__ = ["Conversation", "Setup"]
 
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
     from ..roles import Role
     from .approvals import Approver
-    from .compact import Compacted
     from .engine import ChatEngine
-    from .schema import AnswerSchema
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What the user asked for when the conversation opens (flags and settings, already checked)."""
-
-    model: str
-    session_ref: str | None = None  # full id, short id or a unique fragment
-    continue_latest: bool = False  # -c
-    reasoning: str | None = None
-    use_tools: bool = True
-    mcp_config: Path | None = None
-    instructions: str | None = None  # --system: a new session's, or replacing a resumed one's
-    temperature: float | None = None
-    max_output_tokens: int | None = None
-    schema: AnswerSchema | None = None  # --schema (one-shot)
-    verbosity: str | None = None  # --verbosity
-    service_tier: str | None = None  # --service-tier
-    approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
-    role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
-    given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's
-
-
-class Conversation:
+class Conversation(TurnChoices, SessionCopies):
     def __init__(
         self, settings: Settings, store: Store, endpoint: Endpoint, config: EngineConfig, setup: Setup, emit: Emit
     ) -> None:
@@ -153,55 +132,6 @@ class Conversation:
         self.new(self.options.instructions)
         return gone
 
-    async def fork(self) -> SessionInfo:
-        """Continue in a copy of the whole session (items, turns, instructions); the original is untouched."""
-        from ..store.dump import fork, load
-
-        if self.info is None:
-            raise KaiwaError("nothing to fork yet", "send a message first")
-        copy = fork(await load(self.store, self.info))
-        await self.store.create_session(copy)
-        info = await self._stored(copy.info.session_id)
-        await self.open(info)
-        return info
-
-    async def compact(self, as_text: Any, notice: Any) -> tuple[SessionInfo, Compacted]:
-        """Continue in a new session that starts from a summary of this one (`as_text`: a session dump → the
-        transcript the summariser reads)."""
-        from .compact import compact_session
-
-        if self.info is None:
-            raise KaiwaError("nothing to compact yet", "send a message first")
-        try:
-            engine = await self.start()
-            compacted = await compact_session(self.store, self.info, engine, model=self.model, as_text=as_text,
-                                              notice=notice)  # fmt: skip
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise self.explain(exc) from exc
-        info = await self._stored(compacted.dump.info.session_id)
-        await self.open(info)
-        return info, compacted
-
-    async def summary_source(self) -> SessionInfo | None:
-        """The session this one's last exchange summarises, when that exchange is its compaction (`/retry` then
-        writes the summary again: `resummarise`)."""
-        from .compact import summary_source
-
-        return await summary_source(self)
-
-    async def resummarise(self, original: SessionInfo, as_text: Any, notice: Any) -> Compacted:
-        from .compact import resummarise
-
-        return await resummarise(self, original, as_text, notice)
-
-    async def _stored(self, session_id: str) -> SessionInfo:
-        stored = await self.store.get_session(session_id)
-        if stored is None:
-            raise KaiwaError(f"the new session {session_id} was not stored", "try again")
-        return stored
-
     async def items(self) -> list[Item]:
         return await self.store.items(self.session_id) if self.info is not None else []
 
@@ -210,54 +140,6 @@ class Conversation:
 
     async def recent(self, limit: int = 50) -> list[SessionInfo]:
         return await self.store.list_sessions(limit)
-
-    # -- what the next turn is sent with -------------------------------------------------------------
-    def set_model(self, model: str) -> None:
-        self.options = dataclasses.replace(self.options, model=model)
-
-    def set_reasoning(self, effort: str | None) -> None:
-        if effort is not None and effort not in REASONING_EFFORTS:
-            raise UsageError(f"reasoning {effort!r} is not one of {', '.join(REASONING_EFFORTS)}, off")
-        self.options = dataclasses.replace(self.options, reasoning=effort)
-
-    def set_verbosity(self, level: str | None) -> None:
-        if level is not None and level not in VERBOSITY_LEVELS:
-            raise UsageError(f"verbosity {level!r} is not one of {', '.join(VERBOSITY_LEVELS)}, off")
-        self.options = dataclasses.replace(self.options, verbosity=level)
-
-    async def set_instructions(self, text: str | None) -> None:
-        """This session's instructions (None: kaiwa's default); stored at once when the session is."""
-        if self.info is not None:
-            await self.store.set_instructions(self.session_id, text)
-            self.info = await self.store.get_session(self.session_id)
-        self.options = dataclasses.replace(self.options, instructions=text)
-
-    async def use_role(
-        self, role: Role | None, given: frozenset[str] = frozenset(), *, keep_instructions: bool = False
-    ) -> None:
-        """From the next turn on: `role`'s settings (but those `given` on the command line), instructions (unless
-        `keep_instructions`: a session that keeps its role keeps its own) and tools (`core/role_use.py`)."""
-        from .role_use import instructions_after, tools_for, with_role
-
-        use_tools, specs = tools_for(role, self.setup.use_tools, self.mcp_specs, self.mcp_path)
-        options = with_role(self.base, self.options, role, given)
-        if not keep_instructions and "instructions" not in given:
-            fallback = self.setup.instructions or self.settings.system
-            options = dataclasses.replace(
-                options, instructions=instructions_after(self.options.instructions, self.role, role, fallback)
-            )
-        self.role, self.options = role, options
-        if (use_tools, specs) != (self.config.use_tools, self.config.mcp_specs):
-            self.config = dataclasses.replace(self.config, use_tools=use_tools, mcp_specs=specs)
-            await self.close()  # the next turn starts an engine with these tools and servers
-
-    async def save_role(self) -> None:
-        """Store the role and the instructions now (an existing session; a new one gets them with its turn)."""
-        if self.info is not None and self.info.role != self.options.role:
-            await self.store.set_role(self.session_id, self.options.role)
-            self.info = dataclasses.replace(self.info, role=self.options.role)
-        if self.info is not None and self.info.instructions != self.options.instructions:
-            await self.set_instructions(self.options.instructions)
 
     async def aliases(self) -> list[str]:
         """The proxy's model aliases ([] when it will not say)."""

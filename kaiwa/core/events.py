@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..errors import one_line
+
 if TYPE_CHECKING:
     from ..store.base import TurnRecord
 
@@ -116,6 +118,9 @@ class LockWaiting:
     session_id: str
     type: Literal["waiting"] = "waiting"
 
+    def line(self) -> str:
+        return f"waiting: another kaiwa process is in a turn on session {self.session_id}"
+
 
 @dataclass(frozen=True)
 class TurnCompleted:
@@ -141,7 +146,7 @@ class TurnFailed:
     cause: BaseException | None = field(default=None, compare=False, repr=False)  # for --debug's traceback
 
     def line(self) -> str:
-        return f"error: {self.message}" + (f" — {self.hint}" if self.hint else "")
+        return one_line(self.message, self.hint)
 
 
 Event = (

@@ -86,13 +86,15 @@ def as_error(failed: TurnFailed) -> KaiwaError:
     return KaiwaError(failed.message, failed.hint, failed.exit_code, kind=failed.kind)
 
 
-def unexpected(exc: BaseException) -> KaiwaError:
-    """A bug, not the user's doing: still one line (the traceback with --debug)."""
-    return KaiwaError(
-        f"unexpected {type(exc).__name__}: {redact(short(str(exc)))}",
+def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
+    """A bug, not the user's doing: still one line, masked (its traceback, through `__cause__`, with --debug)."""
+    bug = KaiwaError(
+        f"unexpected {type(exc).__name__}: {redact(short(str(exc)), *secrets)}",
         "run again with --debug and report it",
         kind="internal",
     )
+    bug.__cause__ = exc
+    return bug
 
 
 def interrupted() -> KaiwaError:
@@ -247,8 +249,4 @@ def explain(
         return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try --no-tools")
     if isinstance(exc, openai.APIError):
         return _failure("stream", f"the answer stream failed: {message}", "try again")
-    return _failure(
-        "internal",
-        f"unexpected {type(exc).__name__}: {redact(short(str(exc)), api_key)}",
-        "run again with --debug for details",
-    )
+    return unexpected(exc, api_key)

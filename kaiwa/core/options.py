@@ -5,7 +5,12 @@ into `agent.model_settings`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..roles import Role
+    from .schema import AnswerSchema
 
 INSTRUCTIONS = (
     "You are kaiwa, a helpful assistant in a terminal. Answer in the language of the user's message. "
@@ -36,3 +41,24 @@ class TurnOptions:
     verbosity: str | None = None  # text.verbosity: low, medium, high
     service_tier: str | None = None  # auto, default, flex, priority
     role: str | None = None  # the role (roles/NAME.md) in use: stored with the turn
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the user asked for when the conversation opens (flags and settings, already checked)."""
+
+    model: str
+    session_ref: str | None = None  # full id, short id or a unique fragment
+    continue_latest: bool = False  # -c
+    reasoning: str | None = None
+    use_tools: bool = True
+    mcp_config: Path | None = None
+    instructions: str | None = None  # --system: a new session's, or replacing a resumed one's
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    schema: AnswerSchema | None = None  # --schema (one-shot)
+    verbosity: str | None = None  # --verbosity
+    service_tier: str | None = None  # --service-tier
+    approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
+    role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
+    given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's

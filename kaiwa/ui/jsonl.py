@@ -80,8 +80,8 @@ class JsonLines:
                 # Notices (a replaced byte, a gateway starting) stay on stderr: stdout is JSON only.
                 self.err.print(Text(clean(line), style="yellow" if level == "warning" else "dim"), highlight=False,
                                soft_wrap=True)  # fmt: skip
-            case LockWaiting(session_id=sid):
-                self.err.print(f"waiting: another kaiwa process is in a turn on session {sid}", highlight=False)
+            case LockWaiting():
+                self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
             case TurnCompleted():
                 self.done(event)
             case TurnFailed():

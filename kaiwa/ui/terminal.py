@@ -77,8 +77,8 @@ class Renderer:
                 self.notice(*decided_line(event, self._asked.pop(call_id, None)))
             case Notice(line=line, level=level):
                 self.notice(line, "yellow" if level == "warning" else "dim")
-            case LockWaiting(session_id=sid):
-                self.notice(f"waiting: another kaiwa process is in a turn on session {sid}")
+            case LockWaiting():
+                self.notice(event.line())
             case TurnCompleted(record=record):
                 self.finish()
                 self.usage(record_usage_line(record))
