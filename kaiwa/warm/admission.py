@@ -1,13 +1,13 @@
-"""Whether the warm process may serve a call: the same code and interpreter (else it is stale and retires),
-the same interpreter options and start-up settings, the same values of what its imports read from the
-environment, and room for one more call."""
+"""Whether the warm process may serve a call: the same code and interpreter (else it is stale and retires);
+the same namespaces, root, ids and limits, interpreter options and start-up settings, the same values of what
+its imports read from the environment, and room for one more call (else that call runs cold)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from .stamp import code_stamp, flags, interpreter, startup_env
+from .stamp import code_stamp, context, flags, interpreter, startup_env
 
 MAX_CALLS = 16  # more at once run cold (KAIWA_WARM_MAX_CALLS)
 IDLE_MINUTES = 30.0  # KAIWA_WARM_IDLE_MINUTES
@@ -18,6 +18,7 @@ class Admission:
         self.code = code_stamp()  # before the imports: an edit during them shows as a mismatch
         self.interpreter = interpreter()
         self.flags = flags()
+        self.context = context()
         self.startup = startup_env(dict(os.environ))
         self.import_env: dict[str, str | None] = {}  # filled once the imports are done
         self.idle = 60 * _number("KAIWA_WARM_IDLE_MINUTES", IDLE_MINUTES)
@@ -29,6 +30,8 @@ class Admission:
     def refusal(self, request: dict[str, Any], fds: int, running: int) -> str | None:
         """Why this call runs cold (the warm process stays), or None."""
         env = request.get("env") or {}
+        if request.get("context") != self.context:
+            return "the call runs in another namespace or root, as other ids or groups, or under other limits"
         if request.get("flags") != self.flags:
             return "the call's interpreter options (-X, -W, -O, …) differ from the warm process's"
         if startup_env(env) != self.startup:

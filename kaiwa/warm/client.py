@@ -17,7 +17,7 @@ from typing import Any
 
 from . import protocol
 from .paths import Files, Unavailable, runtime_dir
-from .stamp import code_stamp, flags, interpreter
+from .stamp import code_stamp, context, flags, interpreter
 
 ANSWER_TIMEOUT = 3.0  # connect and accept; after that the call has started and may take as long as it takes
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -132,6 +132,7 @@ class _Call:
             "code": self.code,
             "interpreter": interpreter(),
             "flags": flags(),
+            "context": context(),
         }, fds
 
     def run(self) -> int:

@@ -3,9 +3,10 @@
 - code: (path, size, mtime, ctime, inode) of every file of the kaiwa package, and in a checkout the locks,
   pyproject.toml and litellm_config.yaml beside it. Any edit, `uv sync` or reinstall changes it.
 - interpreter: path and version.
+- context: namespaces, root, ids, groups and resource limits (stat and /proc reads);
 - flags (-X, -W, -O, …) and the start-up environment (PYTHON*, LANG, LC_ALL, LC_CTYPE), read once at start.
-The server compares: other code or another interpreter retires the warm process (it is stale); other flags
-or start-up settings only make that call run cold. `os` and `sys` only.
+The server compares: other code or another interpreter retires the warm process (it is stale); another context,
+other flags or start-up settings only make that call run cold. `os` and `sys` only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .paths import package_dir
 
 ROOT_FILES = ("uv.lock", "pyproject.toml", "litellm_config.yaml", os.path.join("proxy", "uv.lock"))
 STARTUP_ENV = ("LANG", "LC_ALL", "LC_CTYPE")
+NAMESPACES = ("mnt", "user", "pid", "net", "uts", "ipc", "cgroup")
 
 Entry = tuple[str, int, int, int, int]
 
@@ -60,6 +62,25 @@ def flags() -> tuple[object, ...]:
         tuple(sorted((str(k), str(v)) for k, v in sys._xoptions.items())),
         tuple(sys.warnoptions),
     )
+
+
+def context() -> tuple[object, ...]:
+    """Where and as whom a process runs: its namespaces (a container, `unshare`), its root (chroot), its ids and
+    groups, its resource limits. A child of the warm process has the warm process's, not the caller's."""
+    namespaces = []
+    for name in NAMESPACES:
+        try:
+            namespaces.append(os.stat(f"/proc/self/ns/{name}").st_ino)
+        except OSError:
+            namespaces.append(0)
+    root = os.stat("/")
+    try:
+        with open("/proc/self/limits") as f:
+            limits = f.read()
+    except OSError:
+        limits = ""
+    ids = (os.getuid(), os.geteuid(), os.getgid(), os.getegid(), tuple(sorted(os.getgroups())))
+    return (tuple(namespaces), root.st_dev, root.st_ino, ids, limits)
 
 
 def startup_env(env: dict[str, str]) -> list[tuple[str, str]]:

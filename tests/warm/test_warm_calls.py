@@ -137,9 +137,7 @@ def test_eight_calls_at_once_each_see_only_their_own(kaiwa: Kaiwa, upstream: Ope
         assert not any(f"system {j}" in body or f"question {j}" in body for j in range(n) if j != i)
 
 
-def test_a_caller_killed_mid_turn_takes_its_turn_with_it(
-    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, runtime: Path
-) -> None:
+def test_a_caller_killed_mid_turn_takes_its_turn_with_it(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
     sid = kaiwa("--input", "one").session_id
     assert sid
     before = stored_texts(kaiwa.db, sid)
@@ -151,7 +149,7 @@ def test_a_caller_killed_mid_turn_takes_its_turn_with_it(
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     assert warm.served(kaiwa.env) == served + 1
-    log = next(runtime.glob("warm-*.log"))
+    log = Path(warm.files_for(kaiwa.env).log)  # this checkout's (a copy's or an installed kaiwa's may be beside)
     killed = wait_until(lambda: re.findall(r"caller of child (\d+) went away; killed it", log.read_text()), 30)
     pid = int(killed[-1])  # type: ignore[index]
     wait_until(lambda: not alive(pid), 10, f"child {pid} gone")
@@ -174,3 +172,22 @@ def test_ctrl_c_reaches_the_warm_child_exit_130_and_nothing_stored(kaiwa: Kaiwa,
     time.sleep(0)  # the session is free again
     upstream.script(Reply(text="again"))
     assert kaiwa("--input", "again", "--session-id", sid).code == 0
+
+
+def test_a_call_in_another_namespace_runs_cold_there(kaiwa: Kaiwa, tmp_path: Path) -> None:
+    """`unshare`: its own user and mount namespaces, where a tmpfs hides the folder. A warm child would run in
+    the warm process's namespaces and see the folder as it is outside; the call runs cold, where it was made."""
+    import shutil
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("no user namespaces here")
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / ".env.app").write_text("KAIWA_SYSTEM=seen outside\n")
+    script = f"mount -t tmpfs tmpfs {hidden} && cd {hidden} && ls -a && {' '.join(kaiwa.command('--debug', '--help'))}"
+    before = warm.served(kaiwa.env)
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=kaiwa.env)
+    assert done.returncode == 0, done.stderr
+    assert ".env.app" not in done.stdout  # inside, the folder is the empty tmpfs
+    assert "running cold (the call runs in another namespace" in done.stderr
+    assert warm.served(kaiwa.env) == before
