@@ -23,6 +23,10 @@ from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.responses import ResponsesStandIn
 from tests.standins.vertex import VertexStandIn
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest-xdist's workers get COLUMNS=80 LINES=24: not the tests' terminal
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "chat.py"
 # Test-only aliases in front of the OpenAI-compatible stand-in (the shipped aliases stay as shipped).
