@@ -15,12 +15,15 @@ class Call:
     """One caller: its connection, request and passed fds, and (once forked) the child."""
 
     def __init__(self, sock: Any) -> None:
-        self.sock = sock
+        self.sock = sock  # None: a spare child, forked before any call
         self.reader = protocol.Reader()
         self.request: dict[str, Any] | None = None
         self.accepted = False
         self.pid = 0
         self.pidfd = -1
+        self.ctl: Any = None  # the warm process's end of the line to its child (the child's exit code comes on it)
+        self.child_ctl: Any = None  # the child's end, in the child
+        self.finished = False  # the child said its exit code: it is only tearing down now
 
     def close(self) -> None:
         self.reader.close_fds()

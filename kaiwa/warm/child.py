@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from .preload import renew_consoles
 
 
-def run_call(request: dict[str, Any], fds: list[int]) -> NoReturn:
+def run_call(request: dict[str, Any], fds: list[int], ctl: Any = None) -> NoReturn:
     _take_fds(fds, request.get("cwd"))
     os.umask(int(request["umask"]))
     _take_environment(request["env"])
@@ -46,7 +46,21 @@ def run_call(request: dict[str, Any], fds: list[int]) -> NoReturn:
     except BaseException:
         sys.excepthook(*sys.exc_info())
         code = 1
-    os._exit(_finish(code))
+    code = _finish(code)
+    _say_exit(ctl, code)
+    os._exit(code)
+
+
+def _say_exit(ctl: Any, code: int) -> None:
+    """Tell the warm process the exit code now: the caller returns while this process still tears down."""
+    if ctl is None:
+        return
+    from . import protocol
+
+    try:  # noqa: SIM105
+        protocol.send(ctl, ("exit", code))
+    except OSError:
+        pass
 
 
 def _take_fds(fds: list[int], cwd: str | None) -> None:

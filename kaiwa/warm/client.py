@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import _signal
 import _socket
-import contextlib
 import marshal
 import os
 import sys
-from typing import Any
 
 from . import protocol
 from .paths import Files, Unavailable, runtime_dir
 from .stamp import code_stamp, context, flags, interpreter
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the caller milliseconds (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 ANSWER_TIMEOUT = 3.0  # connect and accept; after that the call has started and may take as long as it takes
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -172,8 +174,10 @@ class _Call:
 
     def _forward_signals(self) -> None:
         def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 (contextlib is an import the caller does not pay for)
                 protocol.send(self.sock, ("sig", signum))
+            except OSError:
+                pass
 
         def stop(_signum: int, _frame: object) -> None:  # Ctrl-Z: stop the child, then ourselves, as a shell would
             forward(_signal.SIGSTOP, None)

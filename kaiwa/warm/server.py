@@ -52,6 +52,8 @@ class Zygote:
         self.last_active = time.monotonic()
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.spare: Call | None = None  # a child forked ahead, waiting for the next call
+        self.spares = True  # off after a spare died unasked
 
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -122,14 +124,20 @@ class Zygote:
             if now >= next_check:
                 next_check = now + CHECK_SECONDS
                 self._check_still_current()
+            if self.spare is None and self.spares and not self.retired and not self.calls and not self.children:
+                spare = self._make_spare()  # while nothing waits on this process: the next call skips the fork
+                if spare is not None:
+                    return spare
             timeout = max(0.0, min(next_check, self.last_active + self.idle) - now)
             for key, _events in self.selector.select(timeout):
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
                     drain(self.wake_r)
-                elif isinstance(key.data, int):
-                    self._reap(key.data)
+                elif isinstance(key.data, tuple) and key.data[0] == "pid":
+                    self._reap(key.data[1])
+                elif isinstance(key.data, tuple):
+                    self._on_ctl(key.data[1])
                 else:
                     child = self._on_readable(key.data)
                     if child is not None:
@@ -158,6 +166,9 @@ class Zygote:
                 pass
         os.close(self.lock_fd)  # a successor may start while the calls in flight finish
         self.lock_fd = -1
+        if self.spare is not None:
+            spare, self.spare = self.spare, None
+            self._drop_spare(spare)
 
     def _accept(self) -> None:
         while True:
@@ -225,53 +236,135 @@ class Zygote:
         return ("no", why, False) if why else ("ok",)
 
     def _fork(self, call: Call) -> Call | None:
-        pid = os.fork()
-        if pid == 0:
-            self._become_child(call)
-            return call
-        call.pid = pid
+        """Hand the call to the spare child, else fork one for it."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            try:
+                protocol.send(spare.ctl, call.request, call.reader.fds)
+            except OSError:
+                self._drop_spare(spare)
+                spare = None
+        if spare is None:
+            ctl, child_ctl = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                ctl.close()
+                self._become_child(keep=call)
+                call.child_ctl = child_ctl
+                return call
+            child_ctl.close()
+            call.pid, call.ctl = pid, ctl
+            try:
+                call.pidfd = os.pidfd_open(pid)
+            except OSError as exc:
+                self.log(f"pidfd_open failed ({exc}); killing the child")
+                signal_group(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                ctl.close()
+                self._reply(call, ("exit", 1), close=True)
+                return None
+            self.selector.register(call.pidfd, selectors.EVENT_READ, ("pid", call))
+        else:
+            call.pid, call.pidfd, call.ctl = spare.pid, spare.pidfd, spare.ctl
+            self.selector.modify(call.pidfd, selectors.EVENT_READ, ("pid", call))
+        call.ctl.setblocking(False)
+        self.selector.register(call.ctl, selectors.EVENT_READ, ("ctl", call))
         call.reader.close_fds()  # the child has them now
         call.request = None  # the environment (secrets) stays in the child only
         self.served += 1
         self.last_active = time.monotonic()
-        try:
-            call.pidfd = os.pidfd_open(pid)
-        except OSError as exc:
-            self.log(f"pidfd_open failed ({exc}); killing the child")
-            signal_group(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            self._reply(call, ("exit", 1), close=True)
-            return None
         self.children[call.pidfd] = call
-        self.selector.register(call.pidfd, selectors.EVENT_READ, call.pidfd)
-        self._reply(call, ("started", pid))
+        self._reply(call, ("started", call.pid))
         return None
 
-    def _become_child(self, call: Call) -> None:
-        """In the fresh child: drop everything of the zygote's, get a session of its own."""
-        others = [c.sock for c in self.calls.values() if c is not call]
-        leave_zygote([self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children], [self.selector, *others])
-        for other in self.calls.values():
-            if other is not call:
-                other.reader.close_fds()
+    def _make_spare(self) -> Call | None:
+        """Fork a child that waits for the next call (returned in that child; None here)."""
+        ctl, child_ctl = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ctl.close()
+            self._become_child(keep=None)
+            spare = Call(None)
+            spare.child_ctl = child_ctl
+            return spare
+        child_ctl.close()
+        spare = Call(None)
+        spare.pid, spare.ctl = pid, ctl
+        try:
+            spare.pidfd = os.pidfd_open(pid)
+        except OSError:
+            self.spares = False
+            self._drop_spare(spare)
+            return None
+        self.selector.register(spare.pidfd, selectors.EVENT_READ, ("pid", spare))
+        self.spare = spare
+        return None
+
+    def _drop_spare(self, spare: Call) -> None:
+        signal_group(spare.pid, signal.SIGKILL)
+        if spare.pidfd >= 0:
+            with contextlib.suppress(KeyError):
+                self.selector.unregister(spare.pidfd)
+            os.close(spare.pidfd)
+        os.waitpid(spare.pid, 0)
+        spare.ctl.close()
+
+    def _become_child(self, keep: Call | None) -> None:
+        """In the fresh child: drop everything of the zygote's (but the call's passed fds), its own session."""
+        sockets: list[Any] = [self.selector, *(c.sock for c in self.calls.values())]
+        sockets += [c.ctl for c in self.children.values() if c.ctl is not None]
+        if self.spare is not None:
+            sockets.append(self.spare.ctl)
         if self.listener is not None:
-            self.listener.close()
-        call.sock.close()
+            sockets.append(self.listener)
+        fds = [self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children]
+        if self.spare is not None:
+            fds.append(self.spare.pidfd)
+        leave_zygote(fds, sockets)
+        for other in self.calls.values():
+            if other is not keep:
+                other.reader.close_fds()
+
+    def _on_ctl(self, call: Call) -> None:
+        """The child's own word: its exit code, said before it tears down (the caller need not wait for that)."""
+        reader = protocol.Reader()
+        try:
+            reader.fill(call.ctl)
+            message = reader.frame()
+        except (BlockingIOError, InterruptedError):
+            return
+        except (OSError, protocol.ProtocolError):
+            message = None
+        if message and message[0] == "exit":
+            call.finished = True
+            if call.sock in self.calls:
+                self._reply(call, ("exit", int(message[1])), close=True)
+        self.selector.unregister(call.ctl)
+        call.ctl.close()
+        call.ctl = None
 
     def _caller_gone(self, call: Call) -> None:
         """The caller closed its end: before the call started, drop it; during, abandon the turn."""
         self.selector.unregister(call.sock)
         del self.calls[call.sock]
-        if call.pid and call.pidfd in self.children:
+        if call.pid and call.pidfd in self.children and not call.finished:
             signal_group(call.pid, signal.SIGKILL)  # turns are atomic: nothing half-stored
             self.log(f"caller of child {call.pid} went away; killed it")
         call.close()
 
-    def _reap(self, pidfd: int) -> None:
-        call = self.children.pop(pidfd)
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
+    def _reap(self, call: Call) -> None:
+        self.selector.unregister(call.pidfd)
+        os.close(call.pidfd)
         _, status, usage = os.wait4(call.pid, 0)
+        if call.sock is None:  # the spare died before any call: something kills them; fork per call instead
+            self.log(f"the spare child {call.pid} ended by itself (status {status:#x}); no more spares")
+            self.spare, self.spares = None, False
+            call.ctl.close()
+            return
+        del self.children[call.pidfd]
+        if call.ctl is not None:
+            self.selector.unregister(call.ctl)
+            call.ctl.close()
         self.last_active = time.monotonic()
         cpu = (usage.ru_utime + usage.ru_stime) * 1000
         self.log(f"child {call.pid}: status {status:#x}, {cpu:.0f} ms CPU, {usage.ru_maxrss // 1024} MB peak")
@@ -300,6 +393,7 @@ class Zygote:
             "started": self.started,
             "served": self.served,
             "running": len(self.children),
+            "spare": self.spare is not None,
             "rss": rss(),
             "idle_minutes": self.idle / 60,
             "idle_for": time.monotonic() - self.last_active,
@@ -334,4 +428,10 @@ def main(folder: str, key: str) -> None:
         return
     from .child import run_call
 
-    run_call(call.request or {}, call.reader.fds)
+    if call.sock is None:  # a spare: wait for a call (the end of the line: the warm process went away)
+        call.child_ctl.setblocking(True)
+        request = call.reader.read(call.child_ctl)
+        if not isinstance(request, dict):
+            os._exit(0)
+        call.request = request
+    run_call(call.request or {}, call.reader.fds, call.child_ctl)
