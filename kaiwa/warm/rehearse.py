@@ -11,7 +11,7 @@ REHEARSED = ("openai.types.responses", "openai.types.shared")
 def rehearse(log: Any) -> None:
     """What the first call of every process would build: openai's models' validators (deferred to first use,
     DEFER_PYDANTIC_BUILD: about a second for a streamed turn), the TypeAdapters of its unions, the click
-    command Typer makes out of kaiwa's app, and the HTTP client's TLS context."""
+    command Typer makes out of kaiwa's app, the HTTP client's TLS context, the SDK's (disabled) trace provider."""
     import pydantic
 
     todo, seen = [pydantic.BaseModel], set()
@@ -30,11 +30,16 @@ def rehearse(log: Any) -> None:
                 log(f"rehearse: {cls.__module__}.{cls.__qualname__} not built ({type(exc).__name__})")
     adapters = _openai_unions(log)
     from kaiwa.cli import command
-    from kaiwa.core.agent import tls_context
+    from kaiwa.core.agent import run_config, tls_context
 
     command()
     tls_context()
-    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command, the TLS context")
+    run_config()  # the SDK's trace provider (its exporter's HTTP client and TLS context; no thread until a trace)
+    import platform
+
+    platform.platform()  # what openai asks on a client's first request (cached by the platform module; `uname -p`
+    platform.machine()  # runs as a subprocess otherwise)
+    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command, TLS, the trace provider")
 
 
 def _openai_unions(log: Any) -> int:

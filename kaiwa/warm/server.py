@@ -367,7 +367,7 @@ class Zygote:
             call.ctl.close()
         self.last_active = time.monotonic()
         cpu = (usage.ru_utime + usage.ru_stime) * 1000
-        self.log(f"child {call.pid}: status {status:#x}, {cpu:.0f} ms CPU, {usage.ru_maxrss // 1024} MB peak")
+        self.log(f"child {call.pid}: status {status:#x}, {cpu:.0f} ms CPU, {usage.ru_minflt} pages copied or mapped")
         if call.sock in self.calls:
             if os.WIFSIGNALED(status):
                 self._reply(call, ("signal", os.WTERMSIG(status)), close=True)
