@@ -122,6 +122,20 @@ def test_repl_a_allows_the_tool_for_the_rest_of_the_session(
     assert staged(repo) == ["a.txt", "b.txt"]
 
 
+def test_tools_says_what_each_tool_does_when_called(kaiwa: Kaiwa, tmp_path: Path, term_for: Any) -> None:
+    with_git(kaiwa, tmp_path, deny=["git_add"], allow=["git_status"])
+    term = term_for("--approve", "git_diff")
+    term.ready()
+    term.enter("/tools")
+    screen = term.wait_for(re.compile(r"git_log[^\n]*\n"))
+    rows = {line.split()[0]: line for line in screen.splitlines() if " · " in line and line.startswith("  ")}
+    assert "built-in · runs" in rows["calculate"]
+    assert "declined (denied in mcp.json)" in rows["git_add"]
+    assert "runs (allowed in mcp.json)" in rows["git_status"]
+    assert "runs (--approve)" in rows["git_diff"]
+    assert "asks first" in rows["git_log"]
+
+
 def test_repl_ctrl_c_at_the_question_stops_the_turn_and_stores_nothing(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
 ) -> None:

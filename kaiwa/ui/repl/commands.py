@@ -118,8 +118,10 @@ async def _tools(repl: Repl, arg: str) -> None:
         role = repl.conversation.role
         repl.say("no tools (" + ("--no-tools" if role is None or role.settings.tools else f"role {role.name}") + ")")
         return
+    from ...tools.mcp import read_only_hint
+
     for tool in engine.tools():
-        repl.say(f"  {tool.name}  built-in · {first_line(tool.description)}", "")
+        repl.say(f"  {tool.name}  built-in · runs · {first_line(tool.description)}", "")
     for server in engine.mcp_servers:
         try:
             listed = await server.list_tools()
@@ -127,7 +129,10 @@ async def _tools(repl: Repl, arg: str) -> None:
             repl.say(f"  MCP server {server.name!r} did not list its tools: {type(exc).__name__}", "yellow")
             continue
         for tool in listed:  # names and descriptions come from the server: say() shows them harmlessly
-            repl.say(f"  {tool.name}  MCP {server.name} · {first_line(tool.description or '')}", "")
+            rule = engine.policy.verdict(server.name, tool.name, read_only_hint(tool))
+            when = {"run": "runs", "ask": "asks first", "decline": "declined"}[rule.action]
+            why = "" if rule.action == "ask" else f" ({rule.why})"
+            repl.say(f"  {tool.name}  MCP {server.name} · {when}{why} · {first_line(tool.description or '')}", "")
 
 
 @command("attach", "/attach FILE", "add a text file, image or PDF to your next message (--clear drops them)")
