@@ -42,19 +42,22 @@ def usage_line(
     cost: float | None,
     written: int = 0,
 ) -> str:
-    """`alias · 1,204 in (9,800 cached, 612 written) · 310 out · $0.0123`: "in" is the input at full price; the
-    proxy's input count also holds what was read from the prompt cache and what was written to it."""
+    """`alias · 1,204 in (9,800 cached, 612 written) · 310 out · $0.0123`."""
+    line = f"{model} · {token_counts(input_tokens, output_tokens, reasoning, cached, written)}"
+    return line if cost is None else f"{line} · {money(cost)}"
+
+
+def token_counts(input_tokens: int, output_tokens: int, reasoning: int = 0, cached: int = 0, written: int = 0) -> str:
+    """`1,204 in (9,800 cached, 612 written) · 310 out`: "in" is the input at full price; the proxy's input count
+    also holds what was read from the prompt cache and what was written to it."""
     full = max(0, input_tokens - cached - written)
     cache = ", ".join(
         part
         for part in (f"{tokens(cached)} cached" if cached else "", f"{tokens(written)} written" if written else "")
         if part
     )
-    parts = [f"{tokens(full)} in" + (f" ({cache})" if cache else "")]
-    parts.append(f"{tokens(output_tokens)} out" + (f" ({tokens(reasoning)} reasoning)" if reasoning else ""))
-    if cost is not None:
-        parts.append(money(cost))
-    return f"{model} · " + " · ".join(parts)
+    out = f"{tokens(output_tokens)} out" + (f" ({tokens(reasoning)} reasoning)" if reasoning else "")
+    return f"{tokens(full)} in" + (f" ({cache})" if cache else "") + f" · {out}"
 
 
 def record_usage_line(record: TurnRecord) -> str:

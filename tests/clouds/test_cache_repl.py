@@ -3,6 +3,7 @@ turns (and off again), and /usage shows what the prompt cache read and wrote, wi
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from tests.chat.repl_term import Term
@@ -47,5 +48,7 @@ def test_verbosity_and_usage(kaiwa: Kaiwa, native: ResponsesStandIn, foundry: An
         screen = term.after("caching saved $")
         written = sum(u.write_tokens for u in foundry.cache_usage)
         assert f"of the input: {read:,} cached · {written:,} written · caching saved $" in screen, screen
+        totals = next(line for line in screen.splitlines() if re.match(r" +\d+ turns · ", line))  # not the toolbar
+        assert f" in ({sum(u.read_tokens for u in foundry.cache_usage):,} cached, {written:,} written) · " in totals
     finally:
         term.close()

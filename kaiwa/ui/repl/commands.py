@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ...errors import KaiwaError
 from ...settings import REASONING_EFFORTS, VERBOSITY_LEVELS
-from ..format import cache_totals, money, plural, record_usage_line, tokens
+from ..format import cache_totals, money, plural, record_usage_line, token_counts
 from .registry import COMMANDS, EXIT, command, first_line
 from .state import Repl, as_typed
 
@@ -166,6 +166,7 @@ async def _attach(repl: Repl, arg: str) -> None:
 
 @command("usage", "/usage", "this session's turns, tokens and cost")
 async def _usage(repl: Repl, arg: str) -> None:
+    fields = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens")
     turns = await repl.conversation.turns()
     if not turns:
         repl.say("no turns yet")
@@ -175,11 +176,8 @@ async def _usage(repl: Repl, arg: str) -> None:
         repl.say(f"  {n:>3}. {line} · {t.duration_ms / 1000:.1f} s")
     costs = [t.cost for t in turns if t.cost is not None]
     total = f" · {money(sum(costs))}" if costs else ""
-    repl.say(
-        f"  {plural(len(turns), 'turn')} · {tokens(sum(t.input_tokens for t in turns))} in · "
-        f"{tokens(sum(t.output_tokens for t in turns))} out{total}",
-        "bold",
-    )
+    counts = token_counts(*(sum(getattr(t, field) for t in turns) for field in fields))
+    repl.say(f"  {plural(len(turns), 'turn')} · {counts}{total}", "bold")  # "in" as in each turn's line
     if any(t.cached_tokens or t.cache_write_tokens for t in turns):
         import asyncio
 
