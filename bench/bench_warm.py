@@ -11,7 +11,8 @@ upstream (common.fake_a_proxy), each through `uv run chat.py` and through the in
 - floor: the same request from a Python process already running (kaiwa's click command called again for
   `--help` and `sessions list`; the openai client's streamed Responses call for the one-shot, its first
   request made before timing).
-Median wall and CPU per call; the idle warm processes' RSS. Loopback only; stops what it starts.
+Median wall and CPU per call; the idle warm processes' RSS; what starting one costs the first call.
+Loopback only; stops what it starts.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ turn()
 print(json.dumps({"help": timed(cli("--help")), "sessions": timed(cli("sessions", "list")), "one-shot": timed(turn)}))
 """
 
+# The hand-off as the entry runs it, timed inside the caller: with KAIWA_WARM=0 (returns at once) and with no warm
+# process yet (the code stamp, a failed connect, the double fork that starts one in the background).
+HANDOFF = r"""
+import sys, time
+began = time.perf_counter()
+from kaiwa.warm.client import handoff
+assert handoff() is None
+print(time.perf_counter() - began)
+"""
+
 COMMANDS = {"--help": ["--help"], "sessions list": ["sessions", "list"], "one-shot": ["--input", "hi"]}
 FLOOR_OF = {"--help": "help", "sessions list": "sessions", "one-shot": "one-shot"}
 
@@ -96,6 +107,55 @@ def _children_cpu(files: Files | None) -> float:
     if not isinstance(info, dict):
         raise SystemExit("the warm process stopped answering")
     return float(info["children_cpu"])
+
+
+def first_call(python: str, env: dict[str, str], cwd: Path, root: Path, runs: int) -> None:
+    """What starting a warm process costs the first (cold) call: the hand-off inside it, and the whole `--help`
+    (the warm process's imports compete for the CPU with the call's own), each against KAIWA_WARM=0."""
+    root.mkdir()
+    off = {**env, "KAIWA_WARM": "0"}
+    inside: dict[str, list[float]] = {"off": [], "spawn": []}
+    whole: dict[str, list[float]] = {"off": [], "spawn": []}
+    for n in range(runs):
+        for way in ("off", "spawn"):
+            runtime = root / f"{way}{n}"
+            runtime.mkdir(mode=0o700)
+            run_env = {**(off if way == "off" else env), "XDG_RUNTIME_DIR": str(runtime)}
+            done = subprocess.run([python, "-c", HANDOFF], env=run_env, cwd=cwd, capture_output=True, text=True)
+            inside[way].append(float(done.stdout))
+            files = Files(str(runtime / "kaiwa"), key_of(python, env, cwd))
+            if way == "spawn":
+                stop_and_wait(wait_warm(files), files)
+                runtime = root / f"{way}{n}b"
+                runtime.mkdir(mode=0o700)
+                run_env["XDG_RUNTIME_DIR"] = str(runtime)
+            began = time.perf_counter()
+            subprocess.run([python, "-m", "kaiwa", "--help"], env=run_env, cwd=cwd, capture_output=True, check=True)
+            whole[way].append(time.perf_counter() - began)
+            if way == "spawn":
+                second = Files(str(runtime / "kaiwa"), files.key)
+                stop_and_wait(wait_warm(second), second)
+    added = (statistics.median(inside["spawn"]) - statistics.median(inside["off"])) * 1000
+    print(f"the first call (no warm process yet), median of {runs}:")
+    print(f"  hand-off inside the call: {statistics.median(inside['off']) * 1000:.1f} ms with KAIWA_WARM=0, "
+          f"{statistics.median(inside['spawn']) * 1000:.1f} ms starting a warm process → +{added:.1f} ms")
+    wall = (statistics.median(whole["spawn"]) - statistics.median(whole["off"])) * 1000
+    print(f"  the whole cold --help: {statistics.median(whole['off']) * 1000:.0f} ms with KAIWA_WARM=0, "
+          f"{statistics.median(whole['spawn']) * 1000:.0f} ms starting one → {wall:+.0f} ms wall\n")  # fmt: skip
+
+
+def stop_and_wait(info: dict[str, Any], files: Files, timeout: float = 30) -> None:
+    """Stop a warm process and wait until it has exited (its teardown would otherwise share the next run's CPU)."""
+    query(files, "stop")
+    stat = Path(f"/proc/{info['pid']}/stat")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rpartition(")")[2].split()[0] == "Z":
+                return  # exited (a zombie until something reaps it)
+        except FileNotFoundError:
+            return
+        time.sleep(0.02)
 
 
 def wait_warm(files: Files, timeout: float = 180) -> dict[str, Any]:
@@ -160,6 +220,8 @@ def main() -> None:
         line("python -c pass", *bare)
         line("uv run python -c pass", *uv_bare)
         print(f"  → `uv run` adds {(uv_bare[0] - bare[0]) * 1000:.0f} ms wall a call\n")
+
+        first_call(sys.executable, env, REPO, Path(tmp) / "first", args.runs)
 
         upstream, proxy = fake_a_proxy(Path(tmp))
         try:

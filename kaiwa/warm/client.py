@@ -28,7 +28,7 @@ COERCED = ("C.UTF-8", "C.utf8", "UTF-8")  # what PEP 538 sets LC_CTYPE to in a C
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "_URL", "DSN", "SESSION")
 BOOT = (
     "import sys,marshal;sys.path[:]=marshal.loads(bytes.fromhex(sys.argv[1]));"
-    "from kaiwa.warm.server import main;main(sys.argv[2],sys.argv[3])"
+    "from kaiwa.warm.server import main;main(sys.argv[2],sys.argv[3],int(sys.argv[4]))"
 )
 
 
@@ -231,7 +231,7 @@ def spawn(files: Files, code: list[Any], debug: bool = False) -> None:
     env = {k: v for k, v in os.environ.items() if not _secret(k)}
     if env.get("LC_CTYPE") in COERCED and sys.flags.utf8_mode and not env.get("LC_ALL") and not env.get("PYTHONUTF8"):
         del env["LC_CTYPE"]  # set by this interpreter's C-locale coercion (PEP 538): the warm one does the same
-    argv = [sys.executable, "-c", BOOT, marshal.dumps(sys.path).hex(), files.folder, files.key]
+    argv = [sys.executable, "-c", BOOT, marshal.dumps(sys.path).hex(), files.folder, files.key, str(os.getpid())]
     pid = os.fork()
     if pid == 0:
         try:

@@ -270,12 +270,16 @@ class Zygote(Children):
         }
 
 
-def main(folder: str, key: str) -> None:
+CALLER_GRACE = 5.0  # seconds the imports wait for the call that started this process to end
+
+
+def main(folder: str, key: str, caller: int = 0) -> None:
     files = Files(folder, key)
     try:
         zygote = Zygote(files)
     except BlockingIOError:
         return  # another warm process for this installation is running or starting
+    _let_the_caller_finish(caller)
     try:
         zygote.start()
     except BaseException as exc:
@@ -297,3 +301,17 @@ def main(folder: str, key: str) -> None:
             os._exit(0)
         call.request = request
     run_call(call.request or {}, call.reader.fds, call.child_ctl)
+
+
+def _let_the_caller_finish(caller: int) -> None:
+    """Import once the cold call that started this process has ended (or after CALLER_GRACE): on a small machine
+    the two imports would share the CPU, and a short first call (`--help`, `sessions`) would pay for it."""
+    try:
+        pidfd = os.pidfd_open(caller) if caller > 0 else -1
+    except OSError:
+        return  # already gone
+    if pidfd >= 0:
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(pidfd, selectors.EVENT_READ)
+            waiting.select(CALLER_GRACE)
+        os.close(pidfd)
