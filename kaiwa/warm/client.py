@@ -37,6 +37,8 @@ def handoff() -> int | None:
     debug = "--debug" in sys.argv[1:]
     if os.environ.get("KAIWA_WARM", "").strip() == "0":
         return _cold("KAIWA_WARM=0", debug)
+    if not sys.platform.startswith("linux"):  # pidfds, SO_PEERCRED, /proc: elsewhere every call runs cold
+        return _cold(f"no warm process on {sys.platform} (it needs Linux)", debug)
     if any(arg.startswith(COLD_OPTIONS) for arg in sys.argv[1:]):
         return _cold("completion set-up looks for the caller's shell among its parent processes", debug)
     try:
