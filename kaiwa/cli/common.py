@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
 from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-exported for the commands)
 from ..redact import redact, redacted_traceback
+
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 EXAMPLES = """
 

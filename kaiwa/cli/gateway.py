@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
 from ..redact import mask_url
-from .common import fail
+from .common import DebugOption, fail
 
 gateway_app = typer.Typer(
     no_args_is_help=True,
@@ -19,8 +17,6 @@ gateway_app = typer.Typer(
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
 def _mb(value: int | None) -> str:

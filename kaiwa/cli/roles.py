@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import err_console, fail
+from .common import DebugOption, JsonOption, err_console, fail
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -24,9 +24,6 @@ roles_app = typer.Typer(
     help="Roles: named instructions, model and settings (NAME.md files), used with -r NAME or /role NAME."
     " Looked for in ./.kaiwa/roles/, then ~/.config/kaiwa/roles/ ($XDG_CONFIG_HOME), then kaiwa's own.",
 )
-
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 def _safe(text: str) -> str:

@@ -20,7 +20,7 @@ from rich.console import Console
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings, load_settings
 from ..words import counted
-from .common import err_console, fail, quiet_broken_pipe
+from .common import DebugOption, JsonOption, err_console, fail, quiet_broken_pipe
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -31,8 +31,6 @@ sessions_app = typer.Typer(
     " A session is named by its full id, its short id (the last 8 characters) or any unique part of 6 or more.",
 )
 
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many, most recently used first.")]
 IdArgument = Annotated[str, typer.Argument(help="Session: full id, short id, or a unique part (6+ characters).")]
 
