@@ -31,9 +31,11 @@ def rehearse(log: Any) -> None:
     adapters = _openai_unions(log)
     from kaiwa.cli import command
     from kaiwa.core.agent import run_config, tls_context
+    from kaiwa.tools import builtin_tools
 
     command()
     tls_context()
+    builtin_tools()  # their schemas, made once a process
     run_config()  # the SDK's trace provider (its exporter's HTTP client and TLS context; no thread until a trace)
     import platform
 
