@@ -104,13 +104,7 @@ class _Call:
         self.child_pid = 0
 
     def _request(self) -> tuple[dict[str, Any], list[int]]:
-        fds = []
-        for fd in (0, 1, 2):
-            try:
-                os.fstat(fd)
-            except OSError:
-                raise Unavailable(f"file descriptor {fd} is closed") from None
-            fds.append(fd)
+        fds = [0, 1, 2]  # open (run checked them before the socket could take a closed one's number)
         try:
             cwd = os.getcwd()
         except OSError:
@@ -140,6 +134,7 @@ class _Call:
         }, fds
 
     def run(self) -> int:
+        _check_stdio()
         self.sock = connect(self.files)
         request, fds = self._request()
         reader = protocol.Reader()
@@ -203,6 +198,16 @@ class _Call:
                 pass
         os.write(2, b"error: the warm kaiwa process went away during the call; its exit status is unknown\n")
         return 1
+
+
+def _check_stdio() -> None:
+    """stdin, stdout and stderr must be open before the socket is made: with one closed, the socket would take
+    its number and be handed over as the child's stdin (it would read the protocol) or output."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise Unavailable(f"file descriptor {fd} is closed") from None
 
 
 def _die_by(signum: int) -> int:
