@@ -102,6 +102,7 @@ class _Call:
         self.code = code
         self.sock: Any = None
         self.child_pid = 0
+        self.orphan = -1  # a pidfd of the child, once the warm process died under it
 
     def _request(self) -> tuple[dict[str, Any], list[int]]:
         fds = [0, 1, 2]  # open (run checked them before the socket could take a closed one's number)
@@ -171,6 +172,9 @@ class _Call:
 
     def _forward_signals(self) -> None:
         def forward(signum: int, _frame: object) -> None:
+            if self.orphan >= 0:  # the warm process is gone: signal its orphaned child ourselves
+                self._signal_orphan(signum)
+                return
             try:  # noqa: SIM105 (contextlib is an import the caller does not pay for)
                 protocol.send(self.sock, ("sig", signum))
             except OSError:
@@ -185,15 +189,25 @@ class _Call:
         _signal.signal(_signal.SIGTSTP, stop)
         _signal.signal(_signal.SIGCONT, forward)
 
+    def _signal_orphan(self, signum: int) -> None:
+        """To the child's process group, as the warm process would; not once the child has ended (its pid and
+        group may be another's by then: the pidfd, readable once it ends, tells)."""
+        import select
+
+        try:
+            if not select.select([self.orphan], [], [], 0)[0]:
+                os.killpg(self.child_pid, signum)
+        except OSError:
+            pass
+
     def _lost(self) -> int:
         """The warm process died mid-call (it was killed): wait for the orphaned child, then say so."""
         if self.child_pid:
             try:
-                pidfd = os.pidfd_open(self.child_pid)
                 import select
 
-                select.select([pidfd], [], [])
-                os.close(pidfd)
+                self.orphan = os.pidfd_open(self.child_pid)  # from now on Ctrl-C, SIGTERM, … go to it directly
+                select.select([self.orphan], [], [])
             except (OSError, AttributeError):
                 pass
         os.write(2, b"error: the warm kaiwa process went away during the call; its exit status is unknown\n")

@@ -1,10 +1,16 @@
 """Calls made the way a careless or hostile caller makes them still behave as cold ones: a closed stdin, stdout or
-stderr, …"""
+stderr, a warm process killed under a call, …"""
 
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +18,7 @@ from tests.conftest import Kaiwa, Run
 from tests.harness import warm
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
+from tests.warm.conftest import alive, wait_until
 
 
 def _run_with_closed(kaiwa: Kaiwa, fd: int, *args: str, **env: str) -> Run:
@@ -46,3 +53,41 @@ def test_a_caller_with_a_closed_stdio_fd_runs_cold(kaiwa: Kaiwa, upstream: OpenA
         assert runs["warm"].code == 0 and runs["warm"].out == "an answer\n", runs["warm"].err
     if fd != 2:
         assert f"running cold (file descriptor {fd} is closed)" in runs["warm"].err
+
+
+@pytest.fixture
+def own_warm(kaiwa: Kaiwa, tmp_path: Path) -> Iterator[tuple[Kaiwa, dict[str, Any]]]:
+    """A warm process of this test's own (it is killed), in a runtime folder of its own."""
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    user = Kaiwa(kaiwa.home, {k: v for k, v in kaiwa.env.items() if k.startswith("LITELLM_")})
+    user.env["XDG_RUNTIME_DIR"] = str(runtime)
+    info = warm.ensure_warm(user.env, user.home)
+    yield user, info
+    warm.stop_all(runtime)
+
+
+def test_ctrl_c_still_reaches_the_child_once_the_warm_process_died_under_it(
+    own_warm: tuple[Kaiwa, dict[str, Any]], upstream: OpenAIChatStandIn
+) -> None:
+    """The caller forwarded its signals only through the warm process: once that was killed, Ctrl-C did nothing
+    and the turn ran to its end and was stored."""
+    user, info = own_warm
+    upstream.script(Reply(text="word " * 60, chunks=60, chunk_delay=0.2))
+    proc = user.start("--input", "a long story")
+    assert proc.stdout is not None
+    assert proc.stdout.read(4) == "word"  # served warm: the answer streams
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_until(lambda: not alive(info["pid"]), 10, "the warm process gone")
+    time.sleep(0.5)  # the caller has seen it go
+    began = time.monotonic()
+    run = Kaiwa.interrupt(proc, after_stdout_bytes=0)
+    assert time.monotonic() - began < 5, run.err
+    assert "interrupted" in run.err and "went away" in run.err, run.err
+    assert "SESSION_ID=" not in run.err, run.err
+    assert not user.db.exists() or stored_turns(user.db) == 0  # nothing of the interrupted turn
+
+
+def stored_turns(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM agent_messages").fetchone()[0])
