@@ -49,9 +49,14 @@ def handoff() -> int | None:
     try:
         return _Call(files, code).run()
     except Unavailable as exc:
-        if exc.spawn:
+        if exc.spawn and not _about_warm(sys.argv[1:]):
             spawn(files, code, debug)
         return _cold(str(exc), debug)
+
+
+def _about_warm(args: list[str]) -> bool:
+    """`warm stop` and `warm status` start no warm process (a stop would leave one running)."""
+    return any(a == "warm" and b in ("stop", "status") for a, b in zip(args, args[1:], strict=False))
 
 
 def _cold(reason: str, debug: bool) -> int | None:

@@ -91,3 +91,16 @@ def test_ctrl_c_still_reaches_the_child_once_the_warm_process_died_under_it(
 def stored_turns(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM agent_messages").fetchone()[0])
+
+
+@pytest.mark.parametrize("command", ["stop", "status"])
+def test_warm_stop_and_status_start_no_warm_process(kaiwa: Kaiwa, tmp_path: Path, command: str) -> None:
+    """With none running, `warm stop` ran cold and, as every cold call, started one: a stop left one running."""
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    user = Kaiwa(kaiwa.home, {"XDG_RUNTIME_DIR": str(runtime)})
+    run = user("warm", command)
+    assert run.code == (0 if command == "stop" else 1) and "not running" in run.out, run
+    time.sleep(3)  # a warm process takes its lock at once, then waits for its caller and imports
+    assert not list((runtime / "kaiwa").glob("*.lock"))
+    assert warm.stop_strays([runtime]) == []
