@@ -4,6 +4,7 @@ stderr, a warm process killed under a call, …"""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -36,23 +37,30 @@ def _run_with_closed(kaiwa: Kaiwa, fd: int, *args: str, **env: str) -> Run:
 
 
 @pytest.mark.parametrize("fd", [0, 1, 2])
-def test_a_caller_with_a_closed_stdio_fd_runs_cold(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, fd: int) -> None:
+def test_a_caller_with_a_closed_stdio_fd_is_met_as_a_cold_call_is(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, fd: int
+) -> None:
     """With fd 0, 1 or 2 closed the client's socket took that number and was handed over as the child's stdin
-    (the child read the protocol: both waited forever) or output (the child wrote into the protocol)."""
+    (the child read the protocol: both waited forever) or output (the child wrote into the protocol); cold, a
+    closed stdout was a traceback. Now a closed stdin or stderr is /dev/null, a closed stdout one line, exit 1."""
     runs = {}
     for mode in ("warm", "cold"):
         upstream.script(Reply(text="an answer"))
-        before = warm.served(kaiwa.env)
+        asked = len(upstream.model_requests())
         runs[mode] = _run_with_closed(
-            kaiwa, fd, "--debug", "--input", "hi", **({"KAIWA_WARM": "0"} if mode == "cold" else {})
+            kaiwa, fd, "--input", "hi", **({"KAIWA_WARM": "0"} if mode == "cold" else {})
         )
-        assert warm.served(kaiwa.env) == before  # never served warm
-    assert runs["warm"].code == runs["cold"].code
-    assert runs["warm"].out == runs["cold"].out
-    if fd == 0:
-        assert runs["warm"].code == 0 and runs["warm"].out == "an answer\n", runs["warm"].err
-    if fd != 2:
-        assert f"running cold (file descriptor {fd} is closed)" in runs["warm"].err
+        assert len(upstream.model_requests()) == asked + (fd != 1)  # a closed stdout: nothing sent
+    warm_run, cold_run = runs["warm"], runs["cold"]
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}")
+    assert (warm_run.code, warm_run.out) == (cold_run.code, cold_run.out)
+    assert uuid.sub("<id>", warm_run.err) == uuid.sub("<id>", cold_run.err)
+    assert "Traceback" not in cold_run.err
+    if fd == 1:
+        assert cold_run.code == 1 and cold_run.err.startswith("error: stdout is closed"), cold_run.err
+        assert len(cold_run.err.splitlines()) == 1
+    else:
+        assert cold_run.code == 0 and cold_run.out == "an answer\n", cold_run.err
 
 
 @pytest.fixture
