@@ -4,6 +4,7 @@ lock, a coroutine on the same loop keeps ticking (a spinner, a streamed answer, 
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import time
@@ -140,6 +141,7 @@ def test_a_cancelled_write_stops_retrying_and_leaves_nothing_behind(tmp_path: Pa
     try:
 
         async def main() -> float:
+            asyncio.get_running_loop().set_exception_handler(lambda _loop, context: left.append(context["message"]))
             store = SQLiteStore(path, warn=lambda line: None)
             try:
                 turn = [{"role": "user", "content": "cancelled"}]
@@ -149,11 +151,16 @@ def test_a_cancelled_write_stops_retrying_and_leaves_nothing_behind(tmp_path: Pa
                 task.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await task
-                return time.monotonic() - start
+                took = time.monotonic() - start
+                del task
+                gc.collect()  # the given-up attempt's future, if nobody retrieved its exception, says so now
+                return took
             finally:
                 await store.close()
 
+        left: list[str] = []
         cancel_took = asyncio.run(main())
+        assert left == []  # no "Future exception was never retrieved" (a traceback on the user's screen)
     finally:
         proc.wait(timeout=30)
     # The attempt in flight waits at most its busy timeout (BUSY_TIMEOUT); the retries after it never run.
