@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import KaiwaError
 from . import pg_schema as S
+from .quiet import shielded
 
 
 @asynccontextmanager
@@ -66,8 +67,8 @@ async def _release(conn: AsyncConnection, raw: Any, key: str | None) -> None:
     try:
         if key is None:
             raise ConnectionAbortedError
-        await asyncio.shield(raw.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key))
-        await asyncio.shield(conn.close())
+        await shielded(raw.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key))
+        await shielded(conn.close())
     except (Exception, asyncio.CancelledError):
         # Whatever state it is in, this connection must not go back to the pool still holding the lock:
         # closing it is what releases the lock.

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from . import sqlite_files as files
+from .quiet import shielded
 from .sqlite_open import open_connection, retry
 
 
@@ -74,10 +74,8 @@ class SQLiteWorker:
         """`work(conn)` in the worker thread (in one BEGIN IMMEDIATE transaction if `write`)."""
         stop = threading.Event()
         future = asyncio.get_running_loop().run_in_executor(self._executor(), self._job, work, write, stop)
-        future.add_done_callback(_retrieved)  # given up (Stopped) after a cancel: nobody awaits it, and asyncio
-        # would print "Future exception was never retrieved" with a traceback at exit
         try:
-            return await asyncio.shield(future)
+            return await shielded(future)  # given up (Stopped) after a cancel: nobody awaits it
         except asyncio.CancelledError:
             stop.set()
             await asyncio.wait([future])
@@ -98,7 +96,3 @@ class SQLiteWorker:
         await asyncio.get_running_loop().run_in_executor(pool, shut)
         pool.shutdown(wait=False)  # its one thread is idle now: it exits
 
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
