@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import importlib.machinery
 import io
 import os
@@ -15,10 +16,11 @@ import time
 import types
 from typing import Any, NoReturn
 
+from .paths import exit_file
 from .preload import renew_consoles
 
 
-def run_call(request: dict[str, Any], fds: list[int], ctl: Any = None) -> NoReturn:
+def run_call(request: dict[str, Any], fds: list[int], ctl: Any = None, folder: str = "") -> NoReturn:
     _take_fds(fds, request.get("cwd"))
     os.umask(int(request["umask"]))
     _take_environment(request["env"])
@@ -47,20 +49,25 @@ def run_call(request: dict[str, Any], fds: list[int], ctl: Any = None) -> NoRetu
         sys.excepthook(*sys.exc_info())
         code = 1
     code = _finish(code)
-    _say_exit(ctl, code)
+    _say_exit(ctl, code, folder)
     os._exit(code)
 
 
-def _say_exit(ctl: Any, code: int) -> None:
-    """Tell the warm process the exit code now: the caller returns while this process still tears down."""
+def _say_exit(ctl: Any, code: int, folder: str) -> None:
+    """Tell the warm process the exit code now: the caller returns while this process still tears down. With the
+    warm process gone (killed under the call), leave it in the runtime folder, where the caller looks."""
     if ctl is None:
         return
     from . import protocol
 
-    try:  # noqa: SIM105
+    try:
         protocol.send(ctl, ("exit", code))
     except OSError:
-        pass
+        if folder:
+            with contextlib.suppress(OSError):
+                fd = os.open(exit_file(folder, os.getpid()), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, str(code).encode())
+                os.close(fd)
 
 
 def _take_fds(fds: list[int], cwd: str | None) -> None:

@@ -64,3 +64,8 @@ class Files:
             return self.socket, None
         fd = os.open(self.folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         return f"/proc/self/fd/{fd}/{os.path.basename(self.socket)}", fd
+
+
+def exit_file(folder: str, pid: int) -> str:
+    """Where a call's child leaves its exit code when the warm process died under the call."""
+    return os.path.join(folder, f"exit-{pid}")

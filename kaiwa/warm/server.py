@@ -300,7 +300,7 @@ def main(folder: str, key: str, caller: int = 0) -> None:
         if not isinstance(request, dict):
             os._exit(0)
         call.request = request
-    run_call(call.request or {}, call.reader.fds, call.child_ctl)
+    run_call(call.request or {}, call.reader.fds, call.child_ctl, files.folder)
 
 
 def _let_the_caller_finish(caller: int) -> None:

@@ -91,9 +91,27 @@ def test_ctrl_c_still_reaches_the_child_once_the_warm_process_died_under_it(
     began = time.monotonic()
     run = Kaiwa.interrupt(proc, after_stdout_bytes=0)
     assert time.monotonic() - began < 5, run.err
-    assert "interrupted" in run.err and "went away" in run.err, run.err
+    assert run.code == 130 and "interrupted" in run.err, run.err  # the child's own code (it left it for the caller)
     assert "SESSION_ID=" not in run.err, run.err
     assert not user.db.exists() or stored_turns(user.db) == 0  # nothing of the interrupted turn
+
+
+def test_a_turn_the_warm_process_died_under_ends_with_the_childs_own_exit_code(
+    own_warm: tuple[Kaiwa, dict[str, Any]], upstream: OpenAIChatStandIn
+) -> None:
+    """The child finished and stored the turn, but the caller said "exit status unknown" and exited 1 (a script
+    retrying on failure would send it again): the child leaves its code in the runtime folder for the caller."""
+    user, info = own_warm
+    upstream.script(Reply(text="word " * 10, chunks=10, chunk_delay=0.2))
+    proc = user.start("--input", "a short story")
+    assert proc.stdout is not None
+    assert proc.stdout.read(4) == "word"  # served warm: the answer streams
+    os.kill(info["pid"], signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert ("word" + out).count("word") == 10 and "SESSION_ID=" in err and "went away" not in err, err
+    assert stored_turns(user.db) == 2  # the question and the answer
+    assert not list(Path(user.env["XDG_RUNTIME_DIR"], "kaiwa").glob("exit-*"))  # read and removed
 
 
 def stored_turns(db: Path) -> int:
