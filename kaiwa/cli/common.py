@@ -10,6 +10,7 @@ from rich.console import Console
 from ..errors import KaiwaError
 from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-exported for the commands)
 from ..redact import redact, redacted_traceback
+from ..ui.sanitize import clean
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -46,11 +47,17 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
+def error_line(exc: KaiwaError) -> str:
+    """The one line a failure prints: secrets masked, and no control character left (a role file's key, an MCP
+    config's name or a piped file's text quoted in it must not drive the terminal)."""
+    return clean(redact(exc.line()))
+
+
 def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
     if debug:  # the traceback, masked like every other line (exception texts quote URLs)
-        err_console.print(redacted_traceback(exc), markup=False, highlight=False, soft_wrap=True, end="")
-    err_console.print(redact(exc.line()), style="bold red", highlight=False, soft_wrap=True, markup=False)
-    if text:  # nothing the user typed is lost
+        err_console.print(clean(redacted_traceback(exc)), markup=False, highlight=False, soft_wrap=True, end="")
+    err_console.print(error_line(exc), style="bold red", highlight=False, soft_wrap=True, markup=False)
+    if text:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
         err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
-        err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+        err_console.print(clean(text, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import KaiwaError, UsageError
 from ..values import printable, text
-from .common import PIPE_CLOSED, Pipe, err_console, quiet_broken_pipe
+from .common import PIPE_CLOSED, Pipe, err_console, error_line, quiet_broken_pipe
 
 # Options whose value may be any bytes: --input's undecodable bytes become U+FFFD with a notice.
 _LENIENT = {"-i", "--input"}
@@ -48,7 +48,7 @@ def _console_reader_gone(console: Any) -> None:
 
 
 def _line(exc: KaiwaError) -> None:
-    err_console.print(exc.line(), style="bold red", highlight=False, soft_wrap=True, markup=False)
+    err_console.print(error_line(exc), style="bold red", highlight=False, soft_wrap=True, markup=False)
 
 
 def finish(main: Callable[[], Any]) -> None:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, JsonOption, err_console, fail
+from .common import DebugOption, JsonOption, err_console, error_line, fail
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -65,7 +65,7 @@ def _print_json(data: Any) -> None:
 
 def _problems(problems: list[KaiwaError]) -> int:
     for problem in problems:
-        err_console.print(problem.line(), style="bold red", highlight=False, markup=False, soft_wrap=True)
+        err_console.print(error_line(problem), style="bold red", highlight=False, markup=False, soft_wrap=True)
     return 2 if problems else 0
 
 

@@ -127,6 +127,15 @@ def test_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
     assert "\x1b" not in place("roles").out
 
 
+def test_a_failure_line_quoting_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
+    # A YAML key is any text (a double-quoted one holds escapes): the one line that quotes it must not drive the
+    # terminal, in `roles show`, in the listing, and when a turn is asked for with -r.
+    write_role(project_roles(place.cwd), "evil", "Hi.\n", '"\\e]0;pwned\\a": 1\n"\\e]0;pwned\\a": 2\n')
+    for run in (place("roles", "show", "evil"), place("roles"), place("-r", "evil", "-i", "hi")):
+        line = assert_one_line(run)
+        assert "\x1b" not in line and "\x07" not in line and "␛]0;pwned␇ is given twice" in line, line
+
+
 def test_on_a_terminal_a_table(place: Place) -> None:
     child = pexpect.spawn(
         sys.executable,
