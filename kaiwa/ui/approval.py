@@ -11,6 +11,7 @@ when a question is asked), on the terminal, or on stderr when stdout is not one.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from typing import Any
@@ -90,7 +91,7 @@ def decided_line(event: ApprovalDecided, asked: ApprovalRequested | None) -> tup
 
         call = describe_call(event.name, asked.arguments, limit=80) if asked else name
         return (f"declined {clean(call)}: it needs your approval and there is no terminal to ask on — "
-                f"allow it with --approve {name}", "yellow")  # fmt: skip
+                f"allow it with --approve {clean(shlex.quote(event.name))}", "yellow")  # fmt: skip
     if event.by == "you":
         return {
             "allow": ("  ✓ allowed", "green"),

@@ -196,6 +196,22 @@ def test_piped_one_shot_declines_with_one_line_saying_how_to_allow(
     assert outputs(stored_items(kaiwa.db)) == {"call_p": json.dumps(REJECTED)}
 
 
+def test_the_declined_lines_hint_is_a_command_that_can_be_pasted(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    # A server's name is any JSON key: the hint quotes it as a shell word (unquoted, `; rm -rf ~` would run).
+    repo = git_repo(tmp_path / "repo", "a.txt")
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"my git; rm -rf ~": git_server_config(repo)}}), encoding="utf-8")
+    kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
+    upstream.script(add(repo, "a.txt", "call_q"), Reply(text="Declined."))
+    run = kaiwa("--input", "stage a.txt")
+    assert run.code == 0, run.err
+    [line] = [line for line in run.err.splitlines() if "declined" in line]
+    assert line.endswith("allow it with --approve 'my git; rm -rf ~/git_add'"), line
+    assert staged(repo) == []
+
+
 @pytest.mark.parametrize("name", ["git/git_add", "git_add", "all"])
 def test_approve_lets_the_call_run(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, name: str) -> None:
     repo = with_git(kaiwa, tmp_path)
