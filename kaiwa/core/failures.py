@@ -63,6 +63,10 @@ _CONTEXT_WINDOW = re.compile(
 )
 
 
+# The Agents SDK's words when two MCP servers list a tool of the same name (agents/mcp/util.py).
+_SAME_TOOL_NAMES = re.compile(r"Duplicate tool names found across MCP servers: (.*?)(?:\. Pass |$)", re.DOTALL)
+
+
 def is_context_window(exc: BaseException) -> bool:
     """The proxy refused the turn because the conversation no longer fits the model (LiteLLM's
     ContextWindowExceededError, 400; or a bridged stream that failed for that reason)."""
@@ -193,7 +197,7 @@ def explain(
             failed.kind = "store"
             return failed
     import openai
-    from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
+    from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError, UserError
 
     proxy_url, base_url = base_url, mask_url(base_url)  # a URL's own credentials are never printed
     raw = body_message(exc)
@@ -245,6 +249,14 @@ def explain(
         return _status_failure(exc, model, cloud, message)
     if isinstance(exc, ModelBehaviorError):
         return _stream_failure(str(exc), model, api_key)
+    if isinstance(exc, UserError) and (same := _SAME_TOOL_NAMES.match(str(exc))):
+        return KaiwaError(  # the MCP config's doing, found by the SDK when it gathers the turn's tools
+            f"two MCP servers offer tools of the same name ({short(same.group(1))}): the model cannot tell them apart",
+            'set "disabled": true on one of them in the MCP config, or pick one with a role\'s mcp: [NAME];'
+            " nothing was sent",
+            exit_code=2,
+            kind="usage",
+        )
     if isinstance(exc, MaxTurnsExceeded):
         return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try --no-tools")
     if isinstance(exc, openai.APIError):

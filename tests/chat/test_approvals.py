@@ -212,6 +212,20 @@ def test_the_declined_lines_hint_is_a_command_that_can_be_pasted(
     assert staged(repo) == []
 
 
+def test_two_servers_with_the_same_tools_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", "a.txt")
+    config = tmp_path / "mcp.json"
+    servers = {"g1": git_server_config(repo, approve="always"), "g2": git_server_config(repo)}
+    config.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
+    kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
+    run = kaiwa("--input", "stage a.txt")
+    assert run.code == 2 and "Traceback" not in run.err, run.err
+    [line] = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: two MCP servers offer tools of the same name ('git_add'"), line
+    assert "unexpected" not in line and '"disabled": true' in line
+    assert upstream.model_requests() == [] and staged(repo) == []
+
+
 @pytest.mark.parametrize("name", ["git/git_add", "git_add", "all"])
 def test_approve_lets_the_call_run(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, name: str) -> None:
     repo = with_git(kaiwa, tmp_path)
