@@ -79,8 +79,8 @@ def _list(as_json: bool) -> int:
     out = Console(highlight=False)
     if not out.is_terminal:  # piped: name, origin, model, first line — tab-separated, one role a line
         for r in roles:
-            fields = [r.name, r.origin, r.settings.model or "", _safe(r.summary)]
-            sys.stdout.write("\t".join(f.replace("\t", " ") for f in fields) + "\n")
+            fields = [r.name, r.origin, r.settings.model or "", r.summary]  # a model name is any text, too
+            sys.stdout.write("\t".join(_safe(f.replace("\t", " ")) for f in fields) + "\n")
         return _problems(list(problems))
     from rich.table import Table
 

@@ -127,6 +127,14 @@ def test_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
     assert "\x1b" not in place("roles").out
 
 
+def test_a_roles_model_cannot_drive_the_terminal_in_the_piped_listing(place: Place) -> None:
+    write_role(project_roles(place.cwd), "evil", "Hi.\n", 'model: "m\\e]0;pwned\\a"\n')
+    run = place("roles")
+    assert run.code == 0, run
+    [row] = [line.split("\t") for line in run.out.splitlines() if line.startswith("evil\t")]
+    assert row == ["evil", "project", "m␛]0;pwned␇", "Hi."]
+
+
 def test_a_failure_line_quoting_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
     # A YAML key is any text (a double-quoted one holds escapes): the one line that quotes it must not drive the
     # terminal, in `roles show`, in the listing, and when a turn is asked for with -r.
