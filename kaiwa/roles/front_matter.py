@@ -72,6 +72,10 @@ def _parse_yaml(text: str, first_line: int) -> list[tuple[Any, Any, int]]:
         raise Problem(line, f"not valid YAML: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
         raise Problem(first_line, f"not valid YAML: {error}") from None
+    except RecursionError:  # PyYAML reads nested values recursively: `[[[[…` thousands deep
+        raise Problem(
+            first_line, "the front matter nests too deeply to read", "keep it to flat 'key: value' lines"
+        ) from None
     finally:
         loader.dispose()
     if node is None:

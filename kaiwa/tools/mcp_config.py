@@ -263,6 +263,8 @@ def load_mcp_config(path: Path, missing_ok: bool = False) -> list[McpServerSpec]
         raise UsageError(
             f"MCP config {path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:  # the decoder recurses into arrays and objects: `[[[[…` thousands deep
+        raise UsageError(f"MCP config {path} nests too deeply to read", "check the file is an MCP config") from None
     try:
         return parse_mcp_config(data)
     except ValueError as error:

@@ -120,6 +120,14 @@ def test_bad_front_matter_is_one_line_and_the_listing_keeps_the_rest(place: Plac
     assert [line.split("\t")[0] for line in listing.out.splitlines()] == ["commit", "review", "translate"]
 
 
+def test_front_matter_nested_thousands_deep_is_one_line(place: Place) -> None:
+    # PyYAML composes nested values recursively: this was a RecursionError's traceback.
+    write_role(project_roles(place.cwd), "deep", "Hi.\n", "model: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    line = assert_one_line(place("roles", "show", "deep"))
+    assert line.startswith("error: role file .kaiwa/roles/deep.md, line 2: the front matter nests too deeply"), line
+    assert assert_one_line(place("roles"), 2) == line
+
+
 def test_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
     write_role(project_roles(place.cwd), "evil", "\x1b]0;pwned\x07Hello\x1b[2J\n")
     run = place("roles", "show", "evil")

@@ -106,6 +106,7 @@ def test_vscode_servers_key_and_missing_file(tmp_path: Path) -> None:
         ('{"mcpServers": {"a": {"type": "stdio", "url": "http://h"}}}', "type is 'stdio' but it has 'url'"),
         ('{"mcpServers": {"a": {"type": "websocket", "url": "http://h"}}}', "not one of stdio"),
         ('{"mcpServers": {"a": {"command": "x", "env": {"K": "${KAIWA_SURELY_UNSET}"}}}}', "KAIWA_SURELY_UNSET"),
+        ('{"mcpServers": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests too deeply"),  # was a RecursionError
     ],
 )
 def test_malformed_config_is_one_clear_line(tmp_path: Path, text: str, problem: str) -> None:
