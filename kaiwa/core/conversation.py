@@ -75,6 +75,10 @@ class Conversation(TurnChoices, SessionCopies):
             self._engine_cm = engine
         return self.engine
 
+    def _forget_grants(self) -> None:
+        if self.engine is not None:
+            self.engine.policy.forget_grants()
+
     async def close(self) -> None:
         engine, self.engine, self._engine_cm = self._engine_cm, None, None
         if engine is not None:
@@ -96,6 +100,7 @@ class Conversation(TurnChoices, SessionCopies):
 
         self.session_id = new_session_id()
         self.info = None
+        self._forget_grants()
         self.last_answer = ""
         own = self.role.instructions if self.role is not None else None
         chosen = instructions or self.setup.instructions or own or self.settings.system
@@ -115,6 +120,7 @@ class Conversation(TurnChoices, SessionCopies):
         info = await resolve(self.store, ref)
         role = stored_role(info.role, lambda line: self._emit(Notice(line, "warning")))
         await self.open(info)
+        self._forget_grants()  # `a` allowed a tool for the rest of the session it was given in
         await self.use_role(role, keep_instructions=True)
         return info
 

@@ -53,7 +53,8 @@ def parse_approve_names(names: Iterable[str]) -> frozenset[str]:
 
 
 class ApprovalPolicy:
-    """The rules of one process. `grant()` (the REPL's `a`) adds to them for the rest of the process."""
+    """The rules of one process. `grant()` (the REPL's `a`) adds to them for the rest of the session: until
+    `forget_grants()`, when the REPL moves to another conversation."""
 
     def __init__(self, rules: Mapping[str, ApprovalRule], approve: Iterable[str] = ()) -> None:
         self._rules = dict(rules)
@@ -67,6 +68,10 @@ class ApprovalPolicy:
     def grant(self, server: str, tool: str) -> None:
         """Allow this tool of this server without asking again, for the rest of the process."""
         self._granted.add((server, tool))
+
+    def forget_grants(self) -> None:
+        """Another conversation starts (/new, /resume): what you allowed for the last one no longer holds."""
+        self._granted.clear()
 
     def verdict(self, server: str, tool: str, read_only: bool | None = None) -> Verdict:
         """What happens to a call of `tool` on `server`; `read_only`: the tool's `readOnlyHint`, if it has one."""

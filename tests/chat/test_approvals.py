@@ -122,6 +122,31 @@ def test_repl_a_allows_the_tool_for_the_rest_of_the_session(
     assert staged(repo) == ["a.txt", "b.txt"]
 
 
+def test_repl_a_does_not_outlive_its_session(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
+    # `a` allows a tool "for the rest of the session": /new (or /resume) is another one, which asks again.
+    repo = with_git(kaiwa, tmp_path)
+    upstream.script(add(repo, "a.txt", "call_s1"), Reply(text="one"), add(repo, "b.txt", "call_s2"), Reply(text="two"))
+    term = term_for()
+    term.ready()
+    term.enter("stage a.txt")
+    term.wait_for(QUESTION)
+    term.mark()
+    term.send("a")
+    term.wait_for(AFTER_TURN)
+    assert staged(repo) == ["a.txt"]
+    term.enter("/new")
+    term.mark()
+    term.enter("and b.txt")
+    term.wait_for(QUESTION)
+    assert staged(repo) == ["a.txt"]
+    term.mark()
+    term.send("n")
+    term.wait_for(AFTER_TURN)
+    assert staged(repo) == ["a.txt"]
+
+
 def test_tools_says_what_each_tool_does_when_called(kaiwa: Kaiwa, tmp_path: Path, term_for: Any) -> None:
     with_git(kaiwa, tmp_path, deny=["git_add"], allow=["git_status"])
     term = term_for("--approve", "git_diff")
