@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import sys
+import unicodedata
 from typing import Any
 
 from ..core.events import NO_TERMINAL, Answer, ApprovalDecided, ApprovalRequested
@@ -23,6 +24,13 @@ KEYS: dict[str, Answer] = {"y": "allow", "a": "allow_tool", "n": "decline"}
 CHOICES = " [y/a/n] "
 
 
+def _shown(text: str) -> str:
+    """`text` without control characters, and with its invisible format characters (Unicode's Cf: bidi
+    overrides and isolates, zero-width spaces) spelt out: a line you approve from must read as it is, and U+202E
+    in an argument's name would show the rest of the line reversed."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in clean(text))
+
+
 def question(request: ApprovalRequested, width: int | None = None) -> str:
     """The question, in one line cut to the screen's width; arguments shown harmlessly."""
     from ..tools.display import describe_call
@@ -30,13 +38,13 @@ def question(request: ApprovalRequested, width: int | None = None) -> str:
     width = width or shutil.get_terminal_size((100, 24)).columns
     note = " (it says it is read-only)" if request.read_only else ""
     room = max(24, width - len("allow ?") - len(note) - len(CHOICES) - 1)
-    return clean(f"allow {describe_call(request.name, request.arguments, limit=room)}?{note}{CHOICES}")
+    return _shown(f"allow {describe_call(request.name, request.arguments, limit=room)}?{note}{CHOICES}")
 
 
 def waiting(request: ApprovalRequested) -> str:
     """The toolbar while the question waits."""
     keys = "y allow · a allow for this session · n decline · Ctrl-C stop"
-    return f" waiting for your answer: {clean(request.name)} · {keys}"
+    return f" waiting for your answer: {_shown(request.name)} · {keys}"
 
 
 async def ask_key(message: str, toolbar: Any = None) -> Answer | None:
