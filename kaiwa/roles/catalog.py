@@ -21,6 +21,7 @@ from .front_matter import Problem, RoleSettings, parse
 
 Origin = Literal["project", "user", "built-in"]
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_BYTES = 256 * 1024  # a role is instructions, read whole and sent with every turn
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def role_files() -> dict[str, RoleFile]:
 def read_role(found: RoleFile) -> Role:
     """The role in `found`'s file, or UsageError naming the file and the line."""
     where = f"role file {found.shown_path}"
+    _check_file(found, where)
     try:
         text = found.path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
@@ -102,6 +104,25 @@ def read_role(found: RoleFile) -> Role:
     except Problem as problem:
         raise UsageError(f"{where}, line {problem.line}: {problem.message}", problem.hint) from None
     return Role(found.name, found.origin, found.shown_path, settings, instructions, found.shadows)
+
+
+def _check_file(found: RoleFile, where: str) -> None:
+    """A project's role is read from its own folder only: a repository's link (`review.md → ~/.aws/credentials`)
+    would show that file in `roles show` and send it to the model as instructions. And no role is huge."""
+    path = found.path
+    if not isinstance(path, Path):
+        return  # kaiwa's own
+    try:
+        if found.origin == "project" and not path.resolve().is_relative_to(path.parent.resolve()):
+            raise UsageError(
+                f"{where} links to a file outside .kaiwa/roles/; a project's roles are read only from there",
+                "copy the file into .kaiwa/roles/ instead of linking to it",
+            )
+        size = path.stat().st_size
+    except OSError:
+        return  # read_role says what is wrong with it
+    if size > MAX_BYTES:
+        raise UsageError(f"{where} is {size:,} bytes; a role holds at most {MAX_BYTES:,}", "shorten its instructions")
 
 
 def unknown_role(name: str, known: list[str]) -> UsageError:

@@ -128,6 +128,26 @@ def test_front_matter_nested_thousands_deep_is_one_line(place: Place) -> None:
     assert assert_one_line(place("roles"), 2) == line
 
 
+def test_a_project_role_linking_outside_its_folder_is_one_line_and_never_read(place: Place) -> None:
+    secret = place.cwd.parent / "credentials"
+    secret.write_text("aws_secret_access_key = do-not-show-4f1c\n")
+    (project_roles(place.cwd) / "commit.md").symlink_to(secret)  # a cloned repository's role
+    (project_roles(place.cwd) / "same.md").symlink_to("review.md")  # inside the folder: fine
+    run = place("roles", "show", "commit")
+    line = assert_one_line(run)
+    assert line.startswith("error: role file .kaiwa/roles/commit.md links to a file outside .kaiwa/roles/"), line
+    assert "do-not-show" not in run.out + run.err
+    listing = place("roles")
+    assert "do-not-show" not in listing.out + listing.err and "outside .kaiwa/roles/" in listing.err
+    assert place("roles", "show", "same").out.count("The project's review.") == 1
+
+
+def test_a_huge_role_is_one_line(place: Place) -> None:
+    write_role(project_roles(place.cwd), "huge", "x" * 300_000 + "\n", "model: fake-a\n")
+    line = assert_one_line(place("roles", "show", "huge"))
+    assert line.startswith("error: role file .kaiwa/roles/huge.md is 300,") and "at most 262,144" in line, line
+
+
 def test_a_role_file_cannot_drive_the_terminal(place: Place) -> None:
     write_role(project_roles(place.cwd), "evil", "\x1b]0;pwned\x07Hello\x1b[2J\n")
     run = place("roles", "show", "evil")
