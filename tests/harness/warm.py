@@ -77,13 +77,7 @@ def stop_all(folder: Path, grace: float = 10) -> None:
     for sock in folder.rglob("warm-*.sock"):
         key = sock.name.removeprefix("warm-").removesuffix(".sock")
         query(Files(str(sock.parent), key), "stop")
-    deadline = time.monotonic() + grace
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    _wait_or_kill(pids, grace)
 
 
 def stop_strays(roots: list[Path], grace: float = 10) -> list[int]:
@@ -101,14 +95,19 @@ def stop_strays(roots: list[Path], grace: float = 10) -> list[int]:
     for pid in found:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)  # it retires: its calls finish, then it exits
+    _wait_or_kill(found, grace)
+    return found
+
+
+def _wait_or_kill(pids: list[int], grace: float) -> None:
+    """Wait up to `grace` seconds in all for `pids` to exit; SIGKILL what is left."""
     deadline = time.monotonic() + grace
-    for pid in found:
+    for pid in pids:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if _alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    return found
 
 
 def _alive(pid: int) -> bool:
