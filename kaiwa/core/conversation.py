@@ -138,6 +138,19 @@ class Conversation(TurnChoices, SessionCopies):
         self.new(self.options.instructions)
         return gone
 
+    async def set_origin(self, origin: str) -> None:
+        """Say where a stored session came from (an editor's: the folder it was opened in)."""
+        if self.info is not None and self.info.origin != origin:
+            await self.store.set_origin(self.session_id, origin)
+            self.info = dataclasses.replace(self.info, origin=origin)
+
+    async def context_window(self) -> int | None:
+        """The model's window in tokens, as the proxy states it (None when it does not say)."""
+        from ..gateway.proxy_info import context_windows
+
+        windows = await asyncio.to_thread(context_windows, self.endpoint.base_url, self.endpoint.api_key)
+        return (windows or {}).get(self.model)
+
     async def items(self) -> list[Item]:
         return await self.store.items(self.session_id) if self.info is not None else []
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import KaiwaError
 from ..settings import Settings
+from ..store.base import SessionInfo
 from .conversation import Conversation, Setup
 from .events import Emit, Notice, SessionOpened
 from .options import EngineConfig
@@ -32,6 +33,9 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
         chosen = setup.mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
         mcp_specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
         mcp_path = str(chosen or default_mcp_config_path())
+        # Servers the face was handed (an editor's session/new) join the config's; one of the same name wins.
+        given = {spec.name for spec in setup.mcp_servers}
+        mcp_specs = [spec for spec in mcp_specs if spec.name not in given] + list(setup.mcp_servers)
     store = open_store(settings, lambda line: emit(Notice(line, "warning")))
     conversation: Conversation | None = None
     try:
@@ -70,3 +74,15 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
                 await conversation.close()
         finally:
             await store.close()
+
+
+async def stored_sessions(settings: Settings, emit: Emit, limit: int | None = None) -> list[SessionInfo]:
+    """The stored sessions, most recently used first, without opening a conversation (no gateway)."""
+    from ..store import open_store
+
+    store = open_store(settings, lambda line: emit(Notice(line, "warning")))
+    try:
+        await store.open()
+        return await store.list_sessions(limit)
+    finally:
+        await store.close()

@@ -55,6 +55,20 @@ def _price(info: dict[str, Any], key: str, default: float) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
+def context_windows(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, int] | None:
+    """Every alias's input window in tokens (`max_input_tokens`), or None when the proxy cannot be asked."""
+    body = _get(base_url, api_key, "/model/info", timeout)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return None
+    windows: dict[str, int] = {}
+    for entry in body["data"]:
+        info = entry.get("model_info") if isinstance(entry, dict) else None
+        size = info.get("max_input_tokens") if isinstance(info, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            windows.setdefault(str(entry.get("model_name")), size)
+    return windows
+
+
 def model_prices(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Prices] | None:
     """Every alias's prices, or None when the proxy cannot be asked. An alias without an input price is left
     out (an unpriced model: nothing to say in dollars)."""
