@@ -36,9 +36,13 @@ def sessions(db: Path) -> list[tuple[str, str | None, str]]:
 
 def sent(upstream: OpenAIChatStandIn, request: int = -1) -> list[tuple[str, str]]:
     """(role, text) of each message that reached the model in a request."""
-    messages = upstream.model_requests()[request].body["messages"]
-    return [(m["role"], m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content")))
-            for m in messages]  # fmt: skip
+
+    def text(content: Any) -> str:
+        if isinstance(content, list):
+            return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return str(content)
+
+    return [(m["role"], text(m.get("content"))) for m in upstream.model_requests()[request].body["messages"]]
 
 
 async def say(agent: Agent, session_id: str, text: str) -> s.PromptResponse:

@@ -46,11 +46,12 @@ def answered[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable
 
 
 def _stop_reason(failed: TurnFailed) -> str | None:
-    """A failed turn that is an answer of its own (ACP has a stop reason for it); None: a JSON-RPC error."""
+    """A failed turn that ACP names with a stop reason (the answer was cut at --max-output-tokens, or withheld by
+    the cloud's content filter); None: a JSON-RPC error carrying the one line."""
     cause = str(failed.cause or "")
-    if "max_output_tokens" in cause:
+    if "incomplete" in cause and "max_output_tokens" in cause:
         return "max_tokens"
-    if failed.kind == "refused" or "content_filter" in cause:
+    if "content_filter" in cause:
         return "refusal"
     return None
 
