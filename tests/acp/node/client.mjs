@@ -22,9 +22,15 @@ const input = new ReadableStream({
         stdout.push(pending.slice(0, cut));
         pending = pending.slice(cut + 1);
       }
-      controller.enqueue(new Uint8Array(chunk));
+      try {
+        controller.enqueue(new Uint8Array(chunk));
+      } catch {} // the client has let go of the stream: the lines are still kept
     });
-    agent.stdout.on("end", () => controller.close());
+    agent.stdout.on("end", () => {
+      try {
+        controller.close();
+      } catch {}
+    });
   },
 });
 
