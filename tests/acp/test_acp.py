@@ -216,3 +216,32 @@ def test_malformed_requests_get_json_rpc_errors_and_the_agent_keeps_serving(kaiw
             assert (await initialized(agent)).protocol_version == 1  # still serving
 
     asyncio.run(go())
+
+
+def test_choices_apply_from_the_next_turn_and_usage_is_reported(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, bedrock: Any
+) -> None:
+    upstream.script(Reply(text="from fake-a"))
+    bedrock.script(Reply(text="from bedrock", input_tokens=1200, output_tokens=30))
+
+    async def go() -> tuple[str, list[Any]]:
+        async with spawn(kaiwa) as agent:
+            sid = await new(agent, kaiwa.home)
+            assert (await say(agent, sid, "first")).stop_reason == "end_turn"
+            changed = await agent.conn.set_config_option(config_id="model", session_id=sid,
+                                                         value="bedrock-claude-3-5-sonnet")  # fmt: skip
+            assert changed is not None
+            assert {o.id: o.current_value for o in changed.config_options}["model"] == "bedrock-claude-3-5-sonnet"
+            with pytest.raises(acp.RequestError) as bad:
+                await agent.conn.set_config_option(config_id="model", session_id=sid, value="no-such-alias")
+            assert "no model 'no-such-alias'" in str(bad.value)
+            assert (await say(agent, sid, "second")).stop_reason == "end_turn"
+            return agent.client.text(sid), list(agent.client.updates[sid])
+
+    answers, updates = asyncio.run(go())
+    assert answers == "from fake-afrom bedrock"  # the model changed for the second turn only
+    assert len(upstream.model_requests()) == 1 and len(bedrock.model_requests()) == 1
+    usage = [u for u in updates if u.session_update == "usage_update"]
+    assert usage, "no usage_update after a turn on a model whose window the proxy states"
+    assert usage[-1].used == 1230 and usage[-1].size >= 100_000
+    assert usage[-1].cost is not None and usage[-1].cost.currency == "USD" and usage[-1].cost.amount > 0
