@@ -119,7 +119,8 @@ def test_usage_adds_up_the_stored_costs(kaiwa: Kaiwa, upstream: OpenAIChatStandI
     assert report["today"]["cost"] == pytest.approx(FIRST_COST + 1_000 * FAKE_INPUT_PRICE + 100 * FAKE_OUTPUT_PRICE)
     assert [(m["model"], m["turns"]) for m in report["by_model"]] == [("fake-a", 1), ("fake-b", 1)]
     assert report["by_model"][0]["cost"] == pytest.approx(costs["fake-a"])
-    assert report["caps"]["day"]["limit"] == 1 and report["caps"]["day"]["left"] == pytest.approx(1 - sum(costs.values()))
+    day = report["caps"]["day"]
+    assert day["limit"] == 1 and day["left"] == pytest.approx(1 - sum(costs.values()))
     assert report["caps"]["session"] is None
     text = kaiwa("usage", KAIWA_MAX_COST_DAY="1")
     assert text.code == 0 and "today" in text.out and "KAIWA_MAX_COST_DAY" in text.out and "fake-b" in text.out
