@@ -92,6 +92,11 @@ class Refusal:
     turn: float
     source: str
 
+    @property
+    def setting(self) -> str | None:
+        """The setting to raise (None: a role's cap, raised in its file)."""
+        return self.source if self.source in SETTING.values() else None
+
     def message(self) -> str:
         what = {"session": "this session", "day": "today", "month": "this month"}[self.period]
         return (

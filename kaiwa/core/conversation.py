@@ -185,11 +185,13 @@ class Conversation(TurnChoices, SessionCopies):
             emit(failed)
             return failed
         caps = self.caps()
-        check = await self.spending.check(
-            caps, self.model, self.info, user_input, self.options.instructions or ""
-        )
+        check = await self.spending.check(caps, self.model, self.info, user_input, self.options.instructions or "")
         if check.refusal is not None:
-            failed = TurnFailed("budget", check.refusal.message(), check.refusal.hint())
+            refusal = check.refusal
+            failed = TurnFailed(
+                "budget", refusal.message(), refusal.hint(), model=self.model, setting=refusal.setting,
+                session_id=self.session_id if self.info is not None else None,
+            )  # fmt: skip
             emit(failed)
             return failed
         try:
