@@ -51,6 +51,12 @@ def warm_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         print(f"\nwarm processes outside the run's runtime folder, stopped: {strays}")
 
 
+@pytest.fixture(autouse=True)
+def private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kaiwa's data folder (the default store) is the test's own, never the user's ~/.local/share/kaiwa."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
 @pytest.fixture(scope="session")
 def bedrock_cloud() -> Iterator[BedrockStandIn]:
     stand_in = BedrockStandIn(access_key=ACCESS_KEY, secret_key=SECRET_KEY, region="us-east-1").start()

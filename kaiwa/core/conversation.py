@@ -19,10 +19,12 @@ from ..errors import KaiwaError
 from ..settings import Settings
 from ..store.base import Item, SessionInfo, Store, TurnRecord
 from . import copies
+from .budget import SETTING, Caps
 from .choices import Choices
 from .events import Emit, Notice, TurnCompleted, TurnFailed
 from .history import last_user_index
 from .options import EngineConfig, Setup, TurnOptions
+from .spending import Spending
 from .views import AsText, Compacted, SessionUsage, Tools
 
 __all__ = ["Conversation"]
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from .engine import ChatEngine
     from .events import Approver
     from .schema import AnswerSchema
+    from .usage_report import UsageReport
 
 
 class Conversation:
@@ -57,6 +60,7 @@ class Conversation:
         self._approver = approver
         self._schema = schema
         self._engine: ChatEngine | None = None
+        self._spending = Spending(store, endpoint.base_url, endpoint.api_key)
         self.session_id = ""
         self.info: SessionInfo | None = None  # None until the session's first turn is stored
         self.last_answer = ""
@@ -164,6 +168,25 @@ class Conversation:
 
         prices = await asyncio.to_thread(model_prices, self._endpoint.base_url, self._endpoint.api_key)
         return SessionUsage(turns, prices)
+
+    async def usage_report(self) -> UsageReport:
+        """Spend today and this month, by model, against the caps, with this session's own figures."""
+        from .usage_report import usage_report
+
+        info = self.info
+        session = ((info.cost or 0.0), info.turns) if info is not None else (0.0, 0)
+        endpoint = self._endpoint
+        return await usage_report(self._store, self._caps(), endpoint.base_url, endpoint.api_key, session)
+
+    def _caps(self) -> Caps:
+        """The spending caps this turn runs under: the settings', and a role's own session cap (the smaller
+        one wins: a role can tighten a cap, never loosen it)."""
+        settings, role = self._settings, self.role
+        session, source = settings.max_cost_session, SETTING["session"]
+        own = role.settings.max_cost_session if role is not None else None
+        if own is not None and (session is None or own < session):
+            session, source = own, f"the role {role.name!r}'s max_cost_session" if role else source
+        return Caps(session, settings.max_cost_day, settings.max_cost_month, source)
 
     async def aliases(self) -> list[str]:
         """The proxy's model aliases ([] when it will not say)."""
@@ -300,6 +323,16 @@ class Conversation:
             )
             emit(failed)
             return failed
+        caps = self._caps()
+        check = await self._spending.check(caps, self.model, self.info, user_input, self.options.instructions or "")
+        if check.refusal is not None:
+            refusal = check.refusal
+            failed = TurnFailed(
+                "budget", refusal.message(), refusal.hint(), model=self.model, setting=refusal.setting,
+                session_id=self.session_id if self.info is not None else None,
+            )  # fmt: skip
+            emit(failed)
+            return failed
         try:
             engine = await self._started()
             done = await engine.run_turn(
@@ -318,6 +351,7 @@ class Conversation:
         else:
             self._count(done.record)
         await self.save_role()  # a role or --system given on a resumed session (the turn stored a role it names)
+        await self._spending.after(caps, self.info, done.record, emit)
         if self._schema is not None:
             try:
                 done = dataclasses.replace(done, output=self._schema.check(done.answer, self.session_id))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..store.base import Item, SessionInfo, TurnRecord
     from .events import Approver, Emit, TurnCompleted, TurnFailed
     from .options import Setup, TurnOptions
+    from .usage_report import UsageReport
     from .views import AsText, Compacted, SessionUsage, Tools
 
 
@@ -57,6 +58,9 @@ class Conversation(Protocol):
 
     async def usage(self) -> SessionUsage:
         """The session's turns, with the proxy's prices when the prompt cache was used."""
+
+    async def usage_report(self) -> UsageReport:
+        """Spend today and this month, by model, against the spending caps, with this session's figures."""
 
     async def aliases(self) -> list[str]:
         """The proxy's model aliases ([] when it will not say)."""

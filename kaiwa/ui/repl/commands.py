@@ -160,13 +160,18 @@ async def _attach(repl: Repl, arg: str) -> None:
             repl.say(a.notice, "yellow")
 
 
-@command("usage", "/usage", "this session's turns, tokens and cost")
+@command("usage", "/usage", "this session's turns, tokens and cost; today's and this month's spend and caps")
 async def _usage(repl: Repl, arg: str) -> None:
+    from ..usage import usage_lines
+
     fields = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens")
     usage = await repl.conversation.usage()
     turns = list(usage.turns)
+    report = await repl.conversation.usage_report()
     if not turns:
-        repl.say("no turns yet")
+        repl.say("no turns yet in this session")
+        for line in usage_lines(report):
+            repl.say(f"  {line}")
         return
     for n, t in enumerate(turns, 1):
         line = record_usage_line(t)
@@ -177,6 +182,8 @@ async def _usage(repl: Repl, arg: str) -> None:
     repl.say(f"  {plural(len(turns), 'turn')} · {counts}{total}", "bold")  # "in" as in each turn's line
     if any(t.cached_tokens or t.cache_write_tokens for t in turns):
         repl.say(f"  of the input: {cache_totals(turns, usage.prices)}")
+    for line in usage_lines(report):
+        repl.say(f"  {line}")
 
 
 @command("copy", "/copy", "the last answer to the clipboard (through the terminal, OSC 52)")
