@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import acp
 from acp import schema as s
 
-from ...core.events import TurnFailed
-from ...errors import KaiwaError, one_line
+from ...core.events import Answer, ApprovalRequested, TurnFailed
+from ...errors import FLAGS, KaiwaError, one_line, spelled
 from . import choices
 from .content import replay, turn_input
 from .session import ORIGIN, AcpSession, Outbox, on_notice, say
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ...settings import Settings
 
 USAGE_KINDS = ("usage", "unknown_model")
+# A hint's `$model` / `$reasoning` in the editor's words: its session options (the rest as the command line's).
+NAMES = {**FLAGS, "model": "the session's Model option", "reasoning": "the session's Reasoning option"}
 
 
 def answered[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -40,7 +42,7 @@ def answered[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable
             return await method(*args, **kwargs)
         except KaiwaError as exc:
             code = -32602 if exc.kind in USAGE_KINDS else -32603
-            raise acp.RequestError(code, one_line(exc.message, exc.hint), {"kind": exc.kind}) from None
+            raise acp.RequestError(code, one_line(exc.message, spelled(exc.hint, NAMES)), {"kind": exc.kind}) from None
 
     return run
 
@@ -109,7 +111,7 @@ class KaiwaAgent:
     @answered
     async def list_sessions(self, cwd: str | None = None, cursor: str | None = None,
                             **kwargs: Any) -> s.ListSessionsResponse:  # fmt: skip
-        from ...core.opening import stored_sessions
+        from ...core.protocol import stored_sessions
 
         listed = []
         for info in await stored_sessions(self.settings, on_notice):
@@ -125,19 +127,24 @@ class KaiwaAgent:
         return s.ListSessionsResponse(sessions=listed)
 
     async def _open(self, cwd: str, session_id: str | None, servers: list[Any]) -> AcpSession:
-        from ...core.opening import open_conversation
+        from ...core.protocol import open_conversation
         from .servers import specs_for
 
         setup = dataclasses.replace(self.setup, session_ref=session_id, mcp_servers=tuple(specs_for(servers)))
+        opened: list[AcpSession] = []  # the session the conversation's questions go to, once it exists
+
+        async def approve(request: ApprovalRequested) -> Answer:
+            return await opened[0].approve(request)
+
         stack = AsyncExitStack()
         try:
-            conversation = await stack.enter_async_context(open_conversation(self.settings, setup, on_notice))
+            conversation = await stack.enter_async_context(open_conversation(self.settings, setup, on_notice, approve))
         except BaseException:
             await stack.aclose()
             raise
         assert self.outbox is not None and self.client is not None
         session = AcpSession(conversation, stack, cwd, self.outbox, self.client.request_permission)
-        conversation.approver = session.approve
+        opened.append(session)
         self.sessions[session.session_id] = session
         return session
 
@@ -190,7 +197,7 @@ class KaiwaAgent:
             from acp.helpers import update_agent_message_text
 
             assert self.outbox is not None
-            self.outbox.put(session_id, update_agent_message_text(result.line()))
+            self.outbox.put(session_id, update_agent_message_text(result.line(NAMES)))
             await self.outbox.flushed()
             return s.PromptResponse(stop_reason=reason)  # type: ignore[arg-type]
         if new:

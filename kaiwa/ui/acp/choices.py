@@ -12,7 +12,7 @@ from ...errors import UsageError
 from ...settings import REASONING_EFFORTS
 
 if TYPE_CHECKING:
-    from ...core.conversation import Conversation
+    from ...core.protocol import Conversation
 
 ConfigOption = s.SessionConfigOptionSelect | s.SessionConfigOptionBoolean
 NO_ROLE = "none"

@@ -20,7 +20,7 @@ from ...errors import KaiwaError
 from .content import Update, permission_call, update_for
 
 if TYPE_CHECKING:
-    from ...core.conversation import Conversation
+    from ...core.protocol import Conversation
 
 ORIGIN = "acp in "  # a stored session's origin: "acp in /the/folder" (its cwd)
 
