@@ -37,6 +37,7 @@ SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's s
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
+DEFAULT_AUTO_COMPACT = 80
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Settings:
     max_cost_day: float | None = None  # KAIWA_MAX_COST_DAY: dollars per local calendar day
     max_cost_month: float | None = None  # KAIWA_MAX_COST_MONTH: dollars per local calendar month
     db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
+    context_window: int | None = None  # KAIWA_CONTEXT_WINDOW: tokens, over what the proxy says (core/context.py)
+    auto_compact: int | None = DEFAULT_AUTO_COMPACT  # KAIWA_AUTO_COMPACT: percent of the window; None: `off`
 
 
 def user_config_dir() -> Path:
@@ -136,7 +139,23 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         max_cost_session=_optional(env, "KAIWA_MAX_COST_SESSION", values.COST),
         max_cost_day=_optional(env, "KAIWA_MAX_COST_DAY", values.COST),
         max_cost_month=_optional(env, "KAIWA_MAX_COST_MONTH", values.COST),
+        context_window=_whole(env, "KAIWA_CONTEXT_WINDOW", values.CONTEXT_WINDOW),
+        auto_compact=_auto_compact(env),
     )
+
+
+def _whole(env: dict[str, str], name: str, check: values.Number) -> int | None:
+    value = _optional(env, name, check)
+    return int(value) if value is not None else None
+
+
+def _auto_compact(env: dict[str, str]) -> int | None:
+    """KAIWA_AUTO_COMPACT: a percent of the window (1-100), `off` (or any switch's off word) for never."""
+    raw = _text(env, "KAIWA_AUTO_COMPACT")
+    if raw and _SWITCH.get(raw.lower()) is False:
+        return None
+    value = _whole(env, "KAIWA_AUTO_COMPACT", values.AUTO_COMPACT)
+    return DEFAULT_AUTO_COMPACT if value is None else value
 
 
 def _switch(env: dict[str, str], name: str, default: bool) -> bool:

@@ -116,6 +116,8 @@ MAX_RETRIES = Number(0, 20, "1", integer=True)
 IDLE_MINUTES = Number(0, 10_080, "30", low_open=True, unit=" of minutes")
 PORT = Number(1, 65_535, "4100", integer=True)
 COST = Number(0, 1_000_000, "5", unit=" of dollars", cap=True)  # a spending cap (KAIWA_MAX_COST_*)
+CONTEXT_WINDOW = Number(1, 2**31 - 1, "128000", integer=True, cap=True)  # KAIWA_CONTEXT_WINDOW, tokens
+AUTO_COMPACT = Number(1, 100, "80", integer=True, unit=" percent")  # KAIWA_AUTO_COMPACT
 
 
 def choice(raw: str, choices: tuple[str, ...], source: str) -> str:

@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 CHAT = REPO / "chat.py"
 # Test-only aliases in front of the OpenAI-compatible stand-in (the shipped aliases stay as shipped).
 FAKE_MODELS = ("fake-a", "fake-b")
+SMALL_MODEL = "fake-small"  # an alias with a small window the stand-in enforces (the context meter, compaction)
+SMALL_WINDOW = 3000  # tokens
 FAKE_INPUT_PRICE = 2e-6  # USD per token on fake-a/fake-b
 FAKE_OUTPUT_PRICE = 8e-6
 FOUNDRY_KEY = "foundry-standin-key-0123456789"  # fake; the Anthropic stand-in accepts only this key
@@ -80,7 +82,7 @@ def vertex_cloud() -> Iterator[VertexStandIn]:
 
 @pytest.fixture(scope="session")
 def openai_upstream() -> Iterator[OpenAIChatStandIn]:
-    stand_in = OpenAIChatStandIn().start()
+    stand_in = OpenAIChatStandIn(windows={f"{SMALL_MODEL}-upstream": SMALL_WINDOW}).start()
     yield stand_in
     stand_in.stop()
 
@@ -122,6 +124,23 @@ def proxy(
         }
         for alias in FAKE_MODELS
     ]
+    extra.append(
+        {
+            "model_name": SMALL_MODEL,
+            "litellm_params": {
+                "model": f"openai/{SMALL_MODEL}-upstream",
+                "api_base": f"{openai_upstream.url}/v1",
+                "api_key": "sk-upstream-fake",
+                "use_chat_completions_api": True,
+            },
+            "model_info": {
+                "max_input_tokens": SMALL_WINDOW,
+                "max_output_tokens": 500,
+                "input_cost_per_token": FAKE_INPUT_PRICE,
+                "output_cost_per_token": FAKE_OUTPUT_PRICE,
+            },
+        }  # fmt: skip
+    )
     extra.append(
         {
             "model_name": "fake-native",

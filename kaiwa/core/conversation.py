@@ -21,16 +21,18 @@ from ..store.base import Item, SessionInfo, Store, TurnRecord
 from . import copies
 from .budget import SETTING, Caps
 from .choices import Choices
+from .context import Meter
 from .events import Emit, Notice, TurnCompleted, TurnFailed
 from .history import last_user_index
 from .options import EngineConfig, Setup, TurnOptions
 from .spending import Spending
-from .views import AsText, Compacted, SessionUsage, Tools
+from .views import AsText, Compacted, ContextParts, ContextUse, SessionUsage, Tools
 
 __all__ = ["Conversation"]
 
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
+    from ..gateway.proxy_info import Limits
     from ..roles import Role
     from .engine import ChatEngine
     from .events import Approver
@@ -61,6 +63,8 @@ class Conversation:
         self._schema = schema
         self._engine: ChatEngine | None = None
         self._spending = Spending(store, endpoint.base_url, endpoint.api_key)
+        self._meter = Meter(self._limits, settings.context_window)
+        self._metered = ""  # the session the meter's count is for ("" : read it from the store first)
         self.session_id = ""
         self.info: SessionInfo | None = None  # None until the session's first turn is stored
         self.last_answer = ""
@@ -265,12 +269,38 @@ class Conversation:
             await self._store.set_origin(self.session_id, origin)
             self.info = dataclasses.replace(self.info, origin=origin)
 
-    async def context_window(self) -> int | None:
-        """The model's window in tokens, as the proxy states it (None when it does not say)."""
-        from ..gateway.proxy_info import context_windows
+    async def context(self, new_message: str | list[Item] | None = None) -> ContextUse | None:
+        """Where the context stands (the provider's last count against the model's window), with a local
+        estimate of `new_message` added; None when the model's window is unknown."""
+        from .estimate import input_tokens
 
-        windows = await asyncio.to_thread(context_windows, self._endpoint.base_url, self._endpoint.api_key)
-        return (windows or {}).get(self.model)
+        if self._metered != self.session_id:
+            turns = await self.turns()
+            self._meter.resumed(turns[-1] if turns else None)
+            self._metered = self.session_id
+        added = input_tokens(new_message) if new_message else 0
+        return await asyncio.to_thread(self._meter.use, self.model, self.options.max_output_tokens, added)
+
+    async def context_parts(self) -> ContextParts | None:
+        """`/context`: the meter and what fills it (None: the model's window is unknown)."""
+        from .context import breakdown
+
+        use = await self.context()
+        if use is None:
+            return None
+        return breakdown(use, self.instructions, await self.tools(), await self.items())
+
+    def _limits(self) -> dict[str, Limits] | None:
+        from ..gateway.proxy_info import model_limits
+
+        return model_limits(self._endpoint.base_url, self._endpoint.api_key)
+
+    def _unknown_window(self, emit: Emit) -> None:
+        """Said once per model: no meter and no automatic compaction without a window."""
+        if self.model not in self._meter.said_unknown:
+            self._meter.said_unknown.add(self.model)
+            emit(Notice(f"the proxy states no context window for {self.model}: no context meter and no automatic "
+                        "compaction (set KAIWA_CONTEXT_WINDOW to give one)"))  # fmt: skip
 
     async def fork(self) -> SessionInfo:
         """Continue in a copy of the whole session; the original is untouched."""
@@ -359,6 +389,11 @@ class Conversation:
             emit(failed)
             return failed
         self.last_answer = done.answer
+        self._meter.counted(engine.last_call)
+        self._metered = self.session_id
+        if (context := await self.context()) is None and self.info is not None:
+            self._unknown_window(emit)  # a one-shot's first turn says nothing: there is nothing to compact yet
+        done = dataclasses.replace(done, context=context)
         if replace_from is not None or self.info is None:
             self.info = await self._store.get_session(self.session_id)
         else:
@@ -413,6 +448,7 @@ class Conversation:
             raise KaiwaError("nothing to undo", "the session has no exchange yet")
         turns = await self._store.turns(self.session_id)
         await self._store.truncate(self.session_id, index, max(0, len(turns) - 1))
+        self._metered = ""  # the meter reads the now-last turn again
         self.info = await self._store.get_session(self.session_id)
         self.last_answer = last_answer(items[:index])
         return items[index]

@@ -100,6 +100,7 @@ class ChatEngine:
 
     def __init__(self, config: EngineConfig, emit: Emit) -> None:
         self.config = config
+        self.last_call: tuple[int, int] | None = None  # the last model call's (input, answer): core/context.py
         self._emit = emit
         self._stack = AsyncExitStack()
         self.mcp_servers: list[Any] = []
@@ -195,6 +196,7 @@ class ChatEngine:
 
         from .agent import build_agent, model_settings, reported_cache_writes, reported_cost, run_config
         from .approvals import settle
+        from .context import last_call_tokens
         from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
         from .turn_buffer import TurnBuffer
 
@@ -242,6 +244,7 @@ class ChatEngine:
                     # turn's items stay in `buffer` meanwhile; nothing is stored until the commit below.
                     run_input = await settle(result, self.policy, self.mcp_servers, approver, emit)
             usage = result.context_wrapper.usage
+            self.last_call = last_call_tokens(result.raw_responses)
             record = usage_record(
                 options.model,
                 usage,

@@ -30,6 +30,7 @@ from ..errors import FLAGS, FailureKind, one_line, spelled
 
 if TYPE_CHECKING:
     from ..store.base import TurnRecord
+    from .views import ContextUse
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class TurnCompleted:
     record: TurnRecord
     answer: str
     output: Any = None
+    context: ContextUse | None = None  # the context meter after the turn (None: the model's window is unknown)
     type: Literal["done"] = "done"
 
 

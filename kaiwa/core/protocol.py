@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .events import Approver, Emit, TurnCompleted, TurnFailed
     from .options import Setup, TurnOptions
     from .usage_report import UsageReport
-    from .views import AsText, Compacted, SessionUsage, Tools
+    from .views import AsText, Compacted, ContextParts, ContextUse, SessionUsage, Tools
 
 
 class Conversation(Protocol):
@@ -109,8 +109,12 @@ class Conversation(Protocol):
     async def set_origin(self, origin: str) -> None:
         """Say where a stored session came from (an editor's: `acp in` the folder it was opened in)."""
 
-    async def context_window(self) -> int | None:
-        """The model's window in tokens, as the proxy states it (None when it does not say)."""
+    async def context_parts(self) -> ContextParts | None:
+        """`/context`: the meter and what fills it."""
+
+    async def context(self, new_message: str | list[Item] | None = None) -> ContextUse | None:
+        """The context meter: the provider's last count against the model's window (None: the window is
+        unknown), with a local estimate of `new_message` added (`core/context.py`)."""
 
 
 def open_conversation(

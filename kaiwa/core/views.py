@@ -63,3 +63,33 @@ class SessionUsage:
 
     turns: tuple[TurnRecord, ...]
     prices: dict[str, Prices] | None = None
+
+
+@dataclass(frozen=True)
+class ContextUse:
+    """What the context holds against the window. `used`: the provider's count after the last call; `estimated`:
+    a local estimate of what is not sent yet (the new message), 0 when nothing is added; `reserve`: tokens kept
+    for the answer; `last_answer`: the last call's answer (part of `used`)."""
+
+    used: int
+    window: int
+    reserve: int = 0
+    estimated: int = 0
+    last_answer: int = 0
+
+    @property
+    def projected(self) -> int:
+        return self.used + self.estimated + self.reserve
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.used + self.estimated) / self.window) if self.window else 0
+
+
+@dataclass(frozen=True)
+class ContextParts:
+    """`/context`: the meter and what fills it. `parts`: (what, tokens) — instructions, tools and attachments are
+    local estimates; the last answer is the provider's count; history is the rest of the provider's count."""
+
+    use: ContextUse
+    parts: tuple[tuple[str, int], ...]

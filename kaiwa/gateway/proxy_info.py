@@ -64,17 +64,32 @@ def _model_infos(base_url: str, api_key: str | None, timeout: float) -> list[tup
             if isinstance(entry, dict) and isinstance(entry.get("model_info"), dict)]  # fmt: skip
 
 
-def context_windows(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, int] | None:
-    """Every alias's input window in tokens (`max_input_tokens`), or None when the proxy cannot be asked."""
+@dataclass(frozen=True)
+class Limits:
+    """An alias's token limits as the proxy states them (`model_info`): the input window and the longest answer
+    (None: not stated)."""
+
+    max_input: int
+    max_output: int | None = None
+
+
+def _count(info: dict[str, Any], key: str) -> int | None:
+    value = info.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def model_limits(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Limits] | None:
+    """Every alias's window (`max_input_tokens`) and answer limit (`max_output_tokens`); aliases without a window
+    are left out. None when the proxy cannot be asked."""
     infos = _model_infos(base_url, api_key, timeout)
     if infos is None:
         return None
-    windows: dict[str, int] = {}
+    limits: dict[str, Limits] = {}
     for alias, info in infos:
-        size = info.get("max_input_tokens")
-        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
-            windows.setdefault(alias, size)
-    return windows
+        size = _count(info, "max_input_tokens")
+        if size is not None:
+            limits.setdefault(alias, Limits(size, _count(info, "max_output_tokens")))
+    return limits
 
 
 def model_prices(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Prices] | None:

@@ -97,9 +97,12 @@ class JsonLines:
             cache_write_tokens=record.cache_write_tokens,
             cost=record.cost,
         )
+        context = event.context
+        meter = lines.Context(used=context.used, window=context.window) if context is not None else None
         done = lines.DoneLine(session_id=event.session_id, model=record.model, text=event.answer, usage=usage,
-                              output=event.output)  # fmt: skip
-        self.emit(done, frozenset() if self.has_schema else frozenset({"output"}))
+                              output=event.output, context=meter)  # fmt: skip
+        left_out = ({"output"} if not self.has_schema else set()) | ({"context"} if meter is None else set())
+        self.emit(done, frozenset(left_out))
 
     def error(self, event: TurnFailed) -> None:
         """The one writer of the `error` line: every failure, in a turn or before one, ends a `--json` run so."""

@@ -97,13 +97,18 @@ class Usage(LineModel):
     cost: float | None
 
 
+class Context(LineModel):
+    used: int  # tokens the context holds after the turn: the provider's count of the last call (input + answer)
+    window: int  # the model's window in tokens (the proxy's max_input_tokens, or KAIWA_CONTEXT_WINDOW)
+
+
 def _output_optional(schema: dict[str, Any]) -> None:
-    schema["required"] = [name for name in schema.get("required", []) if name != "output"]
+    schema["required"] = [name for name in schema.get("required", []) if name not in ("output", "context")]
 
 
 class DoneLine(LineModel):
     """Last, on success: the whole answer and the turn's usage. `output`: a `--schema` answer's checked value
-    (present only with --schema)."""
+    (present only with --schema); `context`: the context meter (present when the model's window is known)."""
 
     model_config = ConfigDict(json_schema_extra=_output_optional)
 
@@ -113,6 +118,7 @@ class DoneLine(LineModel):
     text: str
     usage: Usage
     output: Any = None
+    context: Context | None = None  # absent when the model's window is unknown
 
 
 class ErrorLine(LineModel):

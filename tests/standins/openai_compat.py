@@ -3,6 +3,7 @@ and `use_chat_completions_api: true` (the offline llama.cpp server speaks the sa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -32,6 +33,13 @@ CONTEXT_WINDOW_MESSAGE = (
 def context_window_reply(tokens: int = 9731) -> Reply:
     """A scripted reply that refuses the request as too long for the model's context window."""
     return Reply(status=400, error_message=CONTEXT_WINDOW_MESSAGE.format(tokens=tokens))
+
+
+def request_tokens(body: dict[str, Any]) -> int:
+    """The stand-in's own count of a request: its messages and tools at 4 bytes of JSON a token (the same rule
+    as kaiwa's estimate, so a test can state how far the two may differ)."""
+    sent = json.dumps([body.get("messages"), body.get("tools")], ensure_ascii=False)
+    return -(-len(sent.encode()) // 4)
 
 
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -85,10 +93,18 @@ class OpenAIChatStandIn(StandIn):
 
     name = "openai-compat-stand-in"
 
-    def __init__(self, api_key: str | None = None, models: tuple[str, ...] = ("fake-model",)) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        models: tuple[str, ...] = ("fake-model",),
+        windows: dict[str, int] | None = None,
+    ) -> None:
         super().__init__()
         self.api_key = api_key
         self.models = models
+        # model → its context window: the request is counted (`request_tokens`) and refused with OpenAI's own
+        # error past it, and the count is the usage's prompt_tokens (not the scripted figure)
+        self.windows = windows or {}
 
     def handle(self, req: Recorded, h: BaseHTTPRequestHandler) -> None:
         path = req.path.split("?", 1)[0].rstrip("/")
@@ -116,13 +132,21 @@ class OpenAIChatStandIn(StandIn):
             self.reject(h, 400, openai_error(400, message, param), rule)
             return
 
+        model = str(body.get("model") or "fake-model")
+        window = self.windows.get(model)
+        counted = request_tokens(body) if window is not None else None
+        if window is not None and counted is not None and counted > window:
+            message = CONTEXT_WINDOW_MESSAGE.replace("8192", str(window)).format(tokens=counted)
+            self.reject(h, 400, openai_error(400, message), "context-window")
+            return
         reply = self.next_reply()
+        if counted is not None:
+            reply = dataclasses.replace(reply, input_tokens=counted)
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
             self.send_json(h, reply.status, openai_error(reply.status, reply.error_message))
             return
-        model = str(body.get("model") or "fake-model")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._stream(h, reply, model, include_usage)

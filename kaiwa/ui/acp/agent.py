@@ -216,13 +216,13 @@ class KaiwaAgent:
     async def _usage(self, session: AcpSession, record: Any) -> None:
         """The context meter (what the last call's input and answer hold, against the window) and the session's
         cost, when the proxy states the model's window."""
-        window = await session.conversation.context_window()
-        if window is None or self.outbox is None:
+        context = await session.conversation.context()
+        if context is None or self.outbox is None:
             return
         info = session.conversation.info
         cost = s.Cost(amount=info.cost, currency="USD") if info is not None and info.cost is not None else None
-        used = record.input_tokens + record.output_tokens
-        self.outbox.put(session.session_id, s.UsageUpdate(session_update="usage_update", used=used, size=window,
+        self.outbox.put(session.session_id, s.UsageUpdate(session_update="usage_update", used=context.used,
+                                                          size=context.window,
                                                           cost=cost))  # fmt: skip
         await self.outbox.flushed()
 

@@ -42,6 +42,8 @@ async def refresh(repl: Repl) -> None:
     this session), and a word if another process deleted it (the next message then starts a new one)."""
     try:
         gone = await repl.conversation.refresh()
+        # the meter once the session has a turn (a new session's prompt never waits on the proxy's /model/info)
+        repl.context = await repl.conversation.context() if repl.info is not None else None
     except Exception:  # a store that cannot answer now: the next turn says why, in its one line
         return
     if gone is not None:

@@ -186,6 +186,20 @@ async def _usage(repl: Repl, arg: str) -> None:
         repl.say(f"  {line}")
 
 
+@command("context", "/context", "how full the model's context window is, and what fills it")
+async def _context(repl: Repl, arg: str) -> None:
+    parts = await repl.conversation.context_parts()
+    if parts is None:
+        repl.say(f"the proxy states no context window for {repl.model}: no meter (KAIWA_CONTEXT_WINDOW gives one)")
+        return
+    use = parts.use
+    repl.say(f"  context: {use.used:,} of {use.window:,} tokens ({use.percent}%) · the provider's count after the "
+             f"last call · {use.reserve:,} kept for the answer", "bold")  # fmt: skip
+    for name, tokens in parts.parts:
+        how = "" if name in ("history", "last answer") else " (estimate)"
+        repl.say(f"  {name:<13} {tokens:>9,}{how}")
+
+
 @command("copy", "/copy", "the last answer to the clipboard (through the terminal, OSC 52)")
 async def _copy(repl: Repl, arg: str) -> None:
     import sys

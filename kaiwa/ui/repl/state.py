@@ -26,6 +26,7 @@ from ..terminal import Renderer
 
 if TYPE_CHECKING:
     from ...core.protocol import Conversation
+    from ...core.views import ContextUse
     from ...store.base import Item, SessionInfo
 
 
@@ -58,6 +59,7 @@ class Repl:
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
         self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
+        self.context: ContextUse | None = None  # the context meter, as of the last prompt (the toolbar)
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
     @property
@@ -118,6 +120,8 @@ class Repl:
             parts.append(plural(info.input_tokens + info.output_tokens, "token"))
             if info.cost:
                 parts.append(money(info.cost))
+            if self.context is not None:
+                parts.append(f"ctx {self.context.percent}%")
         if self.reasoning:
             parts.append(f"reasoning {self.reasoning}")
         if self.attachments:
