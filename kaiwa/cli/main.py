@@ -16,9 +16,10 @@ import typer
 
 from .. import values
 from ..errors import KaiwaError
-from ..settings import SERVICE_TIERS, VERBOSITY_LEVELS, check_choice, load_settings
+from ..settings import SERVICE_TIERS, VERBOSITY_LEVELS, check_choice
+from ..ui.sanitize import clean
 from . import oneshot
-from .common import app, err_console, fail
+from .common import app, err_console, fail, load_settings
 
 
 @app.callback(invoke_without_command=True)
@@ -160,6 +161,8 @@ def main(
             from ..roles import load_role
 
             chosen_role = load_role(role)  # an unknown or broken role: one line, exit 2, before anything starts
+            if chosen_role.replaces:
+                err_console.print(clean(f"kaiwa: {chosen_role.replaces}"), style="dim", highlight=False, soft_wrap=True)
         flags = {"model": model, "reasoning": reasoning, "instructions": system, "temperature": temperature,
                  "max_output_tokens": max_output_tokens, "verbosity": verbosity}  # fmt: skip
         setup = Setup(

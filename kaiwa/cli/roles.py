@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, JsonOption, err_console, error_line, fail
+from ..settings import untrusted_notice
+from .common import DebugOption, JsonOption, err_console, error_line, fail, say_untrusted
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -34,6 +35,7 @@ def _safe(text: str) -> str:
 
 def _guarded(debug: bool, action: Callable[[], int]) -> None:
     try:
+        say_untrusted(untrusted_notice())  # a project's roles left out: say why
         code = action()
     except KaiwaError as exc:
         raise fail(exc, debug) from None
