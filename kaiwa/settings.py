@@ -193,7 +193,7 @@ def check_temperature(value: float, name: str = "--temperature") -> None:
     values.TEMPERATURE.check(value, name)
 
 
-def check_max_output_tokens(value: int, name: str = "--max-output-tokens") -> None:
+def check_max_output_tokens(value: float, name: str = "--max-output-tokens") -> None:
     values.MAX_OUTPUT_TOKENS.check(value, name)
 
 

@@ -107,9 +107,14 @@ class Conversation(TurnChoices, SessionCopies):
         self.options = dataclasses.replace(self.options, instructions=chosen)
 
     async def open(self, info: SessionInfo) -> None:
+        """Continue `info`: its instructions, and the model it last used unless --model named one (as llm and
+        aichat do; a role's model still wins, `use_role` applies it after)."""
         self.session_id = info.session_id
         self.info = info
         self.options = dataclasses.replace(self.options, instructions=info.instructions)
+        if info.model and "model" not in self.setup.given:
+            self.options = dataclasses.replace(self.options, model=info.model)
+            self.base = dataclasses.replace(self.base, model=info.model)
         self.last_answer = last_answer(await self.store.items(info.session_id))
 
     async def resume(self, ref: str) -> SessionInfo:

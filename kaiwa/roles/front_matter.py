@@ -135,10 +135,10 @@ def _check(key: str, value: Any) -> Any:
         check_temperature(float(value), key)
         return float(value)
     if key == "max_output_tokens":
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"max_output_tokens must be a whole number, not {_kind(value)}", "e.g. 2000")
-        check_max_output_tokens(value, key)
-        return value
+        check_max_output_tokens(value, key)  # YAML's 1.0e+11 is a float: the flag's rule says what is wrong
+        return int(value)
     if key == "tools":
         if not isinstance(value, bool):
             raise UsageError(f"tools must be true or false, not {_kind(value)}", "tools: false gives the model none")
