@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 roles_app = typer.Typer(
     rich_markup_mode=None,
     help="Roles: named instructions, model and settings (NAME.md files), used with -r NAME or /role NAME."
-    " Looked for in ./.kaiwa/roles/, then ~/.config/kaiwa/roles/ ($XDG_CONFIG_HOME), then kaiwa's own.",
+    " Looked for in a trusted project's .kaiwa/roles/ (here or above), then ~/.config/kaiwa/roles/"
+    " ($XDG_CONFIG_HOME), then kaiwa's own.",
 )
 
 
