@@ -119,10 +119,6 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def has_files(folder: Path) -> bool:
-    return any(os.path.lexists(folder / name) for name in (*FOLDER_FILES, PROJECT_DIR))
-
-
 # -- the records: kaiwa's state folder, one JSON file, 0600 ------------------------------------------------------
 def _records_path() -> Path:
     return Path(state_dir()) / RECORDS
@@ -211,14 +207,6 @@ def folders_here() -> list[Path]:
     here = current_folder()
     root = project_root(here)
     return [here] if root is None or real(root) == real(here) else [here, root]
-
-
-def shown_folder(folder: Path) -> str:
-    here = current_folder()
-    if real(folder) == real(here):
-        return "."
-    relative = os.path.relpath(folder, here)
-    return relative if relative.startswith("..") and relative.count("..") <= 3 else str(folder)
 
 
 def notice(ignored: list[Ignored]) -> str | None:
