@@ -19,12 +19,6 @@ from ..settings import NEEDS_TRUST, read_env_file
 from ..ui.sanitize import clean
 from .common import DebugOption, app, err_console, fail
 
-SHOWN = 80  # characters of one setting or command in the summary
-
-
-def _short(text: str) -> str:
-    return clean(text if len(text) <= SHOWN else text[: SHOWN - 1] + "…")
-
 
 def _mcp_commands(path: Path) -> str:
     """What the MCP config would start or reach, per server (read loosely: only to show it)."""
@@ -41,9 +35,9 @@ def _mcp_commands(path: Path) -> str:
             continue
         if isinstance(raw.get("command"), str):
             args = [a for a in raw.get("args", []) if isinstance(a, str)] if isinstance(raw.get("args"), list) else []
-            shown.append(f"{name}: runs {_short(shlex.join([raw['command'], *args]))}")
+            shown.append(f"{name}: runs {clean(shlex.join([raw['command'], *args]))}")
         elif isinstance(raw.get("url"), str):
-            shown.append(f"{name}: {_short(mask_url(raw['url']))}")
+            shown.append(f"{name}: {clean(mask_url(raw['url']))}")
     return "; ".join(shown) or "no servers"
 
 
@@ -54,7 +48,7 @@ def describe(folder: Path) -> list[str]:
     if env_app.is_file():
         values = read_env_file(env_app)
         gated = [
-            f"{name}={_short(mask_url(values[name]))}" if name != "LITELLM_API_KEY" else f"{name} (not shown)"
+            f"{name}={clean(mask_url(values[name]))}" if name != "LITELLM_API_KEY" else f"{name} (not shown)"
             for name in NEEDS_TRUST
             if name in values
         ]

@@ -126,7 +126,8 @@ def test_a_cloned_repository_is_used_only_once_trusted(
     used = run_in(user, repo, "-i", "hi")  # trusted: its proxy, its MCP server — as the user chose
     assert used.returncode != 0 and marker.exists()
     key = proxy.master_key  # type: ignore[attr-defined]
-    assert catcher.seen and all(headers.get("Authorization") == f"Bearer {key}" for _, headers in catcher.seen)
+    turns = [{k.lower(): v for k, v in headers.items()} for path, headers in catcher.seen if path == "/v1/responses"]
+    assert turns and all(headers["authorization"] == f"Bearer {key}" for headers in turns)
 
     catcher.seen.clear()
     marker.unlink()
@@ -147,6 +148,7 @@ def test_an_untrusted_folder_may_set_only_harmless_settings(
     kaiwa: Kaiwa, proxy: object, upstream: OpenAIChatStandIn
 ) -> None:
     user = user_kaiwa(kaiwa, proxy)
+    del user.env["LITELLM_MODEL"]
     folder = kaiwa.home / "work"
     folder.mkdir()
     (folder / ".env.app").write_text("LITELLM_MODEL=fake-b\nKAIWA_TEMPERATURE=0.7\n")
