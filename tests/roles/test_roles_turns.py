@@ -140,7 +140,8 @@ def test_a_role_file_gone_since_is_said_once_and_the_session_goes_on(kaiwa: Kaiw
     assert again.code == 0, again.err
     assert "this session's role 'terse' is no longer found; going on without it (-r NAME picks one)" in again.err
     last = sent(upstream)[-1]
-    assert (last["model"], system_text(last)) == ("fake-a-upstream", TERSE)  # its stored instructions stay
+    # its stored instructions stay, and the model it last used (issue 29, item 13)
+    assert (last["model"], system_text(last)) == ("fake-b-upstream", TERSE)
     assert shown(kaiwa, sid)["role"] is None
 
 
