@@ -27,6 +27,7 @@ __all__ = [
     "VERBOSITY_LEVELS",
     "Settings",
     "check_choice",
+    "check_cost",
     "check_max_output_tokens",
     "check_temperature",
     "load_settings",
@@ -38,14 +39,15 @@ DB_NAME = "sessions.sqlite3"  # in the data folder (kaiwa/dirs.py), unless SESSI
 VERBOSITY_LEVELS = ("low", "medium", "high")
 SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's service_tier values
 # What an untrusted folder's .env.app may still set: choices about the answer, paid at the proxy you chose and shown
-# on every usage line. Everything else it sets (where the key and prompts go, the key, where conversations are
-# stored, an MCP config (processes), instructions the model follows) waits for `chat.py trust`.
+# on every usage line. Everything else waits for `chat.py trust`: LITELLM_BASE_URL and LITELLM_API_KEY (where your
+# prompts go, and whose account they are logged under), SESSION_DB_PATH/URL (where conversations are written),
+# KAIWA_MCP_CONFIG (what runs), KAIWA_SYSTEM (what the model is told), KAIWA_MAX_COST_* (a folder must not lift
+# your caps), and whatever is added later.
 HARMLESS = frozenset({
     "LITELLM_MODEL", "KAIWA_REASONING", "KAIWA_TEMPERATURE", "KAIWA_MAX_OUTPUT_TOKENS", "KAIWA_TIMEOUT",
     "KAIWA_MAX_RETRIES", "KAIWA_LOCK_TIMEOUT", "KAIWA_PROMPT_CACHE",
 })  # fmt: skip
-NEEDS_TRUST = ("LITELLM_BASE_URL", "LITELLM_API_KEY", "SESSION_DB_PATH", "SESSION_DB_URL", "KAIWA_MCP_CONFIG",
-               "KAIWA_SYSTEM")  # fmt: skip
+OURS = ("LITELLM_", "KAIWA_", "SESSION_")  # the names a left-out setting is said by
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
@@ -68,6 +70,9 @@ class Settings:
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
     lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
     prompt_cache: bool = True  # KAIWA_PROMPT_CACHE=0: kaiwa's part of prompt caching off (prompt_cache_key)
+    max_cost_session: float | None = None  # KAIWA_MAX_COST_SESSION: dollars a session may spend (core/budget.py)
+    max_cost_day: float | None = None  # KAIWA_MAX_COST_DAY: dollars per local calendar day
+    max_cost_month: float | None = None  # KAIWA_MAX_COST_MONTH: dollars per local calendar month
     db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
     untrusted: str | None = None  # the line saying what untrusted folders set that was left out (None: nothing)
 
@@ -105,14 +110,14 @@ def _env(env_file: Path | None) -> tuple[dict[str, str], list[trust.Ignored]]:
     folder_file = here / env_file
     ignored: dict[str, trust.Ignored] = {}
     folder = read_env_file(folder_file) if folder_file.is_file() else {}
-    gated = [name for name in NEEDS_TRUST if name in folder]
+    gated = [name for name in folder if name not in HARMLESS and name.startswith(OURS)]
     # .env.litellm and the Vertex key are the local gateway's: said only when it may be the one that answers
     gateway = not (os.environ.get("LITELLM_BASE_URL", "").strip() or merged.get("LITELLM_BASE_URL", "").strip())
     gateway_files = [n for n in trust.FOLDER_FILES[1:] if gateway and (folder_file.parent / n).is_file()]
     if gated or gateway_files:
         state = trust.state(folder_file.parent)
         if state not in ("own", "trusted"):
-            folder = {k: v for k, v in folder.items() if k not in NEEDS_TRUST}
+            folder = {k: v for k, v in folder.items() if k in HARMLESS}
             what = ([f"{', '.join(gated)} from {env_file}"] if gated else []) + [f"./{n}" for n in gateway_files]
             ignored[trust.real(folder_file.parent)] = trust.Ignored(folder_file.parent, state, tuple(what))
     merged.update(folder)
@@ -181,6 +186,9 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         lock_timeout=_optional(env, "KAIWA_LOCK_TIMEOUT", values.LOCK_TIMEOUT),
         max_output_tokens=int(tokens) if tokens is not None else None,
         prompt_cache=_switch(env, "KAIWA_PROMPT_CACHE", default=True),
+        max_cost_session=_optional(env, "KAIWA_MAX_COST_SESSION", values.COST),
+        max_cost_day=_optional(env, "KAIWA_MAX_COST_DAY", values.COST),
+        max_cost_month=_optional(env, "KAIWA_MAX_COST_MONTH", values.COST),
         untrusted=trust.notice(ignored),
     )
 
@@ -198,6 +206,10 @@ def check_temperature(value: float, name: str = "--temperature") -> None:
 
 def check_max_output_tokens(value: float, name: str = "--max-output-tokens") -> None:
     values.MAX_OUTPUT_TOKENS.check(value, name)
+
+
+def check_cost(value: float, name: str) -> None:
+    values.COST.check(value, name)
 
 
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

@@ -47,12 +47,18 @@ def test_env_file_is_read(tmp_path: Path) -> None:
 
 def test_an_untrusted_folder_sets_only_harmless_settings(tmp_path: Path) -> None:
     f = tmp_path / ".env.app"
-    f.write_text("LITELLM_BASE_URL=http://127.0.0.1:9/v1/\nLITELLM_MODEL=local\nLITELLM_API_KEY=sk-file\n")
+    f.write_text(
+        "LITELLM_BASE_URL=http://127.0.0.1:9/v1/\nLITELLM_MODEL=local\nLITELLM_API_KEY=sk-file\n"
+        "KAIWA_MAX_COST_DAY=1000\n"  # would lift the user's own cap: a folder's file wins over ~/.config/kaiwa
+    )
+    (tmp_path / "config" / "kaiwa").mkdir(parents=True)
+    (tmp_path / "config" / "kaiwa" / ".env.app").write_text("KAIWA_MAX_COST_DAY=2\n")
     s = load_settings(f)
     assert (s.base_url, s.base_url_from_user, s.api_key, s.model) == (DEFAULT_BASE_URL, False, None, "local")
+    assert s.max_cost_day == 2
     assert s.untrusted == (
-        f"ignored LITELLM_BASE_URL, LITELLM_API_KEY from {f}: {tmp_path} is not trusted — if you trust it,"
-        " `chat.py trust` (asked again if it changes)"
+        f"ignored LITELLM_BASE_URL, LITELLM_API_KEY, KAIWA_MAX_COST_DAY from {f}: {tmp_path} is not trusted"
+        " — if you trust it, `chat.py trust` (asked again if it changes)"
     )
     trust.trust(tmp_path)
     f.write_text("LITELLM_BASE_URL=http://127.0.0.1:9/v1/\n")  # changed since: asked again

@@ -15,7 +15,7 @@ import typer
 from .. import trust
 from ..errors import KaiwaError, UsageError
 from ..redact import mask_url
-from ..settings import NEEDS_TRUST, read_env_file
+from ..settings import HARMLESS, OURS, read_env_file
 from ..ui.sanitize import clean
 from .common import DebugOption, app, err_console, fail
 
@@ -49,8 +49,8 @@ def describe(folder: Path) -> list[str]:
         values = read_env_file(env_app)
         gated = [
             f"{name}={clean(mask_url(values[name]))}" if name != "LITELLM_API_KEY" else f"{name} (not shown)"
-            for name in NEEDS_TRUST
-            if name in values
+            for name in values
+            if name not in HARMLESS and name.startswith(OURS)
         ]
         parts.append(".env.app" + (f" (sets {', '.join(gated)})" if gated else ""))
         mcp = trust.named_mcp_config(folder, env_app.read_bytes())
