@@ -260,6 +260,19 @@ class Conversation:
         self.new(self.instructions)
         return gone
 
+    async def set_origin(self, origin: str) -> None:
+        """Say where a stored session came from (an editor's: the folder it was opened in)."""
+        if self.info is not None and self.info.origin != origin:
+            await self._store.set_origin(self.session_id, origin)
+            self.info = dataclasses.replace(self.info, origin=origin)
+
+    async def context_window(self) -> int | None:
+        """The model's window in tokens, as the proxy states it (None when it does not say)."""
+        from ..gateway.proxy_info import context_windows
+
+        windows = await asyncio.to_thread(context_windows, self._endpoint.base_url, self._endpoint.api_key)
+        return (windows or {}).get(self.model)
+
     async def fork(self) -> SessionInfo:
         """Continue in a copy of the whole session; the original is untouched."""
         if self.info is None:

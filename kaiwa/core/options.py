@@ -61,3 +61,4 @@ class Setup:
     approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
     role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
     given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's
+    mcp_servers: tuple[Any, ...] = ()  # McpServerSpecs handed over by the face (an editor's): join the config's
