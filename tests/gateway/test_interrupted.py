@@ -38,8 +38,8 @@ echo $! >> "$KAIWA_TEST_PIDS"
 while :; do echo "   Building llama-cpp-python==0.3.36"; sleep 0.3; done
 """
 
-# A Ctrl-C as the set-up starts (the stand-in presses it for the user, on kaiwa, as its very first act).
-EARLY_CTRL_C_UV = SLOW_UV.replace('echo $$ >> "$KAIWA_TEST_PIDS"', 'kill -INT $PPID\necho $$ >> "$KAIWA_TEST_PIDS"', 1)
+# A Ctrl-C as the set-up starts: the stand-in presses it for the user, on kaiwa, as soon as it has said its pid.
+EARLY_CTRL_C_UV = SLOW_UV.replace('echo $$ >> "$KAIWA_TEST_PIDS"', 'echo $$ >> "$KAIWA_TEST_PIDS"\nkill -INT $PPID', 1)
 
 
 def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -135,8 +135,9 @@ def test_a_ctrl_c_as_the_set_up_starts_stops_it(tmp_path: Path) -> None:
     (18 runs in 20 before the fix, here)."""
     env, pid_file = uv_stand_in(tmp_path, EARLY_CTRL_C_UV)
     proc = start(tmp_path, env)
-    uv = started_pids(pid_file)
-    err = ended(proc, uv, "a Ctrl-C as uv started")
+    wait_for(pid_file.is_file, 30, "the uv stand-in")
+    err = ended(proc, [], "a Ctrl-C as uv started")
+    uv = [int(p) for p in pid_file.read_text().split()]  # its child too, if it got as far as starting it
     wait_for(lambda: not alive(uv), 10, "uv and its child to stop after a Ctrl-C as uv started")
     lines = [line for line in err.decode().splitlines() if line.startswith("error:")]
     assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], err.decode()
