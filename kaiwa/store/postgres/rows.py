@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import pg_schema as S
-from .base import Item, SessionInfo, TurnRecord
+from ..base import Item, SessionInfo, TurnRecord
+from . import schema as S
 
 NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machines' clocks may disagree
 
@@ -117,4 +117,5 @@ def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
         "request_ids": " ".join(r.request_ids),
         "duration_ms": r.duration_ms,
         "cache_write_tokens": r.cache_write_tokens,
+        "spender": r.spender,
     }
