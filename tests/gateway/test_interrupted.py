@@ -7,12 +7,14 @@ model server, interrupted before they answer)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,16 @@ def start(tmp_path: Path, env: dict[str, str], *, read_output: bool = False) -> 
         stderr=subprocess.STDOUT if read_output else subprocess.PIPE,
         start_new_session=True,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_stand_in_left(tmp_path: Path) -> Iterator[None]:
+    """Whatever a failing test leaves of its stand-in uv (one that ignores SIGTERM runs for ever) is killed."""
+    yield
+    pids = tmp_path / "uv.pids"
+    for pid in [int(p) for p in pids.read_text().split()] if pids.is_file() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def uv_stand_in(tmp_path: Path, text: str) -> tuple[dict[str, str], Path]:
