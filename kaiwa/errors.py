@@ -18,6 +18,10 @@ class KaiwaError(Exception):
     default_kind = "failed"
     # The stored session the failure leaves (None: no session exists, e.g. a new one whose first turn failed).
     session_id: str | None = None
+    # The message reached the proxy (a turn that failed after sending it: never "not sent"), and the tools that ran
+    # before the failure, kept with the session (the message is stored with them).
+    sent: bool = False
+    kept: tuple[str, ...] = ()
 
     def __init__(self, message: str, hint: str = "", exit_code: int = 1, kind: str | None = None) -> None:
         super().__init__(message)

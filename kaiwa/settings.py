@@ -36,6 +36,8 @@ SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's s
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
+DEFAULT_STREAM_RETRIES = 2
+DEFAULT_STREAM_IDLE_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Settings:
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
     lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
     prompt_cache: bool = True  # KAIWA_PROMPT_CACHE=0: kaiwa's part of prompt caching off (prompt_cache_key)
+    stream_retries: int = DEFAULT_STREAM_RETRIES  # KAIWA_STREAM_RETRIES: a stream that breaks off is tried again
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT  # KAIWA_STREAM_IDLE_TIMEOUT: no event this long cuts it
 
 
 def user_config_dir() -> Path:
@@ -126,6 +130,10 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         lock_timeout=_optional(env, "KAIWA_LOCK_TIMEOUT", values.LOCK_TIMEOUT),
         max_output_tokens=int(tokens) if tokens is not None else None,
         prompt_cache=_switch(env, "KAIWA_PROMPT_CACHE", default=True),
+        stream_retries=int(_number(env, "KAIWA_STREAM_RETRIES", values.STREAM_RETRIES, DEFAULT_STREAM_RETRIES)),
+        stream_idle_timeout=_number(
+            env, "KAIWA_STREAM_IDLE_TIMEOUT", values.STREAM_IDLE_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT
+        ),
     )
 
 

@@ -113,6 +113,8 @@ MAX_OUTPUT_TOKENS = Number(1, 2**31 - 1, "2000", integer=True, cap=True)
 TIMEOUT = Number(0, 86_400, "120", low_open=True, unit=" of seconds")
 LOCK_TIMEOUT = Number(0, 86_400, "30", unit=" of seconds")
 MAX_RETRIES = Number(0, 20, "1", integer=True)
+STREAM_RETRIES = Number(0, 20, "2", integer=True)
+STREAM_IDLE_TIMEOUT = Number(0, 86_400, "90", low_open=True, unit=" of seconds")
 IDLE_MINUTES = Number(0, 10_080, "30", low_open=True, unit=" of minutes")
 PORT = Number(1, 65_535, "4100", integer=True)
 

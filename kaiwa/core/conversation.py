@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import KaiwaError
 from ..settings import Settings
@@ -19,7 +19,7 @@ from ..store.base import Item, SessionInfo, Store, TurnRecord
 from .choices import TurnChoices
 from .copies import SessionCopies
 from .events import Emit, Notice, TurnCompleted, TurnFailed
-from .history import last_answer, last_user_index
+from .history import first_text, item_text, last_answer, last_user_index
 from .options import EngineConfig, Setup, TurnOptions
 
 __all__ = ["Conversation", "Setup"]
@@ -63,6 +63,9 @@ class Conversation(TurnChoices, SessionCopies):
         self.role: Role | None = None
         self.mcp_specs = list(config.mcp_specs)  # every configured server (a role may pick some)
         self.mcp_path = "the MCP config"
+        # False when the face cannot take back text it has shown (plain text into a pipe): a stream cut after
+        # text went out is then not retried (stream_retry.py).
+        self.redo_text = True
 
     # -- the engine ----------------------------------------------------------------------------------
     async def start(self) -> ChatEngine:
@@ -180,14 +183,23 @@ class Conversation(TurnChoices, SessionCopies):
             )
             emit(failed)
             return failed
+        from .stream_retry import TurnBroke
+
         try:
+            resume = await self._failed_turn(user_input, replace_from)
+            if resume is not None:
+                replace_from = resume[0]
             engine = await self.start()
             done = await engine.run_turn(
                 self.store, self.session_id, user_input, self.options, emit, replace_from=replace_from,
-                approver=self.approver,
+                approver=self.approver, redo_text=self.redo_text, resume=resume[1:] if resume else None,
             )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
+        except TurnBroke as broke:
+            failed = await self._broke(broke)
+            emit(failed)
+            return failed
         except Exception as exc:
             failed = as_event(self.explain(exc), exc)
             emit(failed)
@@ -207,6 +219,42 @@ class Conversation(TurnChoices, SessionCopies):
                 return failed
         emit(done)
         return done
+
+    async def _broke(self, broke: Any) -> TurnFailed:
+        """The failure of a turn that reached the engine: its line, whether the message was sent, and the tools
+        that ran (kept with the session as a failed turn)."""
+        from .failures import as_event
+
+        failed = as_event(self.explain(broke.cause), broke.cause)
+        if not broke.kept:
+            return dataclasses.replace(failed, sent=broke.sent)
+        self.info = await self.store.get_session(self.session_id)
+        ran = ", ".join(dict.fromkeys(broke.kept))
+        return dataclasses.replace(
+            failed,
+            message=f"{failed.message} — after {ran} ran",
+            hint=f"{ran} ran and is kept with session {self.session_id[-8:]} (a failed turn): retrying the same"
+            " message continues from its result without running it again",
+            kept=broke.kept,
+            sent=True,
+        )
+
+    async def _failed_turn(
+        self, user_input: str | list[Item], replace_from: int | None
+    ) -> tuple[int, list[Item], TurnRecord] | None:
+        """The session's last turn, when it failed after tools ran and this turn retries it (`/retry`, or the same
+        message again): where it starts, its items and its record — the retry continues from them."""
+        if self.info is None:
+            return None
+        turns = await self.store.turns(self.session_id)
+        if not turns or turns[-1].outcome != "failed":
+            return None
+        items = await self.store.items(self.session_id)
+        index = last_user_index(items)
+        if index is None:
+            return None
+        same = replace_from == index or (replace_from is None and first_text(user_input) == item_text(items[index]))
+        return (index, items[index:], turns[-1]) if same else None
 
     def _count(self, record: TurnRecord) -> None:
         """The session's figures after a turn, without asking the store again (keeps a turn's overhead flat)."""

@@ -3,9 +3,10 @@
 Lines) decide how each looks. `--json` writes them almost as they are (`ui/jsonl.py`).
 
 A turn emits, in order: any `Notice` and `LockWaiting`, then `TextDelta` / `ReasoningDelta` / `ToolCalled` /
-`ToolReturned` as the answer streams, then exactly one of `TurnCompleted` or `TurnFailed`. A call that needs
-approval comes after its `ToolCalled`: `ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its
-`ToolReturned` (its output, or the SDK's rejection).
+`ToolReturned` as the answer streams (with a `TurnRetrying` where a stream broke off and is tried again), then
+exactly one of `TurnCompleted` or `TurnFailed`. A call that needs approval comes after its `ToolCalled`:
+`ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its `ToolReturned` (its output, or the
+SDK's rejection).
 """
 
 from __future__ import annotations
@@ -123,25 +124,48 @@ class LockWaiting:
 
 
 @dataclass(frozen=True)
+class TurnRetrying:
+    """A model call's stream broke off (dropped, failed mid-answer, or silent for KAIWA_STREAM_IDLE_TIMEOUT) and is
+    tried again. What the cut call streamed is void: a reader drops the text and reasoning deltas since the turn
+    began or since its last `tool_result`; `text` is the turn's answer so far that stays (what earlier model calls
+    of the turn said). Tool results already in (`kept`, their names) stay too: those tools are not run again.
+    `stage`: "before_output" (the call had streamed nothing yet) or "during_output"."""
+
+    attempt: int  # the attempt that starts now: 2 for the first retry
+    of: int  # attempts at most (1 + KAIWA_STREAM_RETRIES)
+    reason: str
+    stage: Literal["before_output", "during_output"]
+    text: str = ""
+    kept: tuple[str, ...] = ()
+    type: Literal["retry"] = "retry"
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
-    """The turn is stored. `output`: the checked JSON value of a `--schema` answer."""
+    """The turn is stored. `output`: the checked JSON value of a `--schema` answer. `stop_reason`: "length" when
+    the answer stopped at its output limit (it is stored as it is), else "stop"."""
 
     session_id: str
     record: TurnRecord
     answer: str
     output: Any = None
+    stop_reason: Literal["stop", "length"] = "stop"
     type: Literal["done"] = "done"
 
 
 @dataclass(frozen=True)
 class TurnFailed:
     """The turn did not complete; the session is as it was (except `kind == "bad_answer"`: the answer is stored
-    but does not follow the schema). `kind` is one of `core.failures.KINDS`."""
+    but does not follow the schema; and `kept`: tools that ran before the failure, stored with the session as a
+    failed turn, so a retry continues from their results). `kind` is one of `core.failures.KINDS`. `sent`: the
+    message reached the proxy (it is not "not sent", though nothing of it may be saved)."""
 
     kind: str
     message: str
     hint: str = ""
     exit_code: int = 1
+    kept: tuple[str, ...] = ()
+    sent: bool = False
     type: Literal["error"] = "error"
     cause: BaseException | None = field(default=None, compare=False, repr=False)  # for --debug's traceback
 
@@ -159,6 +183,7 @@ Event = (
     | ApprovalDecided
     | Notice
     | LockWaiting
+    | TurnRetrying
     | TurnCompleted
     | TurnFailed
 )

@@ -87,7 +87,9 @@ def as_event(exc: KaiwaError, cause: BaseException | None = None) -> TurnFailed:
 
 
 def as_error(failed: TurnFailed) -> KaiwaError:
-    return KaiwaError(failed.message, failed.hint, failed.exit_code, kind=failed.kind)
+    error = KaiwaError(failed.message, failed.hint, failed.exit_code, kind=failed.kind)
+    error.sent, error.kept = failed.sent, failed.kept
+    return error
 
 
 def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
@@ -165,6 +167,24 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
     )
 
 
+def _cut_failure(cut: Any) -> KaiwaError:
+    """A stream that broke off and was not tried again (stream_retry.py)."""
+    if getattr(cut, "written", False):
+        return _failure(
+            "stream",
+            f"the answer was cut off mid-stream ({cut.reason}) after part of it was written to stdout; not retried,"
+            " so nothing is written twice",
+            "nothing was saved for this turn; run it again",
+        )
+    tries = getattr(cut, "attempts", 1)
+    times = f" {tries} times" if tries > 1 else ""
+    return _failure(
+        "stream",
+        f"the answer broke off{times} ({cut.reason})",
+        "nothing was saved for this turn; try again (KAIWA_STREAM_RETRIES sets how often kaiwa retries by itself)",
+    )
+
+
 def _not_litellm(exc: BaseException, proxy_url: str) -> KaiwaError | None:
     """A failure LiteLLM does not cause (a 404 or 501 page, a stream that is not one, a connection cut mid-answer)
     may mean the URL names some other server: ask it, and if so, say so about the setting."""
@@ -190,6 +210,10 @@ def explain(
     """The one line a failed turn (or a command that talks to the proxy or the store) shows."""
     if isinstance(exc, KaiwaError):
         return exc
+    from .stream_watch import StreamCut
+
+    if isinstance(exc, StreamCut):
+        return _cut_failure(exc)
     if store is not None:
         from ..store import store_failure
 

@@ -44,7 +44,8 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
             max_retries=settings.max_retries, use_tools=use_tools, mcp_specs=servers,
             prompt_cache=settings.prompt_cache,
-            approve=setup.approve,
+            approve=setup.approve, stream_retries=settings.stream_retries,
+            stream_idle_timeout=settings.stream_idle_timeout,
         )  # fmt: skip
         conversation = Conversation(settings, store, endpoint, config, setup, emit)
         conversation.mcp_specs, conversation.mcp_path = mcp_specs, mcp_path

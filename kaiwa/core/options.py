@@ -28,6 +28,8 @@ class EngineConfig:
     mcp_specs: list[Any] = field(default_factory=list)
     prompt_cache: bool = True  # False (KAIWA_PROMPT_CACHE=0): no prompt_cache_key
     approve: tuple[str, ...] = ()  # --approve: `tool`, `server/tool` or `all` (tools/approval.py)
+    stream_retries: int = 2  # KAIWA_STREAM_RETRIES: a model call whose stream breaks off is tried again this often
+    stream_idle_timeout: float = 90.0  # KAIWA_STREAM_IDLE_TIMEOUT: seconds without an event that count as a cut
 
 
 @dataclass(frozen=True)

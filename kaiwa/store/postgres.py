@@ -99,6 +99,9 @@ class PostgresStore(Store):
             if version is None or version < 3:
                 for statement in S.MIGRATE_TO_3:
                     await conn.execute(text(statement))
+            if version is None or version < 4:
+                for statement in S.MIGRATE_TO_4:
+                    await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
                 .values(key="schema_version", value=str(S.SCHEMA_VERSION))
@@ -187,6 +190,8 @@ class PostgresStore(Store):
                     duration_ms=r.duration_ms,
                     created_at=r.created_at,
                     cache_write_tokens=r.cache_write_tokens,
+                    attempts=r.attempts,
+                    outcome=r.outcome,
                 )
                 for r in await conn.execute(query)
             ]

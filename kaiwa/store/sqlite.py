@@ -39,7 +39,7 @@ INFO = (
 )
 TURN_COLUMNS = (
     "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
-    " cache_write_tokens"
+    " cache_write_tokens, attempts, outcome"
 )
 
 
@@ -119,6 +119,8 @@ class SQLiteStore(Store):
                 duration_ms=r[8],
                 created_at=r[0],
                 cache_write_tokens=r[9],
+                attempts=r[10],
+                outcome=r[11],
             )
             for r in rows
         ]
@@ -188,7 +190,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _add_turns(conn: sqlite3.Connection, session_id: str, records: list[TurnRecord], now: float) -> None:
         conn.executemany(
-            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     session_id,
@@ -202,6 +204,8 @@ class SQLiteStore(Store):
                     " ".join(r.request_ids),
                     r.duration_ms,
                     r.cache_write_tokens,
+                    r.attempts,
+                    r.outcome,
                 )
                 for r in records
             ],

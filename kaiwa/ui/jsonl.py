@@ -8,7 +8,13 @@ The core's events, serialised (`core/events.py`):
      "read_only": true|false|null}                                          a call waits for approval
     {"type": "approval", "state": "decided", "call_id": …, "server": …, "tool": …,
      "decision": "allow"|"allow_tool"|"decline", "by": …}                   what became of it
-    {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}}  last, on success
+    {"type": "retry", "attempt": N, "of": M, "reason": …, "stage": …, "text": …, "kept": [tool names]}
+                                                                             a stream broke off and is tried
+                                                                             again: drop the text and reasoning
+                                                                             deltas since the turn began or its
+                                                                             last tool_result; `text` is what stays
+    {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}, "stop_reason": "stop"|"length",
+     "attempts": N}                                                          last, on success
     {"type": "error", "kind": …, "message": …, "hint": …, "session_id": …}   last, on failure (same exit code);
                                                                              session_id null: no session stored
                                                                              (a new one exists once `done` arrives)
@@ -39,6 +45,7 @@ from ..core.events import (
     ToolReturned,
     TurnCompleted,
     TurnFailed,
+    TurnRetrying,
 )
 from ..core.history import json_arguments, json_output
 from ..pipe import write
@@ -82,6 +89,8 @@ class JsonLines:
                                soft_wrap=True)  # fmt: skip
             case LockWaiting():
                 self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
+            case TurnRetrying(attempt=attempt, of=of, reason=reason, stage=stage, text=text, kept=kept):
+                self.emit("retry", attempt=attempt, of=of, reason=reason, stage=stage, text=text, kept=list(kept))
             case TurnCompleted():
                 self.done(event)
             case TurnFailed():
@@ -98,7 +107,8 @@ class JsonLines:
             "cost": record.cost,
         }
         extra = {"output": event.output} if self.has_schema else {}
-        self.emit("done", session_id=event.session_id, model=record.model, text=event.answer, usage=usage, **extra)
+        self.emit("done", session_id=event.session_id, model=record.model, text=event.answer, usage=usage,
+                  stop_reason=event.stop_reason, attempts=record.attempts, **extra)  # fmt: skip
 
     def error(self, event: TurnFailed) -> None:
         self.emit("error", kind=event.kind, message=event.message, hint=event.hint or None)

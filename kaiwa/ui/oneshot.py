@@ -78,6 +78,8 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
         async with open_conversation(settings, setup, emit) as conversation:
             if not face.json_lines and asked_on_terminal():
                 conversation.approver = ask_on_terminal  # else a call that needs approval is declined
+            # Plain text into a pipe cannot be taken back: a stream cut after text went there is not retried.
+            conversation.redo_text = not isinstance(shown, Renderer) or held or shown.out.is_terminal
             return await conversation.send(message.turn_input(), emit), conversation.session_id
 
     try:
@@ -87,12 +89,12 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
             shown.finish()  # Ctrl-C: the partial answer stays visible; nothing of it is stored
         raise
     if isinstance(result, TurnFailed):
-        if result.kind == "bad_answer" and not face.json_lines:
+        if (result.kind == "bad_answer" or result.kept) and not face.json_lines:
             _session_line(err, session_id)
         error = as_error(result)
         # A new session exists once its first turn is stored: a failed one leaves none to name (`--json`'s
         # error then says "session_id": null), a `--schema` answer that does not follow the schema is stored.
-        if result.kind == "bad_answer" or not (opened and opened[0].new):
+        if result.kind == "bad_answer" or result.kept or not (opened and opened[0].new):
             error.session_id = session_id
         raise error from result.cause
     if held:
