@@ -123,8 +123,9 @@ def _failed_as_cut(event: Any, output_seen: bool) -> StreamCut | None:
     if code in _ANSWER_CODES:
         return None
     if output_seen or _CONNECTION_WORDS.search(message):
-        words = message.split("\n", 1)[0][:160]
-        return StreamCut(f"the proxy reported the answer failed mid-stream ({code or 'no code'}: {words})")
+        # LiteLLM's words end with the upstream's own ("… OpenAIException - Response payload is not completed: …")
+        words = message.split(" - ", 1)[-1].split(":", 1)[0].strip()[:120] or code or "no reason given"
+        return StreamCut(f"the upstream broke off: {words}")
     return None
 
 

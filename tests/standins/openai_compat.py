@@ -220,9 +220,9 @@ class OpenAIChatStandIn(StandIn):
             last["usage"] = self._usage(reply)
             events.append(last)
 
-        self.start_stream(h, "text/event-stream; charset=utf-8")
+        self.start_stream(h, "text/event-stream; charset=utf-8", chunked=True)
         for n, event in enumerate(events):
             if reply.cut_after is not None and n >= reply.cut_after:
-                return  # the handler returns and the server closes the socket: no [DONE]
-            self.write(h, f"data: {json.dumps(event)}\n\n".encode(), self.pieces_paused(reply, n))
-        self.write(h, b"data: [DONE]\n\n")
+                return  # the server closes the socket: no [DONE], and the chunked body is never completed
+            self.write(h, self.chunk(f"data: {json.dumps(event)}\n\n".encode()), self.pieces_paused(reply, n))
+        self.write(h, self.chunk(b"data: [DONE]\n\n") + self.chunk(b""))

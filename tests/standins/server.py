@@ -108,13 +108,21 @@ class StandIn:
         h.wfile.write(data)
 
     @staticmethod
-    def start_stream(h: BaseHTTPRequestHandler, content_type: str) -> None:
-        # No Content-Length: the body ends when the connection closes, as a cut stream would.
+    def start_stream(h: BaseHTTPRequestHandler, content_type: str, chunked: bool = False) -> None:
+        # No Content-Length: the body ends when the connection closes, as a cut stream would. `chunked`: in
+        # chunks, as OpenAI sends it, so a cut (no closing chunk) is a body that was never completed.
         h.send_response(200)
         h.send_header("Content-Type", content_type)
         h.send_header("Connection", "close")
+        if chunked:
+            h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         h.close_connection = True
+
+    @staticmethod
+    def chunk(data: bytes) -> bytes:
+        """`data` as one chunk of a chunked body (b"" closes the body)."""
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
     @staticmethod
     def pieces_paused(reply: Reply, n: int) -> float:
