@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.chat.repl_term import Term
 from tests.conftest import Kaiwa
@@ -19,6 +22,19 @@ from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
 ANSWER = "alpha beta gamma delta epsilon"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def streamed_once(proxy: Any, openai_upstream: OpenAIChatStandIn) -> None:
+    """One streamed answer through the proxy before these tests: its first stream (cold code paths) reads what an
+    upstream sent in one go, so a cut there arrives before any delta; the tests want deltas first, as later."""
+    body = {"model": "fake-a", "input": "warm", "stream": True}
+    request = urllib.request.Request(
+        f"{proxy.base_url}/responses", json.dumps(body).encode(),
+        {"Authorization": f"Bearer {proxy.master_key}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the test's own proxy
+        response.read()
 
 
 def marker(kind: str) -> str:
