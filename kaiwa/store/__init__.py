@@ -20,7 +20,7 @@ def store_failure(exc: BaseException, store: Store) -> KaiwaError | None:
     from .sqlite import SQLiteStore
 
     if isinstance(exc, sqlite3.Error) and isinstance(store, SQLiteStore):
-        from .sqlite_files import explain
+        from .sqlite.files import explain
 
         return explain(exc, store.path)
     return None

@@ -1,10 +1,10 @@
 """The SQLite session store: one file holding the SDK's conversation tables and kaiwa's own.
 
 The items live in the SDK's `agent_messages` (its format, so its `SQLiteSession` reads them back); kaiwa keeps
-sessions, usage per turn and a search index beside them (schema: `sqlite_schema.py`, the file: `sqlite_files.py`).
+sessions, usage per turn and a search index beside them (schema: `schema.py`, the file: `files.py`).
 Many processes share one file: WAL, a busy timeout, short `BEGIN IMMEDIATE` write transactions retried while
 the file is busy, and one turn at a time per session (`lock`). Every SQLite call runs in the store's own thread
-(`sqlite_worker.py`), never on the event loop. Nothing here imports the Agents SDK at all,
+(`worker.py`), never on the event loop. Nothing here imports the Agents SDK at all,
 so listing sessions stays cheap.
 """
 
@@ -20,13 +20,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import KaiwaError
-from . import sqlite_files as files
-from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
-from .sqlite_files import check_db_path
-from .sqlite_lock import session_lock
-from .sqlite_search import search
-from .sqlite_worker import SQLiteWorker
+from ...errors import KaiwaError
+from ..base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from . import files
+from .files import check_db_path
+from .lock import session_lock
+from .search import search
+from .worker import SQLiteWorker
 
 __all__ = ["SQLiteStore", "check_db_path", "make_title"]
 

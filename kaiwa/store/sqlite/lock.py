@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from ..errors import KaiwaError
-from .sqlite_files import open_private
+from ...errors import KaiwaError
+from .files import open_private
 
 POLL = 0.05
 

@@ -10,7 +10,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from ..errors import KaiwaError
+from ...errors import KaiwaError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100

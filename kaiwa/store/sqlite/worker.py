@@ -18,9 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import sqlite_files as files
-from .quiet import shielded
-from .sqlite_open import open_connection, retry
+from ..quiet import shielded
+from . import files
+from .connect import open_connection, retry
 
 
 class SQLiteWorker:
@@ -95,4 +95,3 @@ class SQLiteWorker:
 
         await asyncio.get_running_loop().run_in_executor(pool, shut)
         pool.shutdown(wait=False)  # its one thread is idle now: it exits
-
