@@ -156,9 +156,7 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     _add_column(conn, "kaiwa_turns", "outcome", "TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4
-}  # N to N + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}  # N to N + 1
 
 
 def _statements(script: str) -> list[str]:
