@@ -107,7 +107,7 @@ def test_one_shot_on_a_terminal_shows_the_cut_then_the_whole_answer(kaiwa: Kaiwa
     finally:
         term.close()
     cut_at = screen.index("cut off")
-    assert screen.find("alpha") < cut_at and ANSWER in screen[cut_at:]
+    assert "alpha" in screen[:cut_at] and ANSWER in screen[cut_at:]
     assert turn_rows(kaiwa.db)[0][0] == 2
 
 
@@ -255,3 +255,20 @@ def test_json_failure_does_not_echo_the_message_on_stderr(kaiwa: Kaiwa, upstream
     assert run.code == 1
     assert lines(run)[-1]["type"] == "error"
     assert "a private message" not in run.err and "your message" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("alias", "cloud"),
+    [("azure-foundry-claude", "foundry"), ("bedrock-claude-3-5-sonnet", "bedrock")],
+)
+def test_each_clouds_own_length_stop_is_kept(
+    kaiwa: Kaiwa, alias: str, cloud: str, request: pytest.FixtureRequest
+) -> None:
+    """Anthropic's `stop_reason: max_tokens` and Bedrock's `stopReason: max_tokens`, through LiteLLM's bridge."""
+    stand_in = request.getfixturevalue(cloud)
+    stand_in.script(Reply(text=LONG, chunks=6, output_tokens=90))
+    run = kaiwa("--json", "--input", "talk a lot", "--max-output-tokens", "16", "--model", alias, "--no-tools")
+    assert run.code == 0, run.err
+    done = lines(run)[-1]
+    assert done["type"] == "done" and done["stop_reason"] == "length"
+    assert done["text"] and LONG.startswith(done["text"]) and len(done["text"]) < len(LONG)
