@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import KaiwaError
-from . import files, schema
+from . import files, owned, schema
 
 # Each statement waits this long for another writer (SQLite's own wait, which nothing can interrupt)…
 BUSY_TIMEOUT = 0.5
@@ -109,9 +109,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     return said
 
 
-def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connection:
+def open_connection(path: Path, warn: Callable[[str], None], own_folder: bool = False) -> sqlite3.Connection:
     """A checked, current, WAL-mode connection in autocommit mode (writes use explicit BEGIN IMMEDIATE)."""
-    path = files.check_db_path(path)
+    path = files.check_db_path(path, own_folder)
+    made = owned.claim_side_files(path)  # before the database is made: a refused store leaves nothing behind
     created = files.create_private(path)
     # Used only by the store's worker thread (worker.py): sqlite3's same-thread check stays on.
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -133,5 +134,6 @@ def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connecti
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
+        owned.release(made)
         raise
     return conn

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from ...errors import KaiwaError
-from .files import open_private
+from .owned import open_owned
 
 POLL = 0.05
 
@@ -49,7 +49,7 @@ async def session_lock(
     lock_path: Path, session_id: str, on_wait: Callable[[], None] | None, timeout: float
 ) -> AsyncIterator[None]:
     offset = _offset(session_id)
-    fd = open_private(lock_path, os.O_RDWR)
+    fd = open_owned(lock_path, os.O_RDWR)
     try:
         deadline = time.monotonic() + timeout
         waited = False

@@ -51,16 +51,31 @@ def _warn_stderr(line: str) -> None:
 
 class SQLiteStore(Store):
     def __init__(
-        self, path: Path | str, warn: Callable[[str], None] | None = None, lock_timeout: float | None = None
+        self,
+        path: Path | str,
+        warn: Callable[[str], None] | None = None,
+        lock_timeout: float | None = None,
+        own_folder: bool = False,
+        seed_from: Path | None = None,
     ) -> None:
+        """`own_folder`: the path is kaiwa's data folder's file, whose folder kaiwa creates (0700) when missing.
+        `seed_from`: a folder where the original chat.py may have left its sessions.sqlite3 (said once)."""
         self.path = files.expand(path)
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
-        self._worker = SQLiteWorker(self.path, warn or _warn_stderr)
+        self._warn = warn or _warn_stderr
+        self._seed_from = seed_from
+        self._worker = SQLiteWorker(self.path, self._warn, own_folder)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
         await self._worker.run(lambda conn: None)
+        if self._seed_from is not None:
+            from .seed import seed_notice
+
+            folder, self._seed_from = self._seed_from, None
+            if line := seed_notice(self.path, folder):
+                self._warn(line)
 
     async def close(self) -> None:
         await self._worker.close()
