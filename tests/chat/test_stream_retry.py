@@ -76,6 +76,10 @@ def test_json_cut_mid_answer_retries_and_done_is_whole(kaiwa: Kaiwa, upstream: O
     assert [r[:2] for r in turn_rows(kaiwa.db)] == [(2, "")]
     assert len(upstream.model_requests()) == 2
     assert run.err == ""  # stderr stays quiet on success
+    shown = kaiwa("sessions", "show", done["session_id"])
+    assert shown.code == 0 and "retried: 2 attempts" in shown.out
+    as_json = json.loads(kaiwa("sessions", "show", done["session_id"], "--json").out)
+    assert [(t["attempts"], t["outcome"]) for t in as_json["turn_usage"]] == [(2, "")]
 
 
 def test_piped_plain_text_is_never_written_twice(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
