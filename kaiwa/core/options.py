@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..roles import Role
-    from .schema import AnswerSchema
 
 INSTRUCTIONS = (
     "You are kaiwa, a helpful assistant in a terminal. Answer in the language of the user's message. "
@@ -58,9 +57,12 @@ class Setup:
     instructions: str | None = None  # --system: a new session's, or replacing a resumed one's
     temperature: float | None = None
     max_output_tokens: int | None = None
-    schema: AnswerSchema | None = None  # --schema (one-shot)
+    schema: str | None = None  # --schema as given (a JSON Schema file, or fields): loaded as the conversation opens
     verbosity: str | None = None  # --verbosity
     service_tier: str | None = None  # --service-tier
     approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
+    # False: the face cannot take back text it has shown (plain text into a pipe), so a stream cut after text
+    # went out is not retried
+    redo_text: bool = True
     role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
     given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's

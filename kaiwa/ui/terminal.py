@@ -3,6 +3,8 @@ else — reasoning, tool calls, usage, notices — on stderr, so a pipe receives
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.text import Text
 
@@ -10,6 +12,7 @@ from ..core.events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
+    GatewayProgress,
     LockWaiting,
     Notice,
     ReasoningDelta,
@@ -43,6 +46,7 @@ class Renderer:
         markdown: bool,
         show_reasoning: bool = True,
         refresh_per_second: float | None = 10.0,
+        hold_text: bool = False,
     ) -> None:
         self.out = out
         self.err = err
@@ -55,8 +59,9 @@ class Renderer:
         self._in_segment = False  # answer text since the last tool call
         self._in_reasoning = False
         self._ends_with_newline = True
-        self.hold_text = False  # --schema: the answer is printed once checked, not as it streams
+        self.hold_text = hold_text  # --schema: the answer is printed once checked, not as it streams
         self._asked: dict[str, ApprovalRequested] = {}  # call id → the question (its arguments, for the answer)
+        self._gateway: Any = None  # the local gateway's set-up, while it is drawn (ui/progress.py)
 
     def __call__(self, event: Event) -> None:
         match event:
@@ -82,6 +87,8 @@ class Renderer:
                 self.notice(event.line())
             case TurnRetrying():
                 self.cut(event)
+            case GatewayProgress():
+                self.gateway(event)
             case TurnCompleted(record=record):
                 self.finish()
                 if event.stop_reason == "length":
@@ -90,6 +97,13 @@ class Renderer:
                 self.usage(record_usage_line(record))
             case TurnFailed():
                 self.finish()  # the face prints the failure's line itself (it knows what else to say)
+
+    def gateway(self, event: GatewayProgress) -> None:
+        if self._gateway is None:
+            from .progress import GatewayView
+
+            self._gateway = GatewayView(self.err)
+        self._gateway(event)
 
     # -- the answer --------------------------------------------------------------------------
     def text(self, delta: str) -> None:

@@ -329,13 +329,13 @@ def test_schema_2_moves_forward_to_3_keeping_every_row(pg_url: str) -> None:
     assert asyncio.run(sql(pg_url, "SELECT count(*) FROM agent_messages"))[0][0] == 3
 
 
-def test_schema_3_moves_forward_to_4_keeping_every_row(pg_url: str) -> None:
-    """Schema 4 adds kaiwa_turns.attempts and .outcome (how a turn went) to a schema-3 database, keeping its turns."""
+def test_schema_4_moves_forward_to_5_keeping_every_row(pg_url: str) -> None:
+    """Schema 5 adds kaiwa_turns.attempts and .outcome (how a turn went) to a schema-4 database, keeping its turns."""
     with_store(pg_url, one_turn)
     for statement in (
         "ALTER TABLE kaiwa_turns DROP COLUMN attempts",
         "ALTER TABLE kaiwa_turns DROP COLUMN outcome",
-        "UPDATE kaiwa_meta SET value = '3' WHERE key = 'schema_version'",
+        "UPDATE kaiwa_meta SET value = '4' WHERE key = 'schema_version'",
     ):
         asyncio.run(sql(pg_url, statement))
 
@@ -345,4 +345,4 @@ def test_schema_3_moves_forward_to_4_keeping_every_row(pg_url: str) -> None:
 
     assert with_store(pg_url, body) == [(1, ""), (3, "length")]
     version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
-    assert version[0][0] == "4" == str(SCHEMA_VERSION)
+    assert version[0][0] == "5" == str(SCHEMA_VERSION)
