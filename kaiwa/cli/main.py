@@ -15,10 +15,9 @@ from typing import Annotated
 import typer
 
 from ..errors import KaiwaError
-from ..settings import load_settings
 from ..ui.face import Face
 from . import oneshot
-from .common import app, err_console, fail
+from .common import app, err_console, fail, load_settings
 
 
 @app.callback(invoke_without_command=True)
@@ -49,8 +48,8 @@ def main(
         typer.Option(
             "--model",
             "-m",
-            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash"
-            " (default: LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
+            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash (default: a continued session's"
+            " own, else LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
         ),
     ] = None,
     reasoning: Annotated[
@@ -66,8 +65,8 @@ def main(
             "--role",
             "-r",
             metavar="NAME",
-            help="A role: instructions, model and settings from NAME.md in ./.kaiwa/roles/, ~/.config/kaiwa/roles/"
-            " or kaiwa's own (chat.py roles lists them). Options given here win over the role's.",
+            help="A role: instructions, model and settings from NAME.md in a trusted project's .kaiwa/roles/,"
+            " ~/.config/kaiwa/roles/ or kaiwa's own (chat.py roles lists them). Options here win over the role's.",
         ),
     ] = None,
     hide_reasoning: Annotated[bool, typer.Option("--hide-reasoning", help="Do not show reasoning summaries.")] = False,

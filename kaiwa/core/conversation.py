@@ -230,6 +230,7 @@ class Conversation:
         self.info = info
         self.last_answer = last_answer
         self._choices.set_instructions(info.instructions)
+        self._choices.continue_on(info.model)
 
     async def open(self, info: SessionInfo) -> None:
         from .history import last_answer
@@ -261,6 +262,19 @@ class Conversation:
         gone = self.session_id
         self.new(self.instructions)
         return gone
+
+    async def set_origin(self, origin: str) -> None:
+        """Say where a stored session came from (an editor's: the folder it was opened in)."""
+        if self.info is not None and self.info.origin != origin:
+            await self._store.set_origin(self.session_id, origin)
+            self.info = dataclasses.replace(self.info, origin=origin)
+
+    async def context_window(self) -> int | None:
+        """The model's window in tokens, as the proxy states it (None when it does not say)."""
+        from ..gateway.proxy_info import context_windows
+
+        windows = await asyncio.to_thread(context_windows, self._endpoint.base_url, self._endpoint.api_key)
+        return (windows or {}).get(self.model)
 
     async def fork(self) -> SessionInfo:
         """Continue in a copy of the whole session; the original is untouched."""

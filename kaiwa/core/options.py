@@ -66,3 +66,4 @@ class Setup:
     redo_text: bool = True
     role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
     given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's
+    mcp_servers: tuple[Any, ...] = ()  # McpServerSpecs handed over by the face (an editor's): join the config's

@@ -31,10 +31,12 @@ def rehearse(log: Any) -> None:
     adapters = _openai_unions(log)
     from kaiwa.cli import command
     from kaiwa.core.agent import run_config, tls_context
+    from kaiwa.errors import KaiwaError
     from kaiwa.tools import builtin_tools
 
     command()
-    tls_context()
+    with contextlib.suppress(KaiwaError):  # a bad SSL_CERT_FILE here: each call says so itself
+        tls_context()
     builtin_tools()  # their schemas, made once a process
     run_config()  # the SDK's trace provider (its exporter's HTTP client and TLS context; no thread until a trace)
     import platform
