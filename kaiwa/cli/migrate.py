@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import KaiwaError, UsageError
-from ..settings import Settings, load_settings
-from .common import err_console, fail
+from ..settings import Settings
+from .common import err_console, fail, load_settings
 
 TO_HELP = (
     "The Postgres to copy into (postgresql://USER:PASSWORD@HOST:5432/DB). Default: SESSION_DB_URL — better than"

@@ -28,6 +28,7 @@ from ..core.events import (
     ToolReturned,
     TurnCompleted,
     TurnFailed,
+    TurnRetrying,
 )
 from ..core.history import json_arguments, json_output
 from ..pipe import write
@@ -78,6 +79,9 @@ class JsonLines:
                                soft_wrap=True)  # fmt: skip
             case LockWaiting():
                 self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
+            case TurnRetrying(attempt=attempt, of=of, reason=reason, stage=stage, text=text, kept=kept):
+                self.emit(lines.RetryLine(attempt=attempt, of=of, reason=reason, stage=stage, text=text,
+                                          kept=list(kept)))  # fmt: skip
             case GatewayProgress():  # on stderr, as on a terminal: stdout is JSON only
                 if self._gateway is None:
                     self._gateway = GatewayView(self.err)
@@ -100,7 +104,8 @@ class JsonLines:
         context = event.context
         meter = lines.Context(used=context.used, window=context.window) if context is not None else None
         done = lines.DoneLine(session_id=event.session_id, model=record.model, text=event.answer, usage=usage,
-                              output=event.output, context=meter)  # fmt: skip
+                              stop_reason=event.stop_reason, attempts=record.attempts, output=event.output,
+                              context=meter)  # fmt: skip
         left_out = ({"output"} if not self.has_schema else set()) | ({"context"} if meter is None else set())
         self.emit(done, frozenset(left_out))
 
