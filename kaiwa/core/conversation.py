@@ -382,6 +382,9 @@ class Conversation:
             return failed
         from .stream_retry import TurnBroke
 
+        if (refused := await self._fit(user_input, emit, replace_from)) is not None:
+            emit(refused)
+            return refused
         try:
             resume = await self._failed_turn(user_input, replace_from)
             if resume is not None:
@@ -394,9 +397,11 @@ class Conversation:
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except TurnBroke as broke:
-            failed = await self._broke(broke)
-            emit(failed)
-            return failed
+            again = await self._after_context_error(broke, user_input, emit, replace_from)
+            if isinstance(again, TurnFailed):
+                emit(again)
+                return again
+            done, engine = again, await self._started()
         except Exception as exc:
             failed = as_event(self.explain(exc), exc)
             emit(failed)
@@ -422,6 +427,91 @@ class Conversation:
                 return failed
         emit(done)
         return done
+
+    # -- the context window (core/context.py, core/compact_auto.py) ---------------------------------------
+    async def _fit(self, user_input: str | list[Item], emit: Emit, replace_from: int | None) -> TurnFailed | None:
+        """Before a turn: refuse a message that cannot fit even alone; compact in place when the projection passes
+        KAIWA_AUTO_COMPACT. A new session's short first message does not wait on the proxy's /model/info."""
+        from . import compact_auto as auto
+        from .estimate import input_tokens
+
+        if self.info is None and input_tokens(user_input) < auto.FIRST_CHECK:
+            return None
+        use = await self.context(user_input)
+        if use is None:
+            return None
+        if (refusal := auto.too_large(use, self.model)) is not None:
+            return TurnFailed("context_window", *refusal, model=self.model,
+                              session_id=self.session_id if self.info is not None else None)  # fmt: skip
+        if replace_from is None and auto.due(use, self._settings.auto_compact):
+            return await self._compact_in_place(use, emit, "auto")
+        return None
+
+    async def _compact_in_place(self, use: ContextUse, emit: Emit, reason: str) -> TurnFailed | None:
+        """Summarise the older exchanges (a paid request: the spending caps are asked first); a summary that
+        fails is a notice, and the turn goes on as it would have."""
+        from .compact import SUMMARISER
+        from .compact_auto import KEEP_SHARE, compact_in_place
+        from .events import ContextCompacted
+
+        info = self.info
+        if info is None:
+            return None
+        check = await self._spending.check(self._caps(), self.model, None, " " * (4 * use.used), SUMMARISER)
+        if check.refusal is not None:
+            emit(Notice(f"not compacting the conversation: {check.refusal.message()}", "warning"))
+            return None
+        try:
+            # after the cloud's context error the window is smaller than stated: keep less than what was sent
+            keep = use.used * KEEP_SHARE // 100 if reason == "context_error" else None
+            done = await compact_in_place(self._store, info, await self._started(), self.model, use,
+                                          lambda line: emit(Notice(line)), keep)  # fmt: skip
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            emit(Notice(f"could not compact the conversation: {self.explain(exc).message}", "warning"))
+            return None
+        if done is not None:
+            self._meter.counted((done.tokens_after, 0))  # an estimate until the next call's own count
+            emit(ContextCompacted(self.session_id, done.tokens_before, done.tokens_after, use.window, done.cost,
+                                  "context_error" if reason == "context_error" else "auto"))  # fmt: skip
+        return None
+
+    async def _after_context_error(
+        self, broke: Any, user_input: str | list[Item], emit: Emit, replace_from: int | None
+    ) -> TurnCompleted | TurnFailed:
+        """A turn the cloud refused as too long for its window: compact once and send it again; else its line."""
+        from .failures import is_context_window
+
+        cause = broke.cause
+        if not is_context_window(cause) or broke.kept:
+            return await self._broke(broke)
+        if self.info is None:  # a brand-new session: nothing to compact, nothing stored (issue 29.11)
+            return TurnFailed("context_window", f"this message does not fit the context window of {self.model!r};"
+                              " nothing was stored", "shorten it or send it in parts, or pick a model with a longer "
+                              "context ($model)", model=self.model, cause=cause)  # fmt: skip
+        use = await self.context(user_input)
+        if use is None or replace_from is not None or self._settings.auto_compact is None:
+            return await self._broke(broke)
+        compacted = await self._store.compaction(self.session_id)
+        await self._compact_in_place(use, emit, "context_error")
+        if await self._store.compaction(self.session_id) == compacted:
+            return await self._broke(broke)  # nothing could be compacted: the line says what to do
+        engine = await self._started()
+        try:
+            return await engine.run_turn(self._store, self.session_id, user_input, self.options, emit,
+                                         approver=self._approver, redo_text=self._redo_text)  # fmt: skip
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if is_context_window(getattr(exc, "cause", exc)):
+                return TurnFailed("context_window", f"the conversation still does not fit the context window of "
+                                  f"{self.model!r} after compacting it; the session is as it was (compacted)",
+                                  "send a shorter message, or pick a model with a longer context ($model)",
+                                  model=self.model, session_id=self.session_id, cause=exc)  # fmt: skip
+            from .stream_retry import TurnBroke
+
+            return await self._broke(exc if isinstance(exc, TurnBroke) else TurnBroke(exc, sent=True))
 
     async def _broke(self, broke: Any) -> TurnFailed:
         """The failure of a turn that reached the engine: its line, whether the message was sent, and the tools
@@ -498,6 +588,11 @@ class Conversation:
         turns = await self._store.turns(self.session_id)
         await self._store.truncate(self.session_id, index, max(0, len(turns) - 1))
         self._metered = ""  # the meter reads the now-last turn again
+        # a compaction made for this exchange (after the turn before it), or one that kept items now gone: undone
+        compaction = await self._store.compaction(self.session_id)
+        before = turns[-2].created_at if len(turns) > 1 else 0.0
+        if compaction is not None and (compaction.created_at > before or compaction.first_kept > index):
+            await self._store.drop_compaction(self.session_id)
         self.info = await self._store.get_session(self.session_id)
         self.last_answer = last_answer(items[:index])
         return items[index]

@@ -212,6 +212,7 @@ class ChatEngine:
         about a tool call that needs approval (None: no one to ask, such calls are declined). `redo_text` False:
         text already streamed cannot be taken back, so a stream cut after it is not retried. `resume`: a failed
         turn's items (from `replace_from` on) and record, continued rather than run again."""
+        from .compact_auto import sent_history
         from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
         from .stream_retry import Attempts, TurnBroke
         from .stream_watch import StreamWatch
@@ -229,7 +230,8 @@ class ChatEngine:
             # the Runner prepares, which is only this turn's items. KAIWA_SLOW_HISTORY=1: the Runner reads it all.
             slow = slow_history()
             buffer = TurnBuffer(session_id, stored) if slow else TurnOnlyBuffer(session_id, stored)
-            history = [] if slow else prepare_history(stored)
+            # A compaction in place (compact_auto.py): its summary and the newest items stand in for the history
+            history = [] if slow else prepare_history(sent_history(stored, await store.compaction(session_id)))
             watch = StreamWatch(self.config.stream_idle_timeout)
             agent = self._agent(options, sent, session_id, watch)
             attempts = Attempts(self.config.stream_retries, redo_text)

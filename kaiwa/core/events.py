@@ -150,6 +150,27 @@ class LockWaiting:
 
 
 @dataclass(frozen=True)
+class ContextCompacted:
+    """Before a turn, the session was compacted in place (`core/compact_auto.py`): its older exchanges are sent
+    as a summary from now on (the transcript stays whole). `tokens_before`: the provider's last count;
+    `tokens_after`: a local estimate of what the summary and the kept exchanges hold; `cost`: the summary call's;
+    `reason`: "auto" (the projection passed KAIWA_AUTO_COMPACT) or "context_error" (the cloud refused the turn)."""
+
+    session_id: str
+    tokens_before: int
+    tokens_after: int
+    window: int
+    cost: float | None = None
+    reason: Literal["auto", "context_error"] = "auto"
+    type: Literal["compaction"] = "compaction"
+
+    def line(self) -> str:
+        return (f"compacted the conversation: about {self.tokens_before:,} → {self.tokens_after:,} tokens of "
+                f"{self.window:,}; older messages are sent as a summary, the whole transcript stays stored "
+                "(/undo right now restores what was sent before)")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TurnRetrying:
     """A model call's stream broke off (dropped, failed mid-answer, or silent for KAIWA_STREAM_IDLE_TIMEOUT) and is
     tried again. What the cut call streamed is void: a reader drops the text and reasoning deltas since the turn
@@ -219,6 +240,7 @@ Event = (
     | Notice
     | GatewayProgress
     | LockWaiting
+    | ContextCompacted
     | TurnRetrying
     | TurnCompleted
     | TurnFailed

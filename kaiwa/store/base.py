@@ -97,6 +97,20 @@ class SessionDump:
     turns: list[TurnRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Compaction:
+    """What is sent upstream instead of a session's older items (issue 25, in-place compaction): `summary`, the
+    model's summary as items, then the stored items from `first_kept` on. The stored transcript is untouched.
+    `tokens_before` / `tokens_after`: the context before and (estimated) after; `cost`: the summary call's."""
+
+    summary: list[Item]
+    first_kept: int
+    tokens_before: int = 0
+    tokens_after: int = 0
+    cost: float | None = None
+    created_at: float = 0.0
+
+
 class Store(ABC):
     """A session store. Every method may raise `KaiwaError` (one line for the user); none leaks a secret."""
 
@@ -194,3 +208,15 @@ class Store(ABC):
     @abstractmethod
     async def delete(self, session_ids: list[str]) -> int:
         """Remove the sessions and everything stored for them, in one transaction; returns how many."""
+
+    @abstractmethod
+    async def compaction(self, session_id: str) -> Compaction | None:
+        """The session's newest compaction (what is sent instead of its older items), or None."""
+
+    @abstractmethod
+    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
+        """A new compaction for the session; the one before stays, for `drop_compaction`."""
+
+    @abstractmethod
+    async def drop_compaction(self, session_id: str) -> bool:
+        """Undo the newest compaction (the one before, if any, applies again); False when there is none."""

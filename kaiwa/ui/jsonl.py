@@ -17,6 +17,7 @@ from ..core.events import (
     NO_TERMINAL,
     ApprovalDecided,
     ApprovalRequested,
+    ContextCompacted,
     Event,
     GatewayProgress,
     LockWaiting,
@@ -79,6 +80,10 @@ class JsonLines:
                                soft_wrap=True)  # fmt: skip
             case LockWaiting():
                 self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
+            case ContextCompacted():
+                self.emit(lines.CompactionLine(session_id=event.session_id, tokens_before=event.tokens_before,
+                                               tokens_after=event.tokens_after, window=event.window,
+                                               cost=event.cost, reason=event.reason))  # fmt: skip
             case TurnRetrying(attempt=attempt, of=of, reason=reason, stage=stage, text=text, kept=kept):
                 self.emit(lines.RetryLine(attempt=attempt, of=of, reason=reason, stage=stage, text=text,
                                           kept=list(kept)))  # fmt: skip

@@ -103,6 +103,19 @@ class RetryLine(LineModel):
     kept: list[str]
 
 
+class CompactionLine(LineModel):
+    """Before a turn: the session was compacted in place (same id; older messages are sent as a summary, the
+    stored transcript stays whole). `tokens_after` is a local estimate; `cost`: the summary call's."""
+
+    type: Literal["compaction"] = "compaction"
+    session_id: str
+    tokens_before: int
+    tokens_after: int
+    window: int
+    cost: float | None
+    reason: Literal["auto", "context_error"]
+
+
 class Usage(LineModel):
     input_tokens: int
     output_tokens: int
@@ -158,6 +171,7 @@ Line = Annotated[
     | ToolResultLine
     | Approval
     | RetryLine
+    | CompactionLine
     | DoneLine
     | ErrorLine,
     Field(discriminator="type"),

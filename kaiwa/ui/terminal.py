@@ -11,6 +11,7 @@ from rich.text import Text
 from ..core.events import (
     ApprovalDecided,
     ApprovalRequested,
+    ContextCompacted,
     Event,
     GatewayProgress,
     LockWaiting,
@@ -84,6 +85,8 @@ class Renderer:
             case Notice(line=line, level=level):
                 self.notice(line, "yellow" if level == "warning" else "dim")
             case LockWaiting():
+                self.notice(event.line())
+            case ContextCompacted():
                 self.notice(event.line())
             case TurnRetrying():
                 self.cut(event)

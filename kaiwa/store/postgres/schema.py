@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 # 1: search by an expression index over agent_messages; 2: kaiwa_search; 3: kaiwa_sessions.role and
 # kaiwa_turns.cache_write_tokens; 4: kaiwa_turns.spender (whose key paid) and an index on created_at;
 # 5: kaiwa_turns.attempts and .outcome
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TS_CONFIG = "english"  # stems English words; text it drops (CJK runs, stop words) is found by the ILIKE fallback
 
 metadata = MetaData()
@@ -105,6 +105,21 @@ kaiwa_turns = Table(
     Column("spender", Text, nullable=False, server_default=""),
     Index("idx_kaiwa_turns_session", "session_id", "id"),
     Index("idx_kaiwa_turns_created", "created_at"),
+)
+
+# Schema 6: in-place compactions (create_all makes the table on every open, so no migration statements).
+kaiwa_compactions = Table(
+    "kaiwa_compactions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("session_id", Text, ForeignKey("kaiwa_sessions.session_id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float(53), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("first_kept", BigInteger, nullable=False),
+    Column("tokens_before", BigInteger, nullable=False, server_default="0"),
+    Column("tokens_after", BigInteger, nullable=False, server_default="0"),
+    Column("cost", Float(53)),
+    Index("idx_kaiwa_compactions_session", "session_id", "id"),
 )
 
 kaiwa_search = Table(

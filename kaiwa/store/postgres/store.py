@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...errors import KaiwaError
-from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
+from ..base import Compaction, Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
 from . import rows as R
 from . import schema as S
 from .errors import parse_url, translate
@@ -314,6 +314,33 @@ class PostgresStore(Store):
 
     async def set_origin(self, session_id: str, origin: str | None) -> None:
         await self._update_session(session_id, origin=origin)
+
+    async def compaction(self, session_id: str) -> Compaction | None:
+        c = S.kaiwa_compactions.c
+        query = (select(c.summary, c.first_kept, c.tokens_before, c.tokens_after, c.cost, c.created_at)
+                 .where(c.session_id == session_id).order_by(c.id.desc()).limit(1))  # fmt: skip
+        async with self._tx() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Compaction(json.loads(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], float(row[5]))
+
+    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
+        import time
+
+        async with self._tx() as conn:
+            await conn.execute(insert(S.kaiwa_compactions).values(
+                session_id=session_id, created_at=compaction.created_at or time.time(),
+                summary=json.dumps(compaction.summary), first_kept=compaction.first_kept,
+                tokens_before=compaction.tokens_before, tokens_after=compaction.tokens_after, cost=compaction.cost,
+            ))  # fmt: skip
+
+    async def drop_compaction(self, session_id: str) -> bool:
+        c = S.kaiwa_compactions.c
+        newest = select(func.max(c.id)).where(c.session_id == session_id).scalar_subquery()
+        async with self._tx() as conn:
+            result = await conn.execute(delete(S.kaiwa_compactions).where(c.id == newest))
+        return bool(result.rowcount)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         async with self._tx() as conn:

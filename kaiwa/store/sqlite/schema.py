@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # The Agents SDK's own tables, exactly as its SQLiteSession creates them (it reads them back).
 SDK_TABLES = """
@@ -162,8 +162,33 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
     _add_column(conn, "kaiwa_turns", "outcome", "TEXT NOT NULL DEFAULT ''")
 
 
+# Schema 6: in-place compactions (what is sent upstream instead of a session's older items; core/compact_auto.py).
+COMPACTIONS = """
+CREATE TABLE IF NOT EXISTS kaiwa_compactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES kaiwa_sessions (session_id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    summary TEXT NOT NULL,
+    first_kept INTEGER NOT NULL,
+    tokens_before INTEGER NOT NULL DEFAULT 0,
+    tokens_after INTEGER NOT NULL DEFAULT 0,
+    cost REAL
+);
+CREATE INDEX IF NOT EXISTS idx_kaiwa_compactions_session ON kaiwa_compactions (session_id, id);
+"""
+
+
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    for statement in _statements(COMPACTIONS):
+        conn.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+    5: _v5_to_v6,
 }  # N to N + 1
 
 

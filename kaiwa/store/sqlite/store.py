@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import KaiwaError
-from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from ..base import Compaction, Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
 from . import files
 from .files import check_db_path
 from .lock import session_lock
@@ -305,6 +305,38 @@ class SQLiteStore(Store):
 
     async def set_origin(self, session_id: str, origin: str | None) -> None:
         await self._update(session_id, "origin", origin)
+
+    async def compaction(self, session_id: str) -> Compaction | None:
+        rows = await self._read(
+            "SELECT summary, first_kept, tokens_before, tokens_after, cost, created_at FROM kaiwa_compactions"
+            " WHERE session_id = ? ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        )
+        if not rows:
+            return None
+        summary, first_kept, before, after, cost, created = rows[0]
+        return Compaction(json.loads(summary), first_kept, before, after, cost, created)
+
+    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO kaiwa_compactions (session_id, created_at, summary, first_kept, tokens_before,"
+                " tokens_after, cost) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, compaction.created_at or time.time(), json.dumps(compaction.summary),
+                 compaction.first_kept, compaction.tokens_before, compaction.tokens_after, compaction.cost),
+            )  # fmt: skip
+
+        await self._write(work)
+
+    async def drop_compaction(self, session_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM kaiwa_compactions WHERE id = (SELECT MAX(id) FROM kaiwa_compactions WHERE session_id = ?)",
+                (session_id,),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(work)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         def work(conn: sqlite3.Connection) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from acp import schema as s
 
-from ...core.events import Answer, ApprovalRequested, Event, Notice, TurnCompleted, TurnFailed
+from ...core.events import Answer, ApprovalRequested, ContextCompacted, Event, Notice, TurnCompleted, TurnFailed
 from ...errors import KaiwaError
 from .content import Update, permission_call, update_for
 
@@ -41,6 +41,8 @@ def say(line: str) -> None:
 def on_notice(event: Event) -> None:
     if isinstance(event, Notice):
         say(event.line)
+    elif isinstance(event, ContextCompacted):  # the editor sees the meter drop in the next usage_update
+        say(event.line())
 
 
 class Outbox:
