@@ -95,6 +95,7 @@ class SessionDump:
     info: SessionInfo
     items: list[Item] = field(default_factory=list)
     turns: list[TurnRecord] = field(default_factory=list)
+    compaction: Compaction | None = None  # the newest in-place compaction (what is sent instead of older items)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaiwaError
-from .base import SessionDump, SessionInfo, Store, TurnRecord
+from .base import Compaction, SessionDump, SessionInfo, Store, TurnRecord
 from .ids import new_session_id
 from .item_check import dump_problem
 
@@ -55,7 +55,8 @@ def with_totals(info: SessionInfo, turns: list[TurnRecord]) -> SessionInfo:
 
 async def load(store: Store, info: SessionInfo) -> SessionDump:
     """Everything stored for one session."""
-    return SessionDump(info=info, items=await store.items(info.session_id), turns=await store.turns(info.session_id))
+    sid = info.session_id
+    return SessionDump(info, await store.items(sid), await store.turns(sid), await store.compaction(sid))
 
 
 # -- JSON ------------------------------------------------------------------------------------------------
@@ -80,6 +81,7 @@ def to_json(dump: SessionDump) -> dict[str, Any]:
             {**dataclasses.asdict(t), "request_ids": list(t.request_ids), "created_at": iso(t.created_at)}
             for t in dump.turns
         ],
+        **({"compaction": dataclasses.asdict(dump.compaction)} if dump.compaction is not None else {}),
     }
 
 
@@ -145,7 +147,23 @@ def from_json(data: Any, source: str = "the file") -> SessionDump:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise KaiwaError(f"{source} is a damaged kaiwa export ({exc})", hint) from None
-    return SessionDump(info=with_totals(info, parsed_turns), items=items, turns=parsed_turns)
+    return SessionDump(with_totals(info, parsed_turns), items, parsed_turns, _compaction(data.get("compaction"), items))
+
+
+def _compaction(raw: Any, items: list[Any]) -> Compaction | None:
+    """An export's in-place compaction (absent in older exports); one that does not fit its items is left out
+    (the whole history is then sent, as before the compaction)."""
+    if not isinstance(raw, dict):
+        return None
+    summary, first = raw.get("summary"), raw.get("first_kept")
+    if not isinstance(summary, list) or not isinstance(first, int) or not 0 < first <= len(items):
+        return None
+    numbers = {
+        k: raw[k] for k in ("tokens_before", "tokens_after", "created_at") if isinstance(raw.get(k), int | float)
+    }
+    cost = raw.get("cost") if isinstance(raw.get("cost"), int | float) else None
+    return Compaction(summary, first, int(numbers.get("tokens_before", 0)), int(numbers.get("tokens_after", 0)),
+                      cost, float(numbers.get("created_at", 0.0)))  # fmt: skip
 
 
 def read_file(path: Path) -> SessionDump:
@@ -180,7 +198,7 @@ def copy(dump: SessionDump, origin: str, *, session_id: str | None = None, title
         origin=origin,
         title=dump.info.title if title is None else title,
     )
-    return SessionDump(info=info, items=[dict(item) for item in dump.items], turns=list(dump.turns))
+    return SessionDump(info, [dict(item) for item in dump.items], list(dump.turns), dump.compaction)
 
 
 def fork(dump: SessionDump) -> SessionDump:

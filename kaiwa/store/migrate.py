@@ -56,7 +56,8 @@ async def migrate(source: Store, target: Store, progress: Callable[[int, int], N
         else:
             items = await source.items(info.session_id)
             turns = await source.turns(info.session_id)
-            await target.create_session(SessionDump(info=info, items=items, turns=turns))
+            compaction = await source.compaction(info.session_id)
+            await target.create_session(SessionDump(info=info, items=items, turns=turns, compaction=compaction))
             report.copied += 1
             report.items += len(items)
             report.turns += len(turns)

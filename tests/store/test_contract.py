@@ -460,3 +460,34 @@ def test_create_session_carries_the_role_and_cache_writes(store: Store) -> None:
             assert await store.turns("imp3") == turns
 
     run(body)
+
+
+def test_compactions_stack_undo_and_go_with_the_session(store: Store) -> None:
+    import json
+
+    from kaiwa.store import dump as dumps
+    from kaiwa.store.base import Compaction
+
+    async def body() -> None:
+        async with opened(store):
+            for n in range(3):
+                await turn(store, "s", f"q{n}", f"a{n}")
+            assert await store.compaction("s") is None
+            first = Compaction([user("summary one")], 2, 900, 300, 0.001, 1.0)
+            second = Compaction([user("summary two")], 4, 950, 310, None, 2.0)
+            await store.add_compaction("s", first)
+            await store.add_compaction("s", second)
+            assert await store.compaction("s") == second  # the newest applies
+            assert len(await store.items("s")) == 6  # the transcript is untouched
+            assert await store.drop_compaction("s") is True
+            assert await store.compaction("s") == first  # undone: the one before applies again
+            info = await store.get_session("s")
+            assert info is not None
+            exported = dumps.from_json(json.loads(dumps.dumps(await dumps.load(store, info))))
+            assert exported.compaction == first  # export and import carry it
+            await store.create_session(dumps.copy(exported, "copy", session_id="t"))
+            assert await store.compaction("t") == first
+            await store.delete(["s"])
+            assert await store.compaction("s") is None and await store.drop_compaction("s") is False
+
+    run(body)

@@ -347,4 +347,18 @@ def test_schema_4_moves_forward_to_5_keeping_every_row(pg_url: str) -> None:
 
     assert with_store(pg_url, body) == [(1, ""), (3, "length")]
     version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
-    assert version[0][0] == "5" == str(SCHEMA_VERSION)
+    assert version[0][0] == str(SCHEMA_VERSION) and SCHEMA_VERSION >= 5
+
+
+def test_schema_5_moves_forward_to_6_with_the_compactions_table(pg_url: str) -> None:
+    """Schema 6 adds kaiwa_compactions (compaction in place) to a schema-5 database, keeping its turns."""
+    from kaiwa.store.base import Compaction
+
+    one_turn_at_version(pg_url, 5, "DROP TABLE kaiwa_compactions")
+
+    async def body(store: PostgresStore) -> tuple[int, Compaction | None]:
+        await store.add_compaction(SID, Compaction([{"role": "user", "content": "s"}], 1, 10, 5, None, 1.0))
+        return len(await store.turns(SID)), await store.compaction(SID)
+
+    turns, compaction = with_store(pg_url, body)
+    assert turns == 1 and compaction is not None and compaction.first_kept == 1

@@ -345,6 +345,28 @@ def test_a_schema_3_store_moves_to_4_with_spenders(tmp_path: Path) -> None:
     assert [(r.model, r.turns, r.cost) for r in asyncio.run(store.spend(0.0))] == [("m", 2, 0.75)]
 
 
+def test_a_schema_5_store_moves_to_6_with_compactions(tmp_path: Path) -> None:
+    """Schema 6 adds kaiwa_compactions (compaction in place), keeping every item and turn."""
+    from kaiwa.store.base import Compaction
+
+    path = tmp_path / "db.sqlite3"
+    store = opened(path)
+    sid = new_session_id()
+    asyncio.run(store.commit_turn(sid, [{"role": "user", "content": "hi"}], TurnRecord(model="m"), title="t"))
+    asyncio.run(store.close())
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE kaiwa_compactions")
+        conn.execute("UPDATE kaiwa_meta SET value = '5' WHERE key = 'schema_version'")
+    store = opened(path)
+    summary = Compaction([{"role": "user", "content": "summary"}], 1, 10, 5, None, 1.0)
+
+    async def body() -> tuple[int, Compaction | None]:
+        await store.add_compaction(sid, summary)
+        return len(await store.items(sid)), await store.compaction(sid)
+
+    assert asyncio.run(body()) == (1, summary)
+
+
 def test_a_failed_move_to_3_leaves_the_file_at_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from kaiwa.store.sqlite import schema as sqlite_schema
 

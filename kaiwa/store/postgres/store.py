@@ -295,6 +295,8 @@ class PostgresStore(Store):
             )
             await R.insert_items(conn, info.session_id, dump.items)
             await R.insert_turns(conn, info.session_id, dump.turns)
+            if dump.compaction is not None:
+                await self._add_compaction(conn, info.session_id, dump.compaction)
 
     async def _update_session(self, session_id: str, **values: Any) -> None:
         s = S.kaiwa_sessions
@@ -325,15 +327,19 @@ class PostgresStore(Store):
             return None
         return Compaction(json.loads(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], float(row[5]))
 
-    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
+    @staticmethod
+    async def _add_compaction(conn: AsyncConnection, session_id: str, compaction: Compaction) -> None:
         import time
 
+        await conn.execute(insert(S.kaiwa_compactions).values(
+            session_id=session_id, created_at=compaction.created_at or time.time(),
+            summary=json.dumps(compaction.summary), first_kept=compaction.first_kept,
+            tokens_before=compaction.tokens_before, tokens_after=compaction.tokens_after, cost=compaction.cost,
+        ))  # fmt: skip
+
+    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
         async with self._tx() as conn:
-            await conn.execute(insert(S.kaiwa_compactions).values(
-                session_id=session_id, created_at=compaction.created_at or time.time(),
-                summary=json.dumps(compaction.summary), first_kept=compaction.first_kept,
-                tokens_before=compaction.tokens_before, tokens_after=compaction.tokens_after, cost=compaction.cost,
-            ))  # fmt: skip
+            await self._add_compaction(conn, session_id, compaction)
 
     async def drop_compaction(self, session_id: str) -> bool:
         c = S.kaiwa_compactions.c

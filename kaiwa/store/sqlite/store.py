@@ -283,6 +283,8 @@ class SQLiteStore(Store):
             )
             self._append(conn, sid, dump.items)
             self._add_turns(conn, sid, dump.turns, now)
+            if dump.compaction is not None:
+                self._add_compaction(conn, sid, dump.compaction)
 
         await self._write(work)
 
@@ -317,16 +319,17 @@ class SQLiteStore(Store):
         summary, first_kept, before, after, cost, created = rows[0]
         return Compaction(json.loads(summary), first_kept, before, after, cost, created)
 
-    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO kaiwa_compactions (session_id, created_at, summary, first_kept, tokens_before,"
-                " tokens_after, cost) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, compaction.created_at or time.time(), json.dumps(compaction.summary),
-                 compaction.first_kept, compaction.tokens_before, compaction.tokens_after, compaction.cost),
-            )  # fmt: skip
+    @staticmethod
+    def _add_compaction(conn: sqlite3.Connection, session_id: str, compaction: Compaction) -> None:
+        conn.execute(
+            "INSERT INTO kaiwa_compactions (session_id, created_at, summary, first_kept, tokens_before,"
+            " tokens_after, cost) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (session_id, compaction.created_at or time.time(), json.dumps(compaction.summary),
+             compaction.first_kept, compaction.tokens_before, compaction.tokens_after, compaction.cost),
+        )  # fmt: skip
 
-        await self._write(work)
+    async def add_compaction(self, session_id: str, compaction: Compaction) -> None:
+        await self._write(lambda conn: self._add_compaction(conn, session_id, compaction))
 
     async def drop_compaction(self, session_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
