@@ -483,10 +483,11 @@ def test_compactions_stack_undo_and_go_with_the_session(store: Store) -> None:
             assert await store.compaction("s") == first  # undone: the one before applies again
             info = await store.get_session("s")
             assert info is not None
-            exported = dumps.from_json(json.loads(dumps.dumps(await dumps.load(store, info))))
+            copied = dumps.copy(await dumps.load(store, info), "copy")  # under a UUID, as an export needs
+            exported = dumps.from_json(json.loads(dumps.dumps(copied)))
             assert exported.compaction == first  # export and import carry it
-            await store.create_session(dumps.copy(exported, "copy", session_id="t"))
-            assert await store.compaction("t") == first
+            await store.create_session(exported)
+            assert await store.compaction(exported.info.session_id) == first
             await store.delete(["s"])
             assert await store.compaction("s") is None and await store.drop_compaction("s") is False
 
