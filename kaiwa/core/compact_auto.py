@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..store.base import Compaction, Item, SessionDump, SessionInfo, Store
 from .estimate import text_tokens
+from .flat_input import sent_history
 from .history import entries, turn_starts
 
 if TYPE_CHECKING:
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
 
 KEEP_SHARE = 30  # percent of the window the newest exchanges may fill verbatim after a compaction
 LEAD_IN = "(Our earlier conversation, summarised: the messages before this point were replaced by this summary.)"
-
-
-def sent_history(stored: list[Item], compaction: Compaction | None) -> list[Item]:
-    """What goes upstream in front of a turn: the stored items, or the summary and the items kept verbatim. A
-    compaction whose kept items were undone since (`first_kept` past the end) no longer applies."""
-    if compaction is None or compaction.first_kept > len(stored):
-        return stored
-    return [*compaction.summary, *stored[compaction.first_kept :]]
 
 
 def items_tokens(items: list[Item]) -> int:

@@ -212,8 +212,7 @@ class ChatEngine:
         about a tool call that needs approval (None: no one to ask, such calls are declined). `redo_text` False:
         text already streamed cannot be taken back, so a stream cut after it is not retried. `resume`: a failed
         turn's items (from `replace_from` on) and record, continued rather than run again."""
-        from .compact_auto import sent_history
-        from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
+        from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, sent_history, slow_history
         from .stream_retry import Attempts, TurnBroke
         from .stream_watch import StreamWatch
         from .turn_buffer import TurnBuffer

@@ -27,11 +27,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai import AsyncOpenAI, omit
 from openai.resources.responses import AsyncResponses
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from ..store.base import Compaction, Item
 
 from .turn_buffer import SdkItem, TurnBuffer
 
@@ -164,3 +167,11 @@ def prepare_history(items: list[SdkItem]) -> list[SdkItem]:
     """The stored history ready to send: as it is when that is what the SDK would send (one cheap pass), else
     through the SDK's own functions."""
     return items if _is_plain(items) else _as_the_sdk_prepares(items)
+
+
+def sent_history(stored: list[Item], compaction: Compaction | None) -> list[Item]:
+    """What goes upstream in front of a turn: the stored items, or the summary and the items kept verbatim. A
+    compaction whose kept items were undone since (`first_kept` past the end) no longer applies."""
+    if compaction is None or compaction.first_kept > len(stored):
+        return stored
+    return [*compaction.summary, *stored[compaction.first_kept :]]
