@@ -156,6 +156,21 @@ def _cache_line(settings: Any, turns: list[Any]) -> str:
     return cache_totals(turns, model_prices(settings.base_url, settings.api_key))
 
 
+def _context(settings: Any, dump: Any) -> dict[str, int] | None:
+    """The context meter after the session's last turn (its input and answer, as the provider counted them),
+    against its model's window (KAIWA_CONTEXT_WINDOW, else the proxy's); None when the window is unknown."""
+    if not dump.turns:
+        return None
+    window = settings.context_window
+    if window is None:
+        from ..gateway.proxy_info import model_limits
+
+        limits = (model_limits(settings.base_url, settings.api_key) or {}).get(dump.turns[-1].model)
+        window = limits.max_input if limits is not None else None
+    last = dump.turns[-1]
+    return None if window is None else {"used": last.input_tokens + last.output_tokens, "window": window}
+
+
 @sessions_app.command()
 def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The conversation as a transcript (Markdown when piped); --json: its fields and messages."""
@@ -176,6 +191,8 @@ def show(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = 
             fields["turn_usage"] = [
                 {k: getattr(t, k) for k in TURN_USAGE_FIELDS} | {"created_at": iso(t.created_at)} for t in dump.turns
             ]
+            if (context := _context(settings, dump)) is not None:
+                fields["context"] = context
             _print_json(fields)
             return
         cache = _cache_line(settings, dump.turns)

@@ -33,6 +33,8 @@ def test_done_carries_the_providers_count_against_the_window(kaiwa: Kaiwa, upstr
     counted = request_tokens(upstream.model_requests()[-1].body)
     assert _done(second.out)["context"] == {"used": counted + 13, "window": SMALL_WINDOW}
     assert counted > request_tokens(upstream.model_requests()[0].body)  # the history is in the count
+    shown = json.loads(kaiwa("sessions", "show", str(sid), "--json").out)
+    assert shown["context"] == {"used": counted + 13, "window": SMALL_WINDOW}  # `sessions show` has it too
 
 
 def test_the_setting_overrides_the_window_and_an_unknown_one_is_said_once(
