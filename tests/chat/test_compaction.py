@@ -103,17 +103,21 @@ def test_auto_compact_off_keeps_todays_behaviour(kaiwa: Kaiwa, upstream: OpenAIC
 
 
 def test_a_context_error_compacts_once_and_retries_the_turn(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
-    upstream.script(*[Reply(text=ANSWER) for _ in range(30)])
+    upstream.script(*[Reply(text=ANSWER) for _ in range(40)])
     sid = ""
-    for n in range(14):  # the stated window is wrong (too large): only the cloud's refusal says it is full
+    for n in range(30):  # the stated window is wrong (too large): only the cloud's refusal says it is full
         args = ["--json", "--model", SMALL_MODEL, "--input", _message(n), *(["--session-id", sid] if sid else [])]
         run = kaiwa(*args, KAIWA_CONTEXT_WINDOW="100000")
         assert run.code == 0, run.err
         sid = sid or json.loads(run.out.splitlines()[0])["session_id"]
-    assert "context-window" in upstream.rejections  # the cloud refused a turn …
-    assert _summaries(upstream)  # … which compacted and was sent again
-    assert user_texts(_turns(upstream)[-1])[-1] == _message(13)
-    assert len([m for m in stored_items(kaiwa.db, sid) if m.get("role") == "user"]) == 14
+        if "context-window" in upstream.rejections:  # the cloud refused this turn …
+            break
+    lines = [json.loads(line) for line in run.out.splitlines()]
+    assert [line["reason"] for line in lines if line["type"] == "compaction"] == ["context_error"]
+    assert lines[-1]["type"] == "done"  # … which compacted and was answered
+    assert len(_summaries(upstream)) == 1
+    assert user_texts(_turns(upstream)[-1])[-1] == _message(n)
+    assert len([m for m in stored_items(kaiwa.db, sid) if m.get("role") == "user"]) == n + 1
 
 
 def test_a_message_too_large_for_the_window_is_refused_before_sending(
