@@ -65,10 +65,10 @@ def test_thirty_turns_past_the_window_compact_in_place(kaiwa: Kaiwa, upstream: O
     assert user_texts(turns[-1])[0] != _message(0)  # the oldest messages went upstream as a summary
     listed = json.loads(kaiwa("sessions", "list", "--json").out)
     assert len(listed) == 1  # the session kept its id: no new session was started
-    shown = json.loads(kaiwa("sessions", "show", listed[0]["session_id"], "--json").out)
+    shown = json.loads(kaiwa("sessions", "show", listed[0]["id"], "--json").out)
     texts = json.dumps(shown)
     assert all(_message(n) in texts for n in range(30))  # the whole transcript stays stored
-    assert len([m for m in stored_items(kaiwa.db, listed[0]["session_id"]) if m.get("role") == "user"]) == 30
+    assert len([m for m in stored_items(kaiwa.db, listed[0]["id"]) if m.get("role") == "user"]) == 30
 
 
 def test_undo_right_after_the_compacting_turn_restores_what_was_sent(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
