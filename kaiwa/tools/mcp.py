@@ -97,6 +97,12 @@ def read_only_hint(tool: Any) -> bool | None:
     return hint if isinstance(hint, bool) else None
 
 
+def input_schema(tool: Any) -> dict[str, Any] | None:
+    """An MCP tool's input schema (the mcp package spells it either way by version)."""
+    schema = getattr(tool, "input_schema", None) or getattr(tool, "inputSchema", None)
+    return schema if isinstance(schema, dict) else None
+
+
 def _requires_approval(policy: ApprovalPolicy, server: str) -> Callable[[Any, Any, Any], bool]:
     """The SDK's `require_approval` for one server: asked at every call, so a grant (`a`) counts from the next
     call on. Declined calls need "approval" too: the engine rejects them through the SDK without a question."""
