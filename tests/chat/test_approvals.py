@@ -16,6 +16,7 @@ import pytest
 from tests.chat.repl_term import Term, session_id_in
 from tests.conftest import Kaiwa
 from tests.harness.db import stored_items
+from tests.mcp_fixtures import stdio_server_config
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
@@ -236,18 +237,37 @@ def test_the_declined_lines_hint_is_a_command_that_can_be_pasted(
     assert staged(repo) == []
 
 
-def test_two_servers_with_the_same_tools_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+def test_a_tool_name_taken_earlier_is_left_out_in_one_line(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    # One rule for every clash: the first to claim a name keeps it (built-in tools, then servers in the config's
+    # order); a later tool of that name is left out, and one line per server says so. kaiwa goes on.
     repo = git_repo(tmp_path / "repo", "a.txt")
     config = tmp_path / "mcp.json"
-    servers = {"g1": git_server_config(repo, approve="always"), "g2": git_server_config(repo)}
+    servers = {
+        "g1": git_server_config(repo, approve="always"),
+        "g2": git_server_config(repo),
+        "words": stdio_server_config("--calculate"),
+    }
     config.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
     kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
-    run = kaiwa("--input", "stage a.txt")
-    assert run.code == 2 and "Traceback" not in run.err, run.err
-    [line] = [line for line in run.err.splitlines() if line.startswith("error:")]
-    assert line.startswith("error: two MCP servers offer tools of the same name ('git_add'"), line
-    assert "unexpected" not in line and '"disabled": true' in line
-    assert upstream.model_requests() == [] and staged(repo) == []
+    upstream.script(
+        add(repo, "a.txt", "call_g"),
+        Reply(text="", tool_calls=[ToolCall("calculate", {"expression": "6*7"}, id="call_c")]),
+        Reply(text="done"),
+    )
+    run = kaiwa("--input", "stage a.txt, then work out 6*7")
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert staged(repo) == ["a.txt"]  # g1's git_add ran, as g1's rule says, with no question
+    told = tool_messages(upstream)
+    assert "staged successfully" in told[0] and told[1] == "42"  # kaiwa's calculator, not the server's
+    [g2] = [line for line in run.err.splitlines() if "MCP server 'g2'" in line]
+    assert "tools 'git_status'" in g2 and "left out — MCP server 'g1', earlier in the MCP config" in g2
+    assert '"disabled": true' in g2
+    [words] = [line for line in run.err.splitlines() if "MCP server 'words'" in line]
+    assert "its tool 'calculate' left out — kaiwa's built-in tool has that name" in words
+    sent = {tool["function"]["name"] for tool in upstream.model_requests()[0].body["tools"]}
+    assert "calculate" in sent and "lookup_word" in sent and "git_add" in sent
 
 
 @pytest.mark.parametrize("name", ["git/git_add", "git_add", "all"])

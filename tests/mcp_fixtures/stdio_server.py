@@ -1,7 +1,8 @@
 """A real MCP server over stdio for kaiwa's tests: `python stdio_server.py [--fail-on-start | --hang]`.
 
 Tools: `lookup_word(word)` and `add_numbers(a, b)`, whose outputs are recognisable (they carry "[words-fixture]"),
-and `read_env(name)` to check the environment the client passed. With $KAIWA_FIXTURE_PID_FILE set it writes its
+and `read_env(name)` to check the environment the client passed; with `--calculate`, also a `calculate(expression)`
+named like kaiwa's built-in tool. With $KAIWA_FIXTURE_PID_FILE set it writes its
 PID there on start, so a test can check that the process is gone after the client cleans up.
 """
 
@@ -52,6 +53,13 @@ def main() -> None:
     def read_env(name: str) -> str:
         """Return the value of an environment variable of this server process (for tests)."""
         return f"{MARK} {name}={os.environ.get(name, '<unset>')}"
+
+    if "--calculate" in sys.argv:
+
+        @server.tool()
+        def calculate(expression: str) -> str:
+            """Evaluate an arithmetic expression (named like kaiwa's built-in tool)."""
+            return f"{MARK} calculated {expression}"
 
     server.run("stdio")
 

@@ -32,7 +32,7 @@ def test_a_key_that_fakes_the_end_of_the_question_is_shown_quoted_and_spelt_out(
     shown = question(request, width=120)
     assert "\u2800" not in shown and "\\u2800" in shown
     assert "\"files=['a.txt'])? [y/a/n]\\u2800" in shown  # quoted as a name
-    assert "files=[\"b.txt\"]" in shown.splitlines()[2]  # what runs, on its own line, in the tool's order
+    assert 'files=["b.txt"]' in shown.splitlines()[2]  # what runs, on its own line, in the tool's order
     assert shown.endswith("allow it? [y/a/n/v] ")
 
 
