@@ -127,5 +127,6 @@ def _output_text(output: object) -> str:
 
 
 def describe_result(output: object, limit: int = 80) -> str:
-    """A tool result as one short line (whitespace collapsed, cut at `limit` characters with "…")."""
-    return _one_line(_output_text(output), limit)
+    """A tool result as one short line (whitespace collapsed, invisible characters spelt out, cut at `limit`
+    characters with "…")."""
+    return _one_line(spelt_out(_output_text(output)), limit)

@@ -146,7 +146,7 @@ def test_a_padded_call_is_refused_back_to_the_model_without_asking(
     assert term.exit_status() == 0
     assert QUESTION not in term.text and LISTENING not in term.text  # never asked
     assert "declined git/git_add: its arguments do not fit the tool" in screen
-    assert "\u2800" not in term.text and "\\u2800" in screen  # the tool-call line spells the spoof out
+    assert "\u2800" not in term.text and "\\u2800" in screen  # the call's and the error's lines spell it out
     assert staged(repo) == []
     [told] = tool_messages(upstream)
     assert told.startswith("error: git_add has no argument ") and "'note1', 'note2', 'note3'; call it as" in told
@@ -185,7 +185,7 @@ def test_a_long_argument_is_cut_visibly_and_v_shows_the_whole_call(
     term.wait_for(LISTENING)
     term.mark()
     term.send("v")
-    whole = term.wait_for(QUESTION)  # the whole call, then the question again
+    whole = term.wait_for(re.compile(r"the whole call to(.|\n)*" + re.escape(QUESTION)))  # then asked again
     assert "the whole call to git/git_add:" in whole and '"src/module_039/file.txt"' in whole
     assert json.loads(whole[whole.index("{") : whole.rindex("}") + 1]) == {"repo_path": str(repo), "files": files}
     assert "not staged" in answer_no(term)
