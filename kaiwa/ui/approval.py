@@ -81,7 +81,9 @@ def whole_call(request: ApprovalRequested) -> str:
 def waiting(request: ApprovalRequested, listening: bool = True) -> str:
     """The toolbar while the question waits: what the keys do once it listens."""
     if not listening:
-        return " read the question: keys pressed before it appeared, or within a moment of it, are ignored"
+        from .ask import NOT_YET
+
+        return NOT_YET
     keys = "y allow · a allow for this session · n decline · v whole call · Ctrl-C stop"
     return f" waiting for your answer: {_shown(request.name)} · {keys}"
 

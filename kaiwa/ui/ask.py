@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 QUIET = 0.5  # seconds without a key, after the question appears, before it takes an answer
+NOT_YET = " read the question: keys pressed before it appeared, or within a moment of it, are ignored"
 
 
 class _Gate:
@@ -77,7 +78,7 @@ async def ask_key[T](
     message: Any,
     keys: Mapping[str, T],
     *,
-    toolbar: Callable[[bool], Any] | None = None,
+    toolbar: Callable[[bool], str] | None = None,
     enter: T | None = None,
     on_stderr: bool = False,
     quiet: float = QUIET,
@@ -114,8 +115,16 @@ async def ask_key[T](
     bindings.add("c-c")(answer_with(None))
 
     output = create_output(stdout=sys.stderr) if on_stderr or not os.isatty(1) else None
-    bottom = (lambda: toolbar(gate.armed)) if toolbar is not None else None
-    session: Any = PromptSession(key_bindings=bindings, bottom_toolbar=bottom, output=output)
+
+    def bottom() -> Any:
+        assert toolbar is not None
+        # Italic until it listens: prompt_toolkit redraws only the cells whose character or style changed, so a
+        # style of its own makes the listening toolbar appear whole, as one piece of text.
+        return toolbar(True) if gate.armed else [("italic", toolbar(False))]
+
+    session: Any = PromptSession(
+        key_bindings=bindings, bottom_toolbar=bottom if toolbar is not None else None, output=output
+    )
     app = session.app
     app.after_render += gate.drawn
     discard_typed_ahead(app.input)
@@ -131,9 +140,7 @@ def confirm(question: str, action: str) -> bool:
     `action`: what y does, for the toolbar ("delete")."""
 
     def toolbar(listening: bool) -> str:
-        if not listening:
-            return " read the question: keys pressed before it appeared, or within a moment of it, are ignored"
-        return f" y {action} · n or Enter: no · Ctrl-C: no"
+        return f" y {action} · n or Enter: no · Ctrl-C: no" if listening else NOT_YET
 
     answer = asyncio.run(ask_key(f"{question} [y/N] ", {"y": True, "n": False}, toolbar=toolbar, enter=False,
                                  on_stderr=True))  # fmt: skip
