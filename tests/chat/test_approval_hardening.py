@@ -33,19 +33,6 @@ from tests.store.test_reliability_writers import hold_session_lock
 AFTER_TURN = re.compile(r" in · (.|\n)*›")  # the usage line, then the input line again
 
 
-@pytest.fixture
-def term_for(kaiwa: Kaiwa) -> Any:
-    terms: list[Term] = []
-
-    def make(*args: str, **env: str) -> Term:
-        terms.append(Term(kaiwa, *args, **env))
-        return terms[-1]
-
-    yield make
-    for t in terms:
-        t.close()
-
-
 def call(repo: Path, call_id: str, **arguments: Any) -> Reply:
     return Reply(text="", tool_calls=[ToolCall("git_add", {"repo_path": str(repo), **arguments}, id=call_id)])
 

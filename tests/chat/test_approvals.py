@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.chat.repl_term import Term, session_id_in
+from tests.chat.repl_term import session_id_in
 from tests.conftest import Kaiwa
 from tests.harness.db import stored_items
 from tests.mcp_fixtures import stdio_server_config
@@ -52,19 +52,6 @@ def outputs(items: list[dict[str, Any]]) -> dict[str, str]:
 
 
 # -- the interactive mode --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def term_for(kaiwa: Kaiwa) -> Any:
-    terms: list[Term] = []
-
-    def make(*args: str) -> Term:
-        terms.append(Term(kaiwa, *args))
-        return terms[-1]
-
-    yield make
-    for t in terms:
-        t.close()
 
 
 def test_repl_y_runs_the_call_after_asking(
