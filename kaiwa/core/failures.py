@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import FailureKind, KaiwaError
 from ..redact import mask_url, redact
 from .cloud_errors import body_message, cloud_words, from_text, short
-from .events import TurnFailed
+from .outcome import as_error, as_event, interrupted, unexpected  # noqa: F401  (where callers look for them)
 
 _FAILED_CODE = re.compile(r"code='([a-z_]+)'")
 RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
@@ -61,36 +61,6 @@ def _failure(kind: FailureKind, message: str, hint: str = "", *, model: str | No
     return KaiwaError(message, hint, kind=kind, model=model, setting=setting)
 
 
-def as_event(exc: KaiwaError, cause: BaseException | None = None, *, session_id: str | None = None) -> TurnFailed:
-    """A failure as the event faces draw; `session_id`: the stored session it leaves, when the error does not say."""
-    return TurnFailed(
-        kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, model=exc.model,
-        setting=exc.setting, session_id=exc.session_id or session_id, cause=cause or exc,
-    )  # fmt: skip
-
-
-def as_error(failed: TurnFailed) -> KaiwaError:
-    return KaiwaError(failed.message, failed.hint, failed.exit_code, failed.kind, model=failed.model,
-                      setting=failed.setting, session_id=failed.session_id)  # fmt: skip
-
-
-def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
-    """A bug, not the user's doing: still one line, masked (its traceback, through `__cause__`, with --debug)."""
-    bug = KaiwaError(
-        f"unexpected {type(exc).__name__}: {redact(short(str(exc)), *secrets)}",
-        "run again with $debug and report it",
-        kind="internal",
-    )
-    bug.__cause__ = exc
-    return bug
-
-
-def interrupted() -> KaiwaError:
-    return KaiwaError(
-        "interrupted", "nothing was saved for this turn; the session is as it was", 130, kind="interrupted"
-    )
-
-
 def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> KaiwaError:
     """An HTTP error status from the proxy (the cloud's own words quoted when LiteLLM wrapped them)."""
     import openai
@@ -99,7 +69,9 @@ def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> Ka
     if isinstance(exc, openai.RateLimitError):
         said = f": {message}" if cloud else ""
         return _failure(
-            "rate_limited", f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON,
+            "rate_limited",
+            f"the model {model!r} is rate-limited{at} (429) even after retries{said}",
+            RETRY_SOON,
             model=model,
         )
     if exc.status_code >= 500:
@@ -117,7 +89,9 @@ def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> Ka
             model=model,
         )
     return _failure(
-        "refused", f"the proxy refused the request ({exc.status_code}): {message}", "check $model and the options",
+        "refused",
+        f"the proxy refused the request ({exc.status_code}): {message}",
+        "check $model and the options",
         model=model,
     )
 
@@ -139,7 +113,9 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
         )
     if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
         return _failure(
-            "upstream", f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER,
+            "upstream",
+            f"the model {model!r} failed upstream{at} even after retries: {detail}",
+            RETRY_LATER,
             model=model,
         )
     if code and code.group(1) in ("invalid_request_error", "bad_request"):

@@ -179,6 +179,11 @@ class Store(ABC):
         """The session's role (None: no role). KaiwaError if there is no such session."""
 
     @abstractmethod
+    async def set_origin(self, session_id: str, origin: str | None) -> None:
+        """Where the session came from (`sessions show` says it; an editor's session: the folder it was opened
+        in). KaiwaError if there is no such session."""
+
+    @abstractmethod
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         """Keep only the first `keep_items` items and `keep_turns` turn records (`/undo`), in one transaction."""
 

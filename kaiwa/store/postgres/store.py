@@ -307,6 +307,9 @@ class PostgresStore(Store):
     async def set_role(self, session_id: str, role: str | None) -> None:
         await self._update_session(session_id, role=role)
 
+    async def set_origin(self, session_id: str, origin: str | None) -> None:
+        await self._update_session(session_id, origin=origin)
+
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         async with self._tx() as conn:
             await R.cut_items(conn, session_id, keep_items)

@@ -299,6 +299,9 @@ class SQLiteStore(Store):
     async def set_role(self, session_id: str, role: str | None) -> None:
         await self._update(session_id, "role", role)
 
+    async def set_origin(self, session_id: str, origin: str | None) -> None:
+        await self._update(session_id, "origin", origin)
+
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._cut(conn, session_id, keep_items, keep_turns)
