@@ -280,11 +280,10 @@ def delete(
                 turns = counted(s.turns, "turn")
                 _note(f"  {s.short_id}  {relative_time(s.updated_at)}  {turns}  {safe(_one_line(s.title))}", "")
             many = f"these {len(chosen)} sessions" if len(chosen) > 1 else "this session"
-            try:
-                agreed = typer.confirm(f"Delete {many}? This cannot be undone", default=False, err=True)
-            except typer.Abort:
-                agreed = False
-            if not agreed:  # the user's answer, not a failure: said plainly, exit 0 (as `rm -i` does)
+            from ..ui.ask import confirm
+
+            # Declining is the user's answer, not a failure: said plainly, exit 0 (as `rm -i` does).
+            if not confirm(f"Delete {many}? This cannot be undone", "delete"):
                 _note("nothing deleted")
                 return
         removed = with_store(settings, lambda store: store.delete([s.session_id for s in chosen]))

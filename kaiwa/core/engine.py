@@ -139,7 +139,10 @@ class ChatEngine:
 
             self.mcp_servers = await self._stack.enter_async_context(
                 connected_mcp_servers(
-                    self.config.mcp_specs, lambda line: self._emit(Notice(line, "warning")), policy=self.policy
+                    self.config.mcp_specs,
+                    lambda line: self._emit(Notice(line, "warning")),
+                    policy=self.policy,
+                    reserved=[tool.name for tool in self.tools()],
                 )
             )
             await self._check_approve_names()

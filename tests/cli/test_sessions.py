@@ -16,6 +16,7 @@ from typing import Any
 import pexpect
 import pytest
 
+from tests.chat.repl_term import Term
 from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import CHAT, Kaiwa, Run
 from tests.harness.db import stored_items
@@ -313,23 +314,46 @@ def test_delete_asks_on_a_terminal_and_needs_yes_otherwise(kaiwa: Kaiwa) -> None
     assert_one_line_failure(kaiwa("sessions", "delete", "0aaaa001"), 2, "--yes")
     assert len(listed(kaiwa)) == 2
 
-    child = spawn(kaiwa, "sessions", "delete", "0aaaa001", "0aaaa002")
-    child.expect(r"Delete these 2 sessions\? This cannot be undone \[y/N\]: ")
-    assert "terraform state lock" in child.before and "pasta for four" in child.before
-    child.sendline("n")
-    child.expect(pexpect.EOF)
-    child.close()
-    # Declining is the user's answer, not a failure: said plainly, exit 0.
-    assert child.exitstatus == 0 and "nothing deleted" in child.before and "error" not in child.before
+    term = Term(kaiwa, "sessions", "delete", "0aaaa001", "0aaaa002")
+    try:
+        shown = term.wait_for("Delete these 2 sessions? This cannot be undone [y/N]")
+        assert "terraform state lock" in shown and "pasta for four" in shown
+        term.wait_for(" y delete ")  # the toolbar: the question listens
+        term.send("n")
+        assert term.exit_status() == 0  # declining is the user's answer, not a failure: said plainly, exit 0
+    finally:
+        term.close()
+    assert "nothing deleted" in term.text and "error" not in term.text
     assert len(listed(kaiwa)) == 2
 
-    child = spawn(kaiwa, "sessions", "delete", "aaaa001")
-    child.expect(r"Delete this session\? This cannot be undone \[y/N\]: ")
-    child.sendline("y")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0 and "deleted 1 session" in child.before
+    term = Term(kaiwa, "sessions", "delete", "aaaa001")
+    try:
+        term.wait_for("Delete this session? This cannot be undone [y/N]")
+        term.wait_for(" y delete ")
+        term.send("y")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    assert "deleted 1 session" in term.text
     assert [s["id"] for s in listed(kaiwa)] == [B]
+
+
+def test_keys_typed_before_delete_asks_do_not_answer(kaiwa: Kaiwa) -> None:
+    # `y` and Enter typed before the question appears (a command line pasted with its answer, a key pressed too
+    # early) must not confirm: only a key pressed once the question listens does.
+    put(kaiwa, export_doc(A, "terraform state lock", "why is my state locked?", "A lock."))
+    term = Term(kaiwa, "sessions", "delete", "0aaaa001")
+    try:
+        term.send("y\r")
+        term.wait_for("Delete this session? This cannot be undone [y/N]")
+        term.wait_for(" y delete ")
+        assert [s["id"] for s in listed(kaiwa)] == [A]  # nothing deleted by the keys typed ahead
+        term.send("n")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    assert "nothing deleted" in term.text
+    assert [s["id"] for s in listed(kaiwa)] == [A]
 
 
 # -- long conversations ------------------------------------------------------------------------------------------

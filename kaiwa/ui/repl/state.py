@@ -57,7 +57,6 @@ class Repl:
         self.stop_signal: int | None = None
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
-        self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
     @property
@@ -105,10 +104,6 @@ class Repl:
             self.say(event.line, "yellow" if event.level == "warning" else "dim")
 
     def toolbar(self) -> str:
-        if self.waiting is not None:
-            from ..approval import waiting
-
-            return waiting(self.waiting)
         info = self.info
         parts = [self.model, clean(info.title) if info and info.title else "new"]
         if self.conversation.role is not None:
@@ -180,13 +175,9 @@ class Repl:
 
     async def approve(self, request: ApprovalRequested) -> Answer:
         """The conversation's approver: one line, one key. Ctrl-C there stops the turn, as while it streams."""
-        from ..approval import ask_key, question
+        from ..approval import ask
 
-        self.waiting = request
-        try:
-            answer = await ask_key(question(request, self.err.width), toolbar=self.toolbar)
-        finally:
-            self.waiting = None
+        answer = await ask(request, self.err.width)
         if answer is None:
             self._interrupted = True  # foreground() then reports it as Ctrl-C, not as a signal
             raise asyncio.CancelledError
