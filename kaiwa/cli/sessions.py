@@ -88,7 +88,17 @@ def _list(limit: int, as_json: bool) -> None:
     from ..ui.sanitize import clean as safe
     from ..ui.transcript import session_fields
 
-    rows = with_store(load_settings(), lambda store: store.list_sessions(limit))
+    async def work(store: Store) -> tuple[list[SessionInfo], list[str]]:
+        return await store.list_sessions(limit), await store.unlisted()
+
+    rows, unlisted = with_store(load_settings(), work)
+    if unlisted:  # one bad row never breaks the listing: left out, and said
+        shown = ", ".join(sid[-8:] for sid in unlisted[:5]) + (" …" if len(unlisted) > 5 else "")
+        _note(
+            f"left out {counted(len(unlisted), 'session')} whose stored times are out of range ({shown});"
+            " `chat.py sessions delete ID` removes one",
+            "yellow",
+        )
     if as_json:
         _print_json([session_fields(s) for s in rows])
         return

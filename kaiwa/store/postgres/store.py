@@ -137,9 +137,14 @@ class PostgresStore(Store):
 
     # -- reading -----------------------------------------------------------------------------------
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        query = R.info_query().order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
+        query = R.info_query().where(R.in_range()).order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
         async with self._tx() as conn:
             return [R.to_info(r) for r in await conn.execute(query)]
+
+    async def unlisted(self) -> list[str]:
+        query = select(S.kaiwa_sessions.c.session_id).where(~R.in_range())
+        async with self._tx() as conn:
+            return [r[0] for r in await conn.execute(query)]
 
     async def get_session(self, session_id: str) -> SessionInfo | None:
         query = R.info_query().where(S.kaiwa_sessions.c.session_id == session_id)
