@@ -18,6 +18,8 @@ class KaiwaError(Exception):
     default_kind = "failed"
     # The stored session the failure leaves (None: no session exists, e.g. a new one whose first turn failed).
     session_id: str | None = None
+    # The model answered (and was paid) before this failed: the message was sent, so no face may say it was not.
+    answered: bool = False
 
     def __init__(self, message: str, hint: str = "", exit_code: int = 1, kind: str | None = None) -> None:
         super().__init__(message)

@@ -190,7 +190,7 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(exc)
-        raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") else text) from None
+        raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") or exc.answered else text) from None
     except KeyboardInterrupt:
         from ..core.failures import interrupted
 

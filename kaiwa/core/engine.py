@@ -217,13 +217,18 @@ class ChatEngine:
                 started,
                 reported_cache_writes(result.raw_responses),
             )
-            await store.commit_turn(
-                session_id,
-                buffer.pending,
-                record,
-                title=title or make_title(first_text(user_input)),
-                instructions=options.instructions,
-                replace_from=replace_from,
-                role=options.role,
-            )
+            try:
+                await store.commit_turn(
+                    session_id,
+                    buffer.pending,
+                    record,
+                    title=title or make_title(first_text(user_input)),
+                    instructions=options.instructions,
+                    replace_from=replace_from,
+                    role=options.role,
+                )
+            except Exception as exc:  # after the answer: it was sent and paid, only storing it failed
+                from .failures import not_stored
+
+                raise not_stored(exc, store) from exc
         return TurnCompleted(session_id, record, "".join(events.answer), result.final_output)

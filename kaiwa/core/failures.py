@@ -101,6 +101,24 @@ def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
     return bug
 
 
+def not_stored(exc: Exception, store: Any) -> KaiwaError:
+    """The answer came (and is on the screen) but the store failed to keep the turn: said as such, never as a
+    message not sent. The store's own line says why (a lost Postgres connection, a full disk)."""
+    from ..store import store_failure
+
+    cause = exc if isinstance(exc, KaiwaError) else store_failure(exc, store)
+    why = cause.message if cause is not None else f"{type(exc).__name__}: {short(str(exc))}"
+    failed = KaiwaError(
+        f"the answer was received but could not be stored ({why})",
+        "the session is as it was before this turn; ask again once the store works"
+        + (f" ({cause.hint})" if cause is not None and cause.hint else ""),
+        kind="store",
+    )
+    failed.answered = True
+    failed.__cause__ = exc
+    return failed
+
+
 def interrupted() -> KaiwaError:
     return KaiwaError(
         "interrupted", "nothing was saved for this turn; the session is as it was", 130, kind="interrupted"

@@ -32,11 +32,15 @@ def latest_time() -> float:
 
     return time.time() + TIME_AHEAD
 
+
 TITLE_LENGTH = 60
+_CONTROLS = {c: " " for c in [*range(0x20), 0x7F]}
 
 
 def make_title(text: str) -> str:
-    line = " ".join(text.split())
+    """The first line of `text`, whitespace collapsed and control characters (a NUL from a piped file) made
+    spaces, at most TITLE_LENGTH characters: the same title on every backend."""
+    line = " ".join(text.translate(_CONTROLS).split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
 
 
