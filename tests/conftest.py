@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.harness import warm
+from tests.harness.jsonl import check_json_lines, is_json_lines_run
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn
@@ -222,6 +223,8 @@ class Kaiwa:
             env={**self.env, **env},
             timeout=timeout,
         )
+        if is_json_lines_run(args):
+            check_json_lines(proc.stdout)
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -248,7 +251,10 @@ class Kaiwa:
                 seen += os.read(fd, 4096)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        return Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
+        run = Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
+        if is_json_lines_run([str(arg) for arg in proc.args[2:]]):  # type: ignore[index,union-attr]
+            check_json_lines(run.out)
+        return run
 
 
 @pytest.fixture(scope="session")

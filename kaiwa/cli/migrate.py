@@ -59,7 +59,7 @@ def migrate_command(
     except KeyboardInterrupt:
         raise fail(KaiwaError("interrupted", "run it again: it goes on where it stopped", 130), False) from None
     except Exception as exc:  # a bug, not the user's doing
-        from ..core.failures import unexpected
+        from ..core.outcome import unexpected
 
         raise fail(unexpected(exc), debug) from None
     typer.echo(line)

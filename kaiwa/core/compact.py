@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import KaiwaError
@@ -24,6 +23,7 @@ from ..store.dump import with_totals
 from ..store.ids import new_session_id
 from ..words import counted
 from .history import entries, turn_starts
+from .views import AsText, Compacted
 
 if TYPE_CHECKING:
     from .engine import ChatEngine
@@ -37,18 +37,10 @@ SUMMARISER = (
 )
 REQUEST = "Summarise our conversation so far, so that we can continue it in a new session."
 TRANSCRIPT_RESULT_LIMIT = 2000  # characters of each tool result the summariser sees
+
+
 # A session as the readable transcript the summariser is sent (the faces' Markdown transcript, `ui/transcript.py`,
 # passed in: the core does not format), with each tool result cut to the given length.
-AsText = Callable[[SessionDump, int], str]
-
-
-@dataclass(frozen=True)
-class Compacted:
-    dump: SessionDump  # the new session (stored by `compact_session`)
-    summary: str
-    left_out_turns: int  # oldest turns that did not fit the model's context window
-
-
 def _partial(dump: SessionDump, skip_turns: int) -> SessionDump:
     """`dump` without its first `skip_turns` turns."""
     if skip_turns == 0:
@@ -122,8 +114,9 @@ async def compact(
             if left_out >= total - 1:
                 raise KaiwaError(
                     f"not even the last turn of the conversation fits the context window of {model!r}",
-                    "compact it with a model that has a longer context (--model)",
+                    "compact it with a model that has a longer context ($model)",
                     kind="context_window",
+                    model=model,
                 ) from exc
             left_out = min(total - 1, max(1, left_out + (total - left_out) // 2))
             kept = counted(total - left_out, "turn")
@@ -136,7 +129,7 @@ async def compact(
     ]
     summary = _assistant_text(output)
     if not summary.strip():
-        raise KaiwaError(f"{model} returned an empty summary", "try again, or another model (--model)")
+        raise KaiwaError(f"{model} returned an empty summary", "try again, or another model ($model)", model=model)
     cost = reported_cost(result.raw_responses, receipts)
     record = dataclasses.replace(
         usage_record(
@@ -146,6 +139,7 @@ async def compact(
             cost,
             started,
             reported_cache_writes(result.raw_responses),
+            engine.spender,
         ),
         created_at=time.time(),
     )

@@ -1,5 +1,6 @@
-"""What the gateway set-up is doing, on stderr, and the ways out of it: Ctrl-C, SIGTERM, SIGHUP and a closed
-output all end it the same way (an exception), so the `finally` blocks in launch.py stop what kaiwa started."""
+"""What the gateway set-up is doing (reported to a face, which draws it), and the ways out of it: Ctrl-C, SIGTERM,
+SIGHUP and a closed output all end it the same way (an exception), so the `finally` blocks in launch.py stop what
+kaiwa started."""
 
 from __future__ import annotations
 
@@ -7,17 +8,14 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
 
 from ..errors import KaiwaError
 from ..redact import redact
 
 RESTART_HINT = "nothing kaiwa started for it is left running; run kaiwa again to set it up"
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class GatewayInterrupted(KaiwaError):
@@ -48,56 +46,61 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class Progress:
-    """What the gateway start is doing, on stderr: a live status on a terminal, plain lines otherwise."""
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done, then act as they would have: around starting a
+    process (until kaiwa holds its handle, only kaiwa's exit could stop it) and around stopping one (a second
+    Ctrl-C must not cut the stop short). A handler, not a signal mask: a mask holds only this thread's signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in STOPPING}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
+        if held:
+            signal.raise_signal(held[0])  # its own handler runs now: KeyboardInterrupt, GatewayInterrupted, …
 
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
-        self.live = self.console.is_terminal
+
+Report = Callable[[str, str, str, float], None]  # (state, step, detail, seconds since the start)
+
+
+class Progress:
+    """What the gateway start is doing, reported as it happens: `state` "begin", "step" (a new step), "detail" (a
+    line of a subprocess's progress, uv's), "tick" (time passes) or "end". Drawing it is a face's business
+    (`ui/progress.py`, through the core's `GatewayProgress` event); a face that finds its output closed raises
+    `GatewayInterrupted`, which ends the set-up like Ctrl-C."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
         self.started = time.monotonic()
         self.step = ""
         self.detail = ""
-        self.last_line = 0.0
-        self._status: Any = None
 
     def __enter__(self) -> Progress:
-        if self.live:
-            self._status = self.console.status("")
-            self._status.start()
+        self._say("begin")
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._status is not None:
-            self._status.stop()
+        self._say("end")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def _say(self, line: str) -> None:
-        self.console.print(line, markup=False, soft_wrap=True)
-        self.last_line = time.monotonic()
-        if self.console.quiet:  # rich found the stream closed (`2>&1 | head -3`): nobody is waiting any more
-            raise GatewayInterrupted("the output was closed while kaiwa set up the local gateway", 141)
+    def _say(self, state: str) -> None:
+        self.report(state, self.step, self.detail, self.elapsed())
 
     def set(self, step: str) -> None:
         self.step, self.detail = step, ""
-        if self.live:
-            self.tick()
-        else:
-            self._say(f"kaiwa: {step} …")
+        self._say("step")
 
     def line(self, text: str) -> None:
         """A line of a subprocess's progress (uv's)."""
         self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
-        if self.live:
-            self.tick()
-        elif self.detail:
-            self._say(f"  {self.detail}")
+        self._say("detail")
 
     def tick(self) -> None:
-        if self.live and self._status is not None:
-            detail = f" — {self.detail}" if self.detail else ""
-            # Text, not a markup string: uv's lines may hold [brackets].
-            self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
-        elif not self.live and time.monotonic() - self.last_line > 15:
-            self._say(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)")
+        self._say("tick")

@@ -10,35 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
 from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
-from ...errors import KaiwaError
+from ...errors import FLAGS, KaiwaError
 from ...redact import redact
+from ..face import Face
 from ..format import money, plural
 from ..sanitize import clean
 from ..terminal import Renderer
 
 if TYPE_CHECKING:
-    from ...core.conversation import Conversation
-    from ...store.base import Item, SessionInfo, Store
+    from ...core.protocol import Conversation
+    from ...store.base import Item, SessionInfo
 
 
-# Flags whose REPL command does the same: a failure's hint names what applies where the user is.
 RESUME_TAIL = 20  # lines of the last answer shown on resume: all of a usual answer, the end of a long one
-_FLAG_COMMANDS = {"--model": "/model", "--reasoning": "/reasoning", "--system": "/system", "--attach": "/attach"}
-_FLAGS = re.compile(r"(?<![\w/-])(" + "|".join(re.escape(flag) for flag in _FLAG_COMMANDS) + r")(?![\w-])")
-
-
-def for_repl(line: str) -> str:
-    """`--model` → `/model` (and the other flags the REPL has a command for) in a one-line failure."""
-    return _FLAGS.sub(lambda match: _FLAG_COMMANDS[match.group(1)], line)
+# How a failure's hint names an option here: the REPL's command where one does the same, else the flag.
+REPL_NAMES = {**FLAGS, "model": "/model", "reasoning": "/reasoning", "system": "/system", "attach": "/attach"}
 
 
 def as_message(line: str) -> str:
@@ -51,18 +44,8 @@ def as_typed(text: str) -> str:
     return "/" + text if text.startswith("/") else text
 
 
-@dataclass(frozen=True)
-class ReplFace:
-    """How the interactive mode shows things (the flags that are not the conversation's)."""
-
-    show_reasoning: bool = True
-    plain: bool = False
-    debug: bool = False
-    attach: list[str] = field(default_factory=list)  # -a FILE: attached to the first message
-
-
 class Repl:
-    def __init__(self, conversation: Conversation, face: ReplFace) -> None:
+    def __init__(self, conversation: Conversation, face: Face) -> None:
         self.conversation = conversation
         self.face = face
         self.out = Console(soft_wrap=False)
@@ -76,13 +59,8 @@ class Repl:
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
         self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
-        conversation.approver = self.approve
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
-    @property
-    def store(self) -> Store:
-        return self.conversation.store
-
     @property
     def session_id(self) -> str:
         return self.conversation.session_id
@@ -119,7 +97,7 @@ class Repl:
                 from ...redact import redacted_traceback
 
                 self.err.print(Text(redacted_traceback(cause)), highlight=False, soft_wrap=True, end="")
-        line = for_repl(redact(failure.line()))
+        line = redact(failure.line(REPL_NAMES))
         self.err.print(Text(clean(line), style="bold red"), highlight=False, soft_wrap=True)
 
     def notice(self, event: Event) -> None:
