@@ -115,5 +115,5 @@ def test_migrates_at_once_copy_each_session_once_in_one_line_each(tmp_path: Path
         assert out.startswith("copied "), out
         copied += int(out.split()[1])
     assert copied == 40  # each session copied by exactly one of them
-    listed = kaiwa("sessions", "--json", SESSION_DB_URL=pg_url)
+    listed = kaiwa("sessions", "--json", "-n", "100", SESSION_DB_URL=pg_url)
     assert listed.code == 0 and len(json.loads(listed.out)) == 40, listed.err
