@@ -10,6 +10,7 @@ from rich.console import Console
 from ..errors import KaiwaError
 from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-exported for the commands)
 from ..redact import redact, redacted_traceback
+from ..settings import Settings
 from ..ui.sanitize import clean
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
@@ -57,7 +58,27 @@ def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
     if debug:  # the traceback, masked like every other line (exception texts quote URLs)
         err_console.print(clean(redacted_traceback(exc)), markup=False, highlight=False, soft_wrap=True, end="")
     err_console.print(error_line(exc), style="bold red", highlight=False, soft_wrap=True, markup=False)
-    if text:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
-        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
+    if text and not exc.kept:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
+        fate = "sent, but nothing of the turn was saved" if exc.sent else "not sent, nothing saved"
+        err_console.print(f"your message ({fate}):", style="dim", highlight=False)
         err_console.print(clean(text, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
+
+
+def load_settings() -> Settings:
+    """The settings, and the one line saying what an untrusted folder set that was left out."""
+    from .. import settings
+
+    loaded = settings.load_settings()
+    say_untrusted(loaded.untrusted)
+    return loaded
+
+
+def say_untrusted(line: str | None) -> None:
+    """Once a process: `roles` says it as chat does, and a REPL says it when it starts, not per turn."""
+    if line and line not in _said:
+        _said.append(line)
+        err_console.print(clean(f"kaiwa: {line}"), style="dim", highlight=False, markup=False, soft_wrap=True)
+
+
+_said: list[str] = []

@@ -15,10 +15,9 @@ from typing import Annotated
 import typer
 
 from ..errors import KaiwaError
-from ..settings import load_settings
 from ..ui.face import Face
 from . import oneshot
-from .common import app, err_console, fail
+from .common import app, err_console, fail, load_settings
 
 
 @app.callback(invoke_without_command=True)
@@ -49,8 +48,8 @@ def main(
         typer.Option(
             "--model",
             "-m",
-            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash"
-            " (default: LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
+            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash (default: a continued session's"
+            " own, else LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
         ),
     ] = None,
     reasoning: Annotated[
@@ -66,8 +65,8 @@ def main(
             "--role",
             "-r",
             metavar="NAME",
-            help="A role: instructions, model and settings from NAME.md in ./.kaiwa/roles/, ~/.config/kaiwa/roles/"
-            " or kaiwa's own (chat.py roles lists them). Options given here win over the role's.",
+            help="A role: instructions, model and settings from NAME.md in a trusted project's .kaiwa/roles/,"
+            " ~/.config/kaiwa/roles/ or kaiwa's own (chat.py roles lists them). Options here win over the role's.",
         ),
     ] = None,
     hide_reasoning: Annotated[bool, typer.Option("--hide-reasoning", help="Do not show reasoning summaries.")] = False,
@@ -171,7 +170,10 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(exc)
-        raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") or exc.answered else text) from None
+        # --json: the message is the caller's own (stderr stays quiet but for the one line); an answered turn's
+        # message was sent, so it is never echoed as "not sent"
+        quiet = json_lines or exc.answered or exc.kind in ("usage", "bad_answer")
+        raise fail(exc, debug, None if quiet else text) from None
     except KeyboardInterrupt:
         from ..core.outcome import interrupted
 
@@ -180,7 +182,7 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(stopped)
-        raise fail(stopped, False, text) from None
+        raise fail(stopped, False, None if json_lines else text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
         from ..core.outcome import unexpected
 
@@ -190,4 +192,4 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(bug)
-        raise fail(bug, debug, text) from None
+        raise fail(bug, debug, None if json_lines else text) from None

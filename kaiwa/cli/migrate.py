@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import KaiwaError, UsageError
-from ..settings import Settings, load_settings
-from .common import err_console, fail
+from ..settings import Settings
+from .common import err_console, fail, load_settings
 
 if TYPE_CHECKING:
     from ..store.migrate import MigrateReport

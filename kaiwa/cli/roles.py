@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, JsonOption, err_console, error_line, fail
+from ..settings import untrusted_notice
+from .common import DebugOption, JsonOption, err_console, error_line, fail, say_untrusted
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 roles_app = typer.Typer(
     rich_markup_mode=None,
     help="Roles: named instructions, model and settings (NAME.md files), used with -r NAME or /role NAME."
-    " Looked for in ./.kaiwa/roles/, then ~/.config/kaiwa/roles/ ($XDG_CONFIG_HOME), then kaiwa's own.",
+    " Looked for in a trusted project's .kaiwa/roles/ (here or above), then ~/.config/kaiwa/roles/"
+    " ($XDG_CONFIG_HOME), then kaiwa's own.",
 )
 
 
@@ -34,6 +36,7 @@ def _safe(text: str) -> str:
 
 def _guarded(debug: bool, action: Callable[[], int]) -> None:
     try:
+        say_untrusted(untrusted_notice())  # a project's roles left out: say why
         code = action()
     except KaiwaError as exc:
         raise fail(exc, debug) from None

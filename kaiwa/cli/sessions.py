@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError, UsageError
-from ..settings import Settings, load_settings
+from ..settings import Settings
 from ..words import counted
-from .common import DebugOption, JsonOption, err_console, fail, quiet_broken_pipe
+from .common import DebugOption, JsonOption, err_console, fail, load_settings, quiet_broken_pipe
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -180,6 +180,7 @@ def list_(limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOpti
 # -- show, search, rename ------------------------------------------------------------------------------------
 TURN_USAGE_FIELDS = (
     "model", "input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens", "cost",
+    "attempts", "outcome",
 )  # fmt: skip
 
 

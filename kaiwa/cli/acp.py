@@ -1,0 +1,50 @@
+"""`chat.py acp`: kaiwa as an Agent Client Protocol agent on stdin/stdout, for editors (Zed, Neovim, …)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import KaiwaError
+from .common import DebugOption, app, fail
+
+
+@app.command("acp")
+def acp_command(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="The model new sessions start with (LITELLM_MODEL).")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", "-r", metavar="NAME", help="The role new sessions start with.")
+    ] = None,
+    mcp_config: Annotated[
+        Path | None, typer.Option("--mcp-config", help="MCP servers file; the editor's own servers join these.")
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Serve an editor over the Agent Client Protocol on stdin/stdout (Zed's agent_servers, CodeCompanion, …).
+    stdout carries only the protocol; kaiwa's notices go to stderr."""
+    from ..settings import load_settings
+
+    try:
+        settings = load_settings()
+        from ..core.options import Setup
+
+        chosen = None
+        if role is not None:
+            from ..roles import load_role
+
+            chosen = load_role(role)
+        setup = Setup(
+            model=model or settings.model, reasoning=settings.reasoning, mcp_config=mcp_config, role=chosen,
+            given=frozenset({"model"} if model else ()),
+        )  # fmt: skip
+    except KaiwaError as exc:
+        raise fail(exc, debug) from None
+    from ..ui.acp import serve
+
+    code = serve(settings, setup, debug)
+    if code:
+        raise typer.Exit(code)
