@@ -106,9 +106,9 @@ def test_fragments_unique_ambiguous_unknown(kaiwa: Kaiwa, upstream: OpenAIChatSt
 
     ambiguous = kaiwa("sessions", "show", "0aaaa0")
     assert_one_line_failure(ambiguous, 2, "matches 2 sessions", "0aaaa001", "terraform state lock", "0aaaa002")
-    assert_one_line_failure(kaiwa("sessions", "show", "ffffff"), 1, "no session matches 'ffffff'")
+    assert_one_line_failure(kaiwa("sessions", "show", "ffffff"), 2, "no session matches 'ffffff'")
     assert_one_line_failure(kaiwa("sessions", "show", "aa01"), 2, "too short")
-    assert_one_line_failure(kaiwa("sessions", "show", "019ac0de-1111-7000-8000-00000000ffff"), 1, "no session")
+    assert_one_line_failure(kaiwa("sessions", "show", "019ac0de-1111-7000-8000-00000000ffff"), 2, "no session")
 
     # --session-id takes the same names; a bad one never reaches the model nor starts a session.
     for ref, code in (("0aaaa0", 2), ("ffffff", 1)):
@@ -189,7 +189,7 @@ def test_rename(kaiwa: Kaiwa) -> None:
     assert run.code == 0 and "renamed 0aaaa001: Terraform state lock" in run.err, run.err
     assert listed(kaiwa)[0]["title"] == "Terraform state lock"
     assert_one_line_failure(kaiwa("sessions", "rename", "0aaaa001", "  "), 2, "title is empty")
-    assert_one_line_failure(kaiwa("sessions", "rename", "zzzzzz", "x"), 1, "no session matches")
+    assert_one_line_failure(kaiwa("sessions", "rename", "zzzzzz", "x"), 2, "no session matches")
 
 
 def test_on_a_terminal_list_and_show_are_readable(kaiwa: Kaiwa) -> None:
