@@ -49,7 +49,11 @@ def signals_interrupt() -> Iterator[None]:
 
 
 class Progress:
-    """What the gateway start is doing, on stderr: a live status on a terminal, plain lines otherwise."""
+    """What the gateway start is doing, on stderr: one line that updates on a terminal, then one summary line.
+    Elsewhere (a log, CI) a bounded number of lines: each step, "still …" at doubling intervals, the summary.
+    uv's own lines are only counted here (a failure quotes the last of them)."""
+
+    STILL_FIRST = 15.0  # seconds before the first "still …" line when not on a terminal; each next one doubles
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)
@@ -58,6 +62,9 @@ class Progress:
         self.step = ""
         self.detail = ""
         self.last_line = 0.0
+        self.still_after = self.STILL_FIRST
+        self.installed = 0  # packages uv installed ("+ name==version" lines)
+        self.done = ""  # what the summary says was done; empty: nothing was set up, no summary
         self._status: Any = None
 
     def __enter__(self) -> Progress:
@@ -69,6 +76,13 @@ class Progress:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         if self._status is not None:
             self._status.stop()
+        if exc[0] is None and self.done:
+            packages = f"; {self.installed} packages installed" if self.installed else ""
+            self._say(f"kaiwa: {self.done} in {_duration(self.elapsed())}{packages}")
+
+    def finished(self, what: str) -> None:
+        """The set-up succeeded: the summary line (printed when the display closes) says `what`."""
+        self.done = what
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -85,19 +99,26 @@ class Progress:
             self.tick()
         else:
             self._say(f"kaiwa: {step} …")
+            self.still_after = self.STILL_FIRST
 
     def line(self, text: str) -> None:
         """A line of a subprocess's progress (uv's)."""
         self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
+        if self.detail.startswith("+ "):
+            self.installed += 1
         if self.live:
             self.tick()
-        elif self.detail:
-            self._say(f"  {self.detail}")
 
     def tick(self) -> None:
         if self.live and self._status is not None:
             detail = f" — {self.detail}" if self.detail else ""
             # Text, not a markup string: uv's lines may hold [brackets].
             self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
-        elif not self.live and time.monotonic() - self.last_line > 15:
-            self._say(f"kaiwa: still {self.step} ({self.elapsed():.0f}s)")
+        elif not self.live and time.monotonic() - self.last_line > self.still_after:
+            self._say(f"kaiwa: still {self.step} ({_duration(self.elapsed())})")
+            self.still_after *= 2
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -95,4 +95,3 @@ class SQLiteWorker:
 
         await asyncio.get_running_loop().run_in_executor(pool, shut)
         pool.shutdown(wait=False)  # its one thread is idle now: it exits
-
