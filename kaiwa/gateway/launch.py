@@ -192,7 +192,7 @@ def _gateway_config(config: Path, model_port: int, state_dir: Path) -> Path:
         if needed not in text:
             raise KaiwaError(f"{config} has no `local` alias with {needed}", "restore litellm_config.yaml from git")
     text = text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1")
-    text = text.replace(LOCAL_MODEL_KEY_PLACEHOLDER, f"os.environ/{gs.MODEL_KEY_ENV}")
+    text = text.replace(LOCAL_MODEL_KEY_PLACEHOLDER, f"api_key: os.environ/{gs.MODEL_KEY_ENV}")
     copy = state_dir / "litellm_config.yaml"
     with os.fdopen(gs.open_private(copy, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
         f.write(text)
