@@ -8,6 +8,7 @@ rather than failing: a proxy that cannot say is no reason to fail a turn or a li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -99,6 +100,10 @@ def model_ids(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> l
         with _OPENER.open(request, timeout=timeout) as response:
             body = json.loads(response.read(4 * 2**20))
     except urllib.error.HTTPError as error:
+        # LiteLLM without a database answers a key it does not know with 400 "No connected db.": a refused key.
+        with contextlib.suppress(OSError):
+            if error.code == 400 and b"no_db_connection" in error.read(4096):
+                return 401
         return error.code
     except (urllib.error.URLError, OSError, ValueError):
         return None
