@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kaiwa.store.sqlite_schema import SDK_TABLES as SDK_SCHEMA  # noqa: E402  (the SDK's own tables)
+from kaiwa.store.sqlite.schema import SDK_TABLES as SDK_SCHEMA  # noqa: E402  (the SDK's own tables)
 from tests.harness.history import history_items  # noqa: E402,F401  (re-exported for bench scripts)
 from tests.standins.responses import ResponsesStandIn  # noqa: E402,F401
 

@@ -1,4 +1,5 @@
-"""Where kaiwa keeps a user's state: KAIWA_STATE_DIR, else ~/.local/state/kaiwa (created 0700).
+"""Where kaiwa keeps a user's files: its state (KAIWA_STATE_DIR, else ~/.local/state/kaiwa) and its data, the
+conversations ($XDG_DATA_HOME/kaiwa, else ~/.local/share/kaiwa); both created 0700.
 
 `os` only: the warm client (kaiwa/warm/client.py) finds its socket folder here before any other import.
 """
@@ -19,6 +20,14 @@ def state_dir() -> str:
     if not os.path.isdir(path):
         make_private_dir(path)
     return path
+
+
+def data_dir() -> str:
+    """Where conversations live unless SESSION_DB_PATH says otherwise; not created here (the store does, on use).
+    A relative XDG_DATA_HOME is ignored, as the XDG spec says."""
+    raw = os.path.expanduser(os.environ.get("XDG_DATA_HOME", "").strip())
+    base = raw if os.path.isabs(raw) else os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "kaiwa")
 
 
 def make_private_dir(path: str) -> None:

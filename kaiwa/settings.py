@@ -10,13 +10,13 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from . import values
+from . import dirs, values
 from .errors import UsageError
 from .values import REASONING_EFFORTS
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "DEFAULT_DB_PATH",
+    "DB_NAME",
     "DEFAULT_MODEL",
     "REASONING_EFFORTS",
     "SERVICE_TIERS",
@@ -30,7 +30,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "http://localhost:4000/v1"
 DEFAULT_MODEL = "bedrock-claude-3-5-sonnet"
-DEFAULT_DB_PATH = "sessions.sqlite3"
+DB_NAME = "sessions.sqlite3"  # in the data folder (kaiwa/dirs.py), unless SESSION_DB_PATH names another file
 VERBOSITY_LEVELS = ("low", "medium", "high")
 SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's service_tier values
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
@@ -55,6 +55,7 @@ class Settings:
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
     lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
     prompt_cache: bool = True  # KAIWA_PROMPT_CACHE=0: kaiwa's part of prompt caching off (prompt_cache_key)
+    db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
 
 
 def user_config_dir() -> Path:
@@ -109,13 +110,15 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
     base_url = _text(env, "LITELLM_BASE_URL")
     reasoning = _text(env, "KAIWA_REASONING")
     mcp = _text(env, "KAIWA_MCP_CONFIG")
+    db_path = _text(env, "SESSION_DB_PATH")
     tokens = _optional(env, "KAIWA_MAX_OUTPUT_TOKENS", values.MAX_OUTPUT_TOKENS)
     return Settings(
         base_url=values.base_url(base_url) if base_url else DEFAULT_BASE_URL,
         base_url_from_user=bool(base_url),
         api_key=values.api_key(env.get("LITELLM_API_KEY", "")),
         model=_text(env, "LITELLM_MODEL") or DEFAULT_MODEL,
-        db_path=Path(os.path.expanduser(_text(env, "SESSION_DB_PATH") or DEFAULT_DB_PATH)),
+        db_path=Path(os.path.expanduser(db_path)) if db_path else Path(dirs.data_dir()) / DB_NAME,
+        db_path_default=not db_path,
         reasoning=values.reasoning(reasoning, "KAIWA_REASONING") if reasoning else None,
         timeout=_number(env, "KAIWA_TIMEOUT", values.TIMEOUT, DEFAULT_TIMEOUT),
         max_retries=int(_number(env, "KAIWA_MAX_RETRIES", values.MAX_RETRIES, DEFAULT_MAX_RETRIES)),

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.harness import warm
+from tests.harness.jsonl import check_json_lines, is_json_lines_run
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.bedrock import ACCESS_KEY, SECRET_KEY, BedrockStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn
@@ -48,6 +49,12 @@ def warm_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     if strays:  # a test's calls found no shared runtime folder: each such folder cost a warm process
         print(f"\nwarm processes outside the run's runtime folder, stopped: {strays}")
+
+
+@pytest.fixture(autouse=True)
+def private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kaiwa's data folder (the default store) is the test's own, never the user's ~/.local/share/kaiwa."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
 
 
 @pytest.fixture(scope="session")
@@ -216,6 +223,8 @@ class Kaiwa:
             env={**self.env, **env},
             timeout=timeout,
         )
+        if is_json_lines_run(args):
+            check_json_lines(proc.stdout)
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -242,7 +251,10 @@ class Kaiwa:
                 seen += os.read(fd, 4096)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        return Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
+        run = Run(proc.returncode, seen.decode(errors="replace") + (out or ""), err)
+        if is_json_lines_run([str(arg) for arg in proc.args[2:]]):  # type: ignore[index,union-attr]
+            check_json_lines(run.out)
+        return run
 
 
 @pytest.fixture(scope="session")

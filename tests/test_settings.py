@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kaiwa.errors import UsageError
-from kaiwa.settings import DEFAULT_BASE_URL, DEFAULT_DB_PATH, DEFAULT_MODEL, load_settings
+from kaiwa.settings import DB_NAME, DEFAULT_BASE_URL, DEFAULT_MODEL, load_settings
 
 NAMES = ["LITELLM_BASE_URL", "LITELLM_API_KEY", "LITELLM_MODEL", "SESSION_DB_PATH", "KAIWA_REASONING", "KAIWA_TIMEOUT"]
 
@@ -16,11 +16,20 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_defaults_without_env_file(tmp_path: Path) -> None:
+def test_defaults_without_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME")
     s = load_settings(tmp_path / "missing.env")
     assert s.base_url == DEFAULT_BASE_URL and not s.base_url_from_user
     assert s.model == DEFAULT_MODEL
-    assert s.db_path == Path(DEFAULT_DB_PATH)
+    # the data folder, not the current one: every folder sees the same conversations
+    assert s.db_path == tmp_path / ".local" / "share" / "kaiwa" / DB_NAME and s.db_path_default
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert load_settings(None).db_path == tmp_path / "data" / "kaiwa" / DB_NAME
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")  # ignored, as the XDG spec says
+    assert load_settings(None).db_path == tmp_path / ".local" / "share" / "kaiwa" / DB_NAME
+    monkeypatch.setenv("SESSION_DB_PATH", "chats.sqlite3")
+    assert load_settings(None).db_path == Path("chats.sqlite3") and not load_settings(None).db_path_default
     assert s.api_key is None and s.reasoning is None
 
 

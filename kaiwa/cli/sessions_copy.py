@@ -6,7 +6,6 @@ new session, `--json` on stdout.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -68,16 +67,6 @@ def fork(session: IdArgument, as_json: JsonOption = False, debug: DebugOption = 
     _guarded(debug, body)
 
 
-def _write_private(path: Path, text: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)  # an existing file too: a conversation is private
-            f.write(text)
-    except OSError as exc:
-        raise KaiwaError(f"cannot write {path}: {exc.strerror}", "give another path with -o") from None
-
-
 @sessions_app.command()
 def export(
     session: IdArgument,
@@ -99,7 +88,8 @@ def export(
         async def work(store: Store) -> Any:
             return await dumps.load(store, await resolve(store, session))
 
-        dump = with_store(load_settings(), work)
+        settings = load_settings()
+        dump = with_store(settings, work)
         if format.lower() == "json":
             text = dumps.dumps(dump)
         else:
@@ -109,7 +99,9 @@ def export(
         if output is None:
             sys.stdout.write(text)
         else:
-            _write_private(output, text)
+            from ..output_file import write_replacing
+
+            write_replacing(output, text, protect=[settings.db_path], hint="give another path with -o")
             _note(f"exported {dump.info.short_id} ({counted(dump.info.turns, 'turn')}) to {output}")
 
     _guarded(debug, body)

@@ -122,8 +122,9 @@ async def compact(
             if left_out >= total - 1:
                 raise KaiwaError(
                     f"not even the last turn of the conversation fits the context window of {model!r}",
-                    "compact it with a model that has a longer context (--model)",
+                    "compact it with a model that has a longer context ($model)",
                     kind="context_window",
+                    model=model,
                 ) from exc
             left_out = min(total - 1, max(1, left_out + (total - left_out) // 2))
             kept = counted(total - left_out, "turn")
@@ -136,7 +137,7 @@ async def compact(
     ]
     summary = _assistant_text(output)
     if not summary.strip():
-        raise KaiwaError(f"{model} returned an empty summary", "try again, or another model (--model)")
+        raise KaiwaError(f"{model} returned an empty summary", "try again, or another model ($model)", model=model)
     cost = reported_cost(result.raw_responses, receipts)
     record = dataclasses.replace(
         usage_record(

@@ -1,20 +1,32 @@
-"""What the engine tells its faces: typed events, each a frozen dataclass tagged by `type` (as the Agents SDK's
-`stream_events.py` tags its own). The core only emits them; the faces (`kaiwa/ui`: the terminal, the REPL, JSON
-Lines) decide how each looks. `--json` writes them almost as they are (`ui/jsonl.py`).
+"""What the engine tells its faces: the one typed definition of every outcome, each a frozen dataclass tagged by
+`type` (as the Agents SDK's `stream_events.py` tags its own). The core only emits them; the faces (`kaiwa/ui`: the
+terminal, the REPL, JSON Lines, ACP) decide how each looks. Failures are events too, also those before a turn starts
+(no such session, a bad role, the gateway not starting): one `TurnFailed` with a `kind` from the closed list
+`errors.FailureKind` and structured fields (the model, the setting; the options its hint names as `$model`).
 
 A turn emits, in order: any `Notice` and `LockWaiting`, then `TextDelta` / `ReasoningDelta` / `ToolCalled` /
 `ToolReturned` as the answer streams, then exactly one of `TurnCompleted` or `TurnFailed`. A call that needs
 approval comes after its `ToolCalled`: `ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its
 `ToolReturned` (its output, or the SDK's rejection).
+
+How to add an event type:
+  1. Here: a frozen dataclass with a `type: Literal["name"] = "name"` field (plain data: no SDK, store or gateway
+     object), added to `Event` below. Emit it from the core.
+  2. Every face decides what it shows: a `case` in `ui/terminal.py`'s Renderer (the REPL draws through it too),
+     `ui/jsonl.py`'s JsonLines, and the ACP face. A face that ignores it says so with an empty case.
+  3. If `--json` prints it: a pydantic model for its line in `ui/jsonl_schema.py` (`type` first, added to `Line`),
+     built in `JsonLines.__call__`. A new line type or optional field keeps `SCHEMA_VERSION`; a changed or removed
+     field bumps it. `chat.py schema` then publishes it, and the suite checks every `--json` line against it.
+A new failure is not a new event: a `kind` added to `errors.FailureKind` (see there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import one_line
+from ..errors import FLAGS, FailureKind, one_line, spelled
 
 if TYPE_CHECKING:
     from ..store.base import TurnRecord
@@ -58,7 +70,7 @@ class ToolReturned:
     type: Literal["tool_result"] = "tool_result"
 
 
-Answer = Literal["allow", "allow_tool", "decline"]  # y: this call; a: this tool, for the rest of the process; n
+Answer = Literal["allow", "allow_tool", "decline"]  # y: this call; a: this tool, for the rest of the session; n
 
 
 @dataclass(frozen=True)
@@ -135,18 +147,26 @@ class TurnCompleted:
 
 @dataclass(frozen=True)
 class TurnFailed:
-    """The turn did not complete; the session is as it was (except `kind == "bad_answer"`: the answer is stored
-    but does not follow the schema). `kind` is one of `core.failures.KINDS`."""
+    """The turn (or what was to start it) did not complete; the session is as it was (except `kind ==
+    "bad_answer"`: the answer is stored but does not follow the schema). `hint` names options as `$model` …
+    (`errors.spelled`); `model` / `setting`: what the failure is about; `session_id`: the stored session it leaves
+    (None: none, e.g. a new session whose first turn failed)."""
 
-    kind: str
+    kind: FailureKind
     message: str
     hint: str = ""
     exit_code: int = 1
+    model: str | None = None
+    setting: str | None = None
+    session_id: str | None = None
     type: Literal["error"] = "error"
     cause: BaseException | None = field(default=None, compare=False, repr=False)  # for --debug's traceback
 
-    def line(self) -> str:
-        return one_line(self.message, self.hint)
+    def hint_in(self, names: Mapping[str, str] = FLAGS) -> str:
+        return spelled(self.hint, names)
+
+    def line(self, names: Mapping[str, str] = FLAGS) -> str:
+        return one_line(self.message, self.hint_in(names))
 
 
 Event = (

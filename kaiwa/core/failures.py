@@ -1,24 +1,6 @@
 """The one mapping from what a turn raises (the SDK, openai, the proxy, the store, kaiwa itself) to a failure:
-one line for the user, a hint, an exit code, and a `kind` from this fixed list (`--json`'s `error.kind`):
-
-    usage           a flag, setting, file or message kaiwa cannot use (exit 2)
-    store           the session store refused or failed
-    gateway         the local gateway could not be started
-    unreachable     the proxy could not be reached
-    not_litellm     a server answers at LITELLM_BASE_URL, but it is not a LiteLLM proxy
-    timeout         the proxy did not answer in time
-    auth            the proxy rejected the API key
-    unknown_model   the proxy has no such model alias
-    context_window  the conversation no longer fits the model
-    rate_limited    the cloud kept answering 429
-    upstream        the cloud failed (5xx) even after retries
-    refused         the cloud or the proxy refused the request (4xx)
-    stream          the answer broke off mid-stream
-    tool_loop       the agent kept calling tools without answering
-    bad_answer      the answer does not follow --schema (the turn IS stored)
-    interrupted     Ctrl-C or a signal stopped the turn
-    internal        a bug in kaiwa (details with --debug)
-    failed          any other one-line failure
+one line for the user, a hint, an exit code, and a `kind` from the closed list `errors.FailureKind` (`--json`'s
+`error.kind`; what each means is said there). Hints name options as `$model` (`errors.spelled`).
 
 Called only after a turn failed, so the heavy modules it inspects are already imported.
 """
@@ -30,19 +12,15 @@ import re
 import urllib.request
 from typing import Any
 
-from ..errors import KaiwaError
+from ..errors import FailureKind, KaiwaError
 from ..redact import mask_url, redact
 from .cloud_errors import body_message, cloud_words, from_text, short
 from .events import TurnFailed
 
 _FAILED_CODE = re.compile(r"code='([a-z_]+)'")
 RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
-RETRY_LATER = "retry later, or try another --model (nothing was saved for this turn)"
-FIX_REQUEST = "change what it names (the message, --reasoning, --model) and try again"
-KINDS = (
-    "usage", "store", "gateway", "unreachable", "not_litellm", "timeout", "auth", "unknown_model", "context_window",
-    "rate_limited", "upstream", "refused", "stream", "tool_loop", "bad_answer", "interrupted", "internal", "failed",
-)  # fmt: skip
+RETRY_LATER = "retry later, or try another $model (nothing was saved for this turn)"
+FIX_REQUEST = "change what it names (the message, $reasoning, $model) and try again"
 
 
 def proxy_aliases(base_url: str, api_key: str | None, timeout: float = 3.0) -> list[str]:
@@ -78,23 +56,29 @@ def is_context_window(exc: BaseException) -> bool:
     return isinstance(exc, ModelBehaviorError) and bool(_CONTEXT_WINDOW.search(str(exc)))
 
 
-def _failure(kind: str, message: str, hint: str = "") -> KaiwaError:
-    return KaiwaError(message, hint, kind=kind)
+def _failure(kind: FailureKind, message: str, hint: str = "", *, model: str | None = None,
+             setting: str | None = None) -> KaiwaError:  # fmt: skip
+    return KaiwaError(message, hint, kind=kind, model=model, setting=setting)
 
 
-def as_event(exc: KaiwaError, cause: BaseException | None = None) -> TurnFailed:
-    return TurnFailed(kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, cause=cause or exc)
+def as_event(exc: KaiwaError, cause: BaseException | None = None, *, session_id: str | None = None) -> TurnFailed:
+    """A failure as the event faces draw; `session_id`: the stored session it leaves, when the error does not say."""
+    return TurnFailed(
+        kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, model=exc.model,
+        setting=exc.setting, session_id=exc.session_id or session_id, cause=cause or exc,
+    )  # fmt: skip
 
 
 def as_error(failed: TurnFailed) -> KaiwaError:
-    return KaiwaError(failed.message, failed.hint, failed.exit_code, kind=failed.kind)
+    return KaiwaError(failed.message, failed.hint, failed.exit_code, failed.kind, model=failed.model,
+                      setting=failed.setting, session_id=failed.session_id)  # fmt: skip
 
 
 def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
     """A bug, not the user's doing: still one line, masked (its traceback, through `__cause__`, with --debug)."""
     bug = KaiwaError(
         f"unexpected {type(exc).__name__}: {redact(short(str(exc)), *secrets)}",
-        "run again with --debug and report it",
+        "run again with $debug and report it",
         kind="internal",
     )
     bug.__cause__ = exc
@@ -115,22 +99,30 @@ def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> Ka
     if isinstance(exc, openai.RateLimitError):
         said = f": {message}" if cloud else ""
         return _failure(
-            "rate_limited", f"the model {model!r} is rate-limited{at} (429) even after retries{said}", RETRY_SOON
+            "rate_limited",
+            f"the model {model!r} is rate-limited{at} (429) even after retries{said}",
+            RETRY_SOON,
+            model=model,
         )
     if exc.status_code >= 500:
         return _failure(
             "upstream",
             f"the model {model!r} failed upstream{at} ({exc.status_code}) even after retries: {message}",
             RETRY_LATER,
+            model=model,
         )
     if cloud:
         return _failure(
             "refused",
             f"{cloud} refused the request for the model {model!r} ({exc.status_code}): {message}",
             FIX_REQUEST,
+            model=model,
         )
     return _failure(
-        "refused", f"the proxy refused the request ({exc.status_code}): {message}", "check --model and the options"
+        "refused",
+        f"the proxy refused the request ({exc.status_code}): {message}",
+        "check $model and the options",
+        model=model,
     )
 
 
@@ -147,16 +139,21 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
             "rate_limited",
             f"the model {model!r} is rate-limited{at} (429) even after retries: {detail}",
             RETRY_SOON,
+            model=model,
         )
     if code and code.group(1) in ("server_error", "internal_server_error", "service_unavailable"):
         return _failure(
-            "upstream", f"the model {model!r} failed upstream{at} even after retries: {detail}", RETRY_LATER
+            "upstream",
+            f"the model {model!r} failed upstream{at} even after retries: {detail}",
+            RETRY_LATER,
+            model=model,
         )
     if code and code.group(1) in ("invalid_request_error", "bad_request"):
         return _failure(
             "refused",
             f"{cloud or 'the upstream'} refused the request for the model {model!r}: {detail}",
             FIX_REQUEST,
+            model=model,
         )
     return _failure(
         "stream",
@@ -179,9 +176,7 @@ def _not_litellm(exc: BaseException, proxy_url: str) -> KaiwaError | None:
     from ..gateway.endpoint import not_litellm
 
     wrong = not_litellm(proxy_url)
-    if wrong is not None:
-        wrong.kind = "not_litellm"
-    return wrong
+    return wrong.as_kind("not_litellm") if wrong is not None else None
 
 
 def explain(
@@ -194,8 +189,7 @@ def explain(
         from ..store import store_failure
 
         if (failed := store_failure(exc, store)) is not None:  # e.g. a damaged page met mid-turn
-            failed.kind = "store"
-            return failed
+            return failed.as_kind("store")
     import openai
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError, UserError
 
@@ -210,13 +204,15 @@ def explain(
             "context_window",
             f"the conversation no longer fits the context window of {model!r}",
             "compact it (/compact, or `chat.py sessions compact ID`), start a new one (/new, or without"
-            " --session-id), or pick a model with a longer context (--model); the session is as it was",
+            " $session_id), or pick a model with a longer context ($model); the session is as it was",
+            model=model,
         )
     if isinstance(exc, openai.APITimeoutError):
         return _failure(
             "timeout",
             f"the proxy at {base_url} did not answer within {timeout:g} s",
             "try again, or raise KAIWA_TIMEOUT in .env.app",
+            setting="KAIWA_TIMEOUT",
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
@@ -230,12 +226,14 @@ def explain(
             "unreachable",
             f"cannot reach the LiteLLM proxy at {base_url}",
             "start it (`docker compose up -d` or `uv run chat.py gateway start`) or set LITELLM_BASE_URL",
+            setting="LITELLM_BASE_URL",
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in raw:
         return _failure(
             "auth",
             f"the proxy at {base_url} rejected the API key",
             "set LITELLM_API_KEY (environment or .env.app) to the proxy's key",
+            setting="LITELLM_API_KEY",
         )
     if (
         isinstance(exc, openai.BadRequestError | openai.NotFoundError)
@@ -243,8 +241,8 @@ def explain(
         and not (cloud and isinstance(exc, openai.BadRequestError))
     ):
         aliases = proxy_aliases(proxy_url, api_key)
-        offer = f"use --model with one of: {', '.join(aliases)}" if aliases else "check --model and LITELLM_MODEL"
-        return _failure("unknown_model", f"the proxy has no model alias {model!r}", offer)
+        offer = f"use $model with one of: {', '.join(aliases)}" if aliases else "check $model and LITELLM_MODEL"
+        return _failure("unknown_model", f"the proxy has no model alias {model!r}", offer, model=model)
     if isinstance(exc, openai.APIStatusError):
         return _status_failure(exc, model, cloud, message)
     if isinstance(exc, ModelBehaviorError):
@@ -258,7 +256,7 @@ def explain(
             kind="usage",
         )
     if isinstance(exc, MaxTurnsExceeded):
-        return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try --no-tools")
+        return _failure("tool_loop", "the agent kept calling tools without answering", "rephrase, or try $no_tools")
     if isinstance(exc, openai.APIError):
         return _failure("stream", f"the answer stream failed: {message}", "try again")
     return unexpected(exc, api_key)

@@ -60,7 +60,8 @@ async def open_conversation(settings: Settings, setup: Setup, emit: Emit) -> Asy
         if endpoint.managed and model != "local" and (missing := missing_cloud_settings(model)):
             raise KaiwaError(
                 f"the model {model!r} needs {', '.join(missing)} in .env.litellm",
-                "add them (see .env.litellm.example), or try --model local",
+                "add them (see .env.litellm.example), or try $model local",
+                model=model,
             )
         emit(SessionOpened(conversation.session_id, model, info is None))
         yield conversation

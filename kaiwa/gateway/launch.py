@@ -24,7 +24,7 @@ from ..redact import redact
 from ..settings import read_env_file
 from . import sockets
 from . import state as gs
-from .progress import Progress
+from .progress import Progress, held_signals
 
 
 def _resource_root() -> Path:
@@ -125,27 +125,29 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
     env.pop("UV_PROJECT_ENVIRONMENT", None)
     if INSTALLED:
         env["UV_PROJECT_ENVIRONMENT"] = str(gs.state_dir() / "proxy-env")
-    # Its own process group: kaiwa decides when it stops, and stopping it reaches the builds it runs too.
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-        start_new_session=True,
-    )
     lines: queue.Queue[str | None] = queue.Queue()
 
-    def pump() -> None:
+    def pump(proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             lines.put(raw.rstrip())
         lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
+    proc: subprocess.Popen[str] | None = None
     output: list[str] = []
     try:
+        with held_signals():  # a Ctrl-C while it starts is obeyed once `proc` is known, so the finally stops it
+            # Its own process group: kaiwa decides when it stops, and stopping it reaches the builds it runs too.
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                text=True,
+                start_new_session=True,
+            )
+            threading.Thread(target=pump, args=(proc,), daemon=True).start()
         while True:
             try:
                 line = lines.get(timeout=0.5)
@@ -158,8 +160,10 @@ def _run_streaming(cmd: list[str], progress: Progress, what: str, echo: bool = T
             if echo:
                 progress.line(line)
     finally:  # Ctrl-C, SIGTERM, a closed output: the command stops with kaiwa, it is not left writing
-        if proc.poll() is None:
-            stop_group(proc.pid)
+        with held_signals():
+            if proc is not None and proc.poll() is None:
+                stop_group(proc)
+    assert proc is not None  # Popen either returned or raised
     if proc.wait() != 0:
         tail = redact(" / ".join(output[-3:]))
         raise KaiwaError(f"{what} failed (exit {proc.returncode}): {tail}", f"run `{' '.join(cmd)}` to see why")
@@ -248,7 +252,7 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
     keys = gs.new_keys(p)  # per start: a key that leaked from an earlier gateway opens nothing on this one
     env = _gateway_env(keys, env_litellm)
     progress.set("starting the local gateway (LiteLLM proxy and offline model)")
-    with os.fdopen(gs.open_private(p.log), "ab") as log:
+    with os.fdopen(gs.open_private(p.log), "ab") as log, held_signals():  # obeyed once `supervisor` is known
         supervisor = subprocess.Popen(
             [
                 sys.executable,
@@ -282,7 +286,8 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
     try:
         state = _wait_healthy(p, supervisor, progress, keys)
     except BaseException:  # Ctrl-C, SIGTERM, a closed output, a timeout: a half-started gateway is stopped
-        stop_pid(supervisor.pid)
+        with held_signals():  # a second Ctrl-C does not cut the stop short
+            stop_pid(supervisor.pid)
         raise
     progress.finished(f"the local gateway is ready at 127.0.0.1:{state.proxy_port}")
     return state
@@ -331,16 +336,15 @@ def stop_pid(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)  # the supervisor leads its session: this reaches the children too
 
 
-def stop_group(pid: int, grace: float = 5.0) -> None:
-    """Stop a process that leads its own group, and everything in the group (uv and the builds it started)."""
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except OSError:
-            return  # the whole group is gone
-        time.sleep(0.05)
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGKILL)
+def stop_group(proc: subprocess.Popen[str], grace: float = 2.0) -> None:
+    """Stop a command that leads its own process group, and everything in the group (uv and the builds it
+    started): SIGTERM to the group, at most `grace` seconds for the leader to end, then SIGKILL to what is left.
+    A second Ctrl-C waits until it is done. The leader is reaped here: until then it is a zombie that still
+    counts as a member of its group."""
+    with held_signals():
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # members that outlived their leader, or ignored SIGTERM

@@ -18,6 +18,7 @@ from ..errors import KaiwaError
 from ..redact import redact
 
 RESTART_HINT = "nothing kaiwa started for it is left running; run kaiwa again to set it up"
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class GatewayInterrupted(KaiwaError):
@@ -46,6 +47,25 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done, then act as they would have: around starting a
+    process (until kaiwa holds its handle, only kaiwa's exit could stop it) and around stopping one (a second
+    Ctrl-C must not cut the stop short). A handler, not a signal mask: a mask holds only this thread's signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in STOPPING}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
+        if held:
+            signal.raise_signal(held[0])  # its own handler runs now: KeyboardInterrupt, GatewayInterrupted, …
 
 
 class Progress:

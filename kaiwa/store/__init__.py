@@ -20,7 +20,7 @@ def store_failure(exc: BaseException, store: Store) -> KaiwaError | None:
     from .sqlite import SQLiteStore
 
     if isinstance(exc, sqlite3.Error) and isinstance(store, SQLiteStore):
-        from .sqlite_files import explain
+        from .sqlite.files import explain
 
         return explain(exc, store.path)
     return None
@@ -33,6 +33,15 @@ def open_store(settings: Settings, warn: Callable[[str], None] | None = None) ->
         from .postgres import PostgresStore  # SQLAlchemy/asyncpg only when the user asked for Postgres
 
         return PostgresStore(settings.db_url, lock_timeout=settings.lock_timeout)
+    from pathlib import Path
+
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(settings.db_path, warn=warn, lock_timeout=settings.lock_timeout)
+    default = settings.db_path_default  # kaiwa's data folder: made on first use; a chat.py-era file here is pointed out
+    return SQLiteStore(
+        settings.db_path,
+        warn=warn,
+        lock_timeout=settings.lock_timeout,
+        own_folder=default,
+        seed_from=Path.cwd() if default else None,
+    )

@@ -66,7 +66,7 @@ class ApprovalPolicy:
         return ALL in self._approved
 
     def grant(self, server: str, tool: str) -> None:
-        """Allow this tool of this server without asking again, for the rest of the process."""
+        """Allow this tool of this server without asking again, for the rest of the session."""
         self._granted.add((server, tool))
 
     def forget_grants(self) -> None:

@@ -3,7 +3,7 @@ what was decided.
 
     allow git/git_add(repo_path='/tmp/r', files=['a.txt'])? [y/a/n]
 
-y allows this call, a allows this tool for the rest of the process, n declines it (the model is told and goes
+y allows this call, a allows this tool for the rest of the session, n declines it (the model is told and goes
 on), Ctrl-C stops the turn (nothing of it is stored). The question is asked through prompt_toolkit (imported only
 when a question is asked), on the terminal, or on stderr when stdout is not one.
 """

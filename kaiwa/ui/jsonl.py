@@ -1,26 +1,14 @@
 """`--json`: the turn as JSON Lines on stdout, one object per line, each with a `type`, for scripts and `jq`.
-The core's events, serialised (`core/events.py`):
-
-    {"type": "session", "session_id": …, "model": …, "new": true|false}     first
-    {"type": "reasoning", "delta": …}  {"type": "text", "delta": …}         as the answer streams
-    {"type": "tool_call", "name": …, "arguments": {…}}  {"type": "tool_result", "name": …, "output": …}
-    {"type": "approval", "state": "requested", "call_id": …, "server": …, "tool": …, "arguments": {…},
-     "read_only": true|false|null}                                          a call waits for approval
-    {"type": "approval", "state": "decided", "call_id": …, "server": …, "tool": …,
-     "decision": "allow"|"allow_tool"|"decline", "by": …}                   what became of it
-    {"type": "done", "session_id": …, "model": …, "text": …, "usage": {…}}  last, on success
-    {"type": "error", "kind": …, "message": …, "hint": …, "session_id": …}   last, on failure (same exit code);
-                                                                             session_id null: no session stored
-                                                                             (a new one exists once `done` arrives)
-
-Nothing else reaches stdout; stderr carries only notices (and the failure's one line).
+Each core event (`core/events.py`) becomes a line typed in `jsonl_schema.py` (its models are the format's one
+definition; `chat.py schema` prints it as a JSON Schema). Nothing else reaches stdout; stderr carries only notices
+(and the failure's one line).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
@@ -42,6 +30,7 @@ from ..core.events import (
 )
 from ..core.history import json_arguments, json_output
 from ..pipe import write
+from . import jsonl_schema as lines
 from .approval import decided_line
 from .sanitize import clean
 
@@ -54,25 +43,29 @@ class JsonLines:
         self.err = err or Console(stderr=True)
         self.has_schema = False  # --schema: `done` carries the checked value as `output`
 
-    def emit(self, kind: str, /, **fields: Any) -> None:
-        write(self.out, json.dumps({"type": kind, **fields}, ensure_ascii=False, default=str) + "\n")
+    def emit(self, line: lines.LineModel, leave_out: frozenset[str] = frozenset()) -> None:
+        """One line: the model's fields in their order (`default=str`: a tool's odd output is shown, not lost)."""
+        data = line.model_dump(exclude=set(leave_out) if leave_out else None)
+        write(self.out, json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
     def __call__(self, event: Event) -> None:
         match event:
             case SessionOpened(session_id=sid, model=model, new=new):
-                self.emit("session", session_id=sid, model=model, new=new)
-            case TextDelta(delta=delta) | ReasoningDelta(delta=delta):
-                self.emit(event.type, delta=delta)
+                self.emit(lines.SessionLine(session_id=sid, model=model, new=new))
+            case TextDelta(delta=delta):
+                self.emit(lines.TextLine(delta=delta))
+            case ReasoningDelta(delta=delta):
+                self.emit(lines.ReasoningLine(delta=delta))
             case ToolCalled(name=name, arguments=arguments):
-                self.emit("tool_call", name=name, arguments=json_arguments(arguments))
+                self.emit(lines.ToolCallLine(name=name, arguments=json_arguments(arguments)))
             case ToolReturned(name=name, output=output):
-                self.emit("tool_result", name=name, output=json_output(output))
+                self.emit(lines.ToolResultLine(name=name, output=json_output(output)))
             case ApprovalRequested(call_id=call_id, server=server, tool=tool, arguments=arguments):
-                self.emit("approval", state="requested", call_id=call_id, server=server, tool=tool,
-                          arguments=json_arguments(arguments), read_only=event.read_only)  # fmt: skip
+                self.emit(lines.ApprovalRequestedLine(call_id=call_id, server=server, tool=tool,
+                          arguments=json_arguments(arguments), read_only=event.read_only))  # fmt: skip
             case ApprovalDecided(call_id=call_id, server=server, tool=tool, decision=decision, by=by):
-                self.emit("approval", state="decided", call_id=call_id, server=server, tool=tool, decision=decision,
-                          by=by)  # fmt: skip
+                self.emit(lines.ApprovalDecidedLine(call_id=call_id, server=server, tool=tool, decision=decision,
+                          by=by))  # fmt: skip
                 if by == NO_TERMINAL:  # stdout is for JSON: the one line that says how to allow it goes to stderr
                     self.err.print(Text(decided_line(event, None)[0], style="yellow"), highlight=False,
                                    soft_wrap=True)  # fmt: skip
@@ -89,16 +82,19 @@ class JsonLines:
 
     def done(self, event: TurnCompleted) -> None:
         record = event.record
-        usage = {
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "reasoning_tokens": record.reasoning_tokens,
-            "cached_tokens": record.cached_tokens,  # read from the prompt cache (part of input_tokens)
-            "cache_write_tokens": record.cache_write_tokens,  # written to it (part of input_tokens too)
-            "cost": record.cost,
-        }
-        extra = {"output": event.output} if self.has_schema else {}
-        self.emit("done", session_id=event.session_id, model=record.model, text=event.answer, usage=usage, **extra)
+        usage = lines.Usage(
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            reasoning_tokens=record.reasoning_tokens,
+            cached_tokens=record.cached_tokens,
+            cache_write_tokens=record.cache_write_tokens,
+            cost=record.cost,
+        )
+        done = lines.DoneLine(session_id=event.session_id, model=record.model, text=event.answer, usage=usage,
+                              output=event.output)  # fmt: skip
+        self.emit(done, frozenset() if self.has_schema else frozenset({"output"}))
 
     def error(self, event: TurnFailed) -> None:
-        self.emit("error", kind=event.kind, message=event.message, hint=event.hint or None)
+        """The one writer of the `error` line: every failure, in a turn or before one, ends a `--json` run so."""
+        self.emit(lines.ErrorLine(kind=event.kind, message=event.message, hint=event.hint_in() or None,
+                                  session_id=event.session_id))  # fmt: skip

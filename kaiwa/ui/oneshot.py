@@ -8,6 +8,7 @@ stderr. A failed turn raises the failure as a `KaiwaError` for the command to pr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -89,12 +90,10 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     if isinstance(result, TurnFailed):
         if result.kind == "bad_answer" and not face.json_lines:
             _session_line(err, session_id)
-        error = as_error(result)
         # A new session exists once its first turn is stored: a failed one leaves none to name (`--json`'s
         # error then says "session_id": null), a `--schema` answer that does not follow the schema is stored.
-        if result.kind == "bad_answer" or not (opened and opened[0].new):
-            error.session_id = session_id
-        raise error from result.cause
+        left = session_id if result.kind == "bad_answer" or not (opened and opened[0].new) else None
+        raise as_error(dataclasses.replace(result, session_id=left)) from result.cause
     if held:
         write(sys.stdout, json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")
         shown(result)
@@ -110,4 +109,6 @@ def _session_line(err: Console, session_id: str) -> None:
 def json_error(exc: KaiwaError) -> None:
     """--json: a failure as the last line on stdout (the one line on stderr stays too), with the session it
     leaves: null when there is none (a new session whose first turn failed was never stored)."""
-    JsonLines().emit("error", kind=exc.kind, message=exc.message, hint=exc.hint or None, session_id=exc.session_id)
+    from ..core.failures import as_event
+
+    JsonLines().error(as_event(exc))

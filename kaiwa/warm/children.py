@@ -13,6 +13,7 @@ from typing import Any
 
 from . import protocol
 from .calls import Call, leave_zygote, signal_group
+from .closure import Closure
 
 
 class Children:
@@ -30,6 +31,7 @@ class Children:
     wake_w: int
     lock_fd: int
     log_fd: int
+    closure: Closure
 
     def log(self, line: str) -> None: ...
 
@@ -117,7 +119,7 @@ class Children:
             sockets.append(self.spare.ctl)
         if self.listener is not None:
             sockets.append(self.listener)
-        fds = [self.wake_r, self.wake_w, self.lock_fd, self.log_fd, *self.children]
+        fds = [self.wake_r, self.wake_w, self.lock_fd, self.log_fd, self.closure.fd, *self.children]
         if self.spare is not None:
             fds.append(self.spare.pidfd)
         leave_zygote(fds, sockets)

@@ -29,6 +29,7 @@ from . import protocol
 from .admission import Admission
 from .calls import Call, drain, rss, signal_group
 from .children import Children
+from .closure import Closure
 from .paths import Files
 from .preload import preload
 from .stamp import code_stamp
@@ -55,14 +56,16 @@ class Zygote(Children):
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.spare: Call | None = None  # a child forked ahead, waiting for the next call
         self.spares = True  # off after a spare died unasked
+        self.closure = Closure()  # the files its imports came from
 
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        began, cpu = time.monotonic(), time.process_time()
+        began, cpu, imports_began = time.monotonic(), time.process_time(), time.time()
         self.admission.import_env = preload(self.log)
         threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
         if threads != 1:  # fork() copies one thread: a lock held by another would stay locked in every child
             raise RuntimeError(f"{threads} threads after the imports; a warm process must fork with one")
+        self.closure.watch(imports_began)
         self.listener = self._listen()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGTERM, lambda *_: self.retire("SIGTERM"))
@@ -70,6 +73,8 @@ class Zygote(Children):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        if self.closure.fd >= 0:
+            self.selector.register(self.closure.fd, selectors.EVENT_READ, "closure")
         self.preload_seconds = (time.monotonic() - began, time.process_time() - cpu)
         self._write_info()
         with contextlib.suppress(FileNotFoundError):
@@ -77,7 +82,21 @@ class Zygote(Children):
         gc.collect()
         gc.freeze()  # the children's collections leave the shared imports alone (fewer copied pages)
         self.last_active = time.monotonic()  # idle from now, not from before the imports
-        self.log(f"started pid {os.getpid()}: imports {self.preload_seconds[0]:.1f} s ({len(sys.modules)} modules)")
+        self.log(
+            f"started pid {os.getpid()}: imports {self.preload_seconds[0]:.1f} s ({len(sys.modules)} modules), "
+            f"{self._watched()} folders watched in {self.closure.cost * 1000:.0f} ms"
+        )
+        self._check_closure()
+
+    def _watched(self) -> str:
+        return f"{len(self.closure.folders)} (inotify)" if self.closure.fd >= 0 else f"{len(self.closure.stamp or ())}"
+
+    def _check_closure(self) -> bool:
+        """Retire if a file of the import closure changed; True then."""
+        why = self.closure.changed()
+        if why:
+            self.retire(f"its libraries changed on disk: {why}")
+        return bool(why)
 
     def _listen(self) -> Any:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -135,6 +154,8 @@ class Zygote(Children):
                     self._accept()
                 elif key.data == "wake":
                     drain(self.wake_r)
+                elif key.data == "closure":
+                    self._check_closure()
                 elif isinstance(key.data, tuple) and key.data[0] == "pid":
                     self._reap(key.data[1])
                 elif isinstance(key.data, tuple):
@@ -152,11 +173,16 @@ class Zygote(Children):
             self.retire("its socket was removed")
         if not self.retired and code_stamp() != self.admission.code:
             self.retire("kaiwa's files changed")
+        if not self.retired:
+            self._check_closure()
 
     def retire(self, why: str) -> None:
         if self.retired:
             return
         self.retired = why
+        if self.closure.fd >= 0:
+            self.selector.unregister(self.closure.fd)
+            self.closure.close()
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()
@@ -228,6 +254,8 @@ class Zygote(Children):
 
     def _admit(self, call: Call) -> tuple[Any, ...]:
         request = call.request or {}
+        if not self.retired and self._check_closure():  # an edit just before this call: the event is queued
+            return ("no", f"kaiwa's libraries changed since the warm process started ({self.retired})", True)
         if self.retired:
             return ("no", f"the warm process is retiring ({self.retired})", True)
         if self.admission.stale(request):
@@ -262,6 +290,7 @@ class Zygote(Children):
             "children_cpu": os.times().children_user + os.times().children_system,  # of the calls served
             "imports_seconds": self.preload_seconds[0],
             "imports_cpu": self.preload_seconds[1],
+            "watched_folders": self._watched(),
             "modules": len(sys.modules),
             "python": sys.executable,
             "socket": self.files.socket,

@@ -174,7 +174,13 @@ def test_json_lines_for_a_plain_turn(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) 
     assert run.err == ""  # stderr stays quiet on success
     events = lines(run)
     session, *deltas, done = events
-    assert session == {"type": "session", "session_id": done["session_id"], "model": "fake-a", "new": True}
+    assert session == {
+        "type": "session",
+        "session_id": done["session_id"],
+        "model": "fake-a",
+        "new": True,
+        "schema_version": 1,
+    }
     assert {e["type"] for e in deltas} == {"text"}
     assert "".join(e["delta"] for e in deltas) == "Bonjour à vous !" == done["text"]
     assert done["model"] == "fake-a"
@@ -237,6 +243,7 @@ def test_json_lines_for_failures_keep_the_exit_codes(kaiwa: Kaiwa, upstream: Ope
         "message": "--reasoning 'extreme' is not one of low, medium, high",
         "hint": "e.g. low",
         "session_id": None,
+        "schema_version": 1,
     }
     missing = kaiwa("--json", "-a", "nope.png", "-i", "look")
     assert missing.code == 2 and lines(missing)[-1]["message"] == "cannot attach nope.png: no such file"

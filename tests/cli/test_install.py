@@ -98,6 +98,30 @@ def test_installed_kaiwa_answers_with_settings_from_the_user_config(
     assert (tmp_path / "chats.sqlite3").is_file()
 
 
+def test_installed_kaiwa_keeps_one_store_for_every_folder(
+    installed: Path, tmp_path: Path, proxy: object, upstream: object
+) -> None:
+    """No SESSION_DB_PATH: a conversation started in one folder continues from another (~/.local/share/kaiwa)."""
+    env = _user_env(
+        tmp_path,
+        LITELLM_BASE_URL=proxy.base_url,  # type: ignore[attr-defined]
+        LITELLM_API_KEY=proxy.master_key,  # type: ignore[attr-defined]
+        LITELLM_MODEL="fake-a",
+    )
+    upstream.script(Reply(text="started here"), Reply(text="continued there"))  # type: ignore[attr-defined]
+    sids = []
+    for folder, args in (("a", ["--input", "hi"]), ("b", ["-c", "--input", "again"])):
+        (tmp_path / folder).mkdir()
+        run = subprocess.run(
+            [str(installed), *args], capture_output=True, text=True, cwd=tmp_path / folder, env=env, timeout=120
+        )
+        assert run.returncode == 0, run.stderr
+        sids += [line.split("=", 1)[1] for line in run.stderr.splitlines() if line.startswith("SESSION_ID=")]
+        assert not (tmp_path / folder / "sessions.sqlite3").exists()
+    assert len(sids) == 2 and sids[0] == sids[1]
+    assert (tmp_path / ".local" / "share" / "kaiwa" / "sessions.sqlite3").is_file()
+
+
 def test_env_app_in_the_folder_wins_over_the_user_config(installed: Path, tmp_path: Path) -> None:
     config = tmp_path / ".config" / "kaiwa"
     config.mkdir(parents=True)

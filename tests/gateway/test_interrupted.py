@@ -28,6 +28,16 @@ echo $! >> "$KAIWA_TEST_PIDS"
 while :; do echo "   Building llama-cpp-python==0.3.36"; sleep 0.3; done
 """
 
+# A build slow to stop: it notes each SIGTERM and goes on (and on writing into a closed pipe), so only SIGKILL ends it.
+STUBBORN_UV = """#!/bin/sh
+trap 'echo term >> "$KAIWA_TEST_PIDS.term"' TERM
+trap '' PIPE
+echo $$ >> "$KAIWA_TEST_PIDS"
+sleep 600 &
+echo $! >> "$KAIWA_TEST_PIDS"
+while :; do echo "   Building llama-cpp-python==0.3.36"; sleep 0.3; done
+"""
+
 
 def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
@@ -63,15 +73,19 @@ def start(tmp_path: Path, env: dict[str, str], *, read_output: bool = False) -> 
     )
 
 
-@pytest.fixture
-def slow_uv(tmp_path: Path) -> tuple[dict[str, str], Path]:
+def uv_stand_in(tmp_path: Path, text: str) -> tuple[dict[str, str], Path]:
     script = tmp_path / "uv"
-    script.write_text(SLOW_UV)
+    script.write_text(text)
     script.chmod(0o755)
     pids = tmp_path / "uv.pids"
     env = gateway_env(tmp_path / "state", free_port())
     env.update(UV=str(script), KAIWA_TEST_PIDS=str(pids))
     return env, pids
+
+
+@pytest.fixture
+def slow_uv(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    return uv_stand_in(tmp_path, SLOW_UV)
 
 
 def started_pids(pids: Path) -> list[int]:
@@ -100,6 +114,22 @@ def test_preparing_the_environment_stops_with_kaiwa(
         number = getattr(signal, way_out)
         assert proc.returncode == 128 + number and f"stopped by {way_out}" in lines[0], (proc.returncode, lines)
         assert "nothing kaiwa started for it is left running" in lines[0]
+
+
+def test_a_second_ctrl_c_does_not_cut_the_stop_short(tmp_path: Path) -> None:
+    """Ctrl-C pressed again while kaiwa stops a set-up that is slow to stop (as people press it): the second one
+    broke off the stop after SIGTERM, before SIGKILL, and left the build running after kaiwa had exited."""
+    env, pid_file = uv_stand_in(tmp_path, STUBBORN_UV)
+    proc = start(tmp_path, env)
+    uv = started_pids(pid_file)
+    os.killpg(proc.pid, signal.SIGINT)
+    wait_for(Path(f"{pid_file}.term").is_file, 30, "kaiwa to ask the set-up to stop (SIGTERM)")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    wait_for(lambda: not alive(uv), 10, "uv and its child to stop after two Ctrl-C")
+    lines = [line for line in err.decode().splitlines() if line.startswith("error:")]
+    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], err.decode()
+    assert "Traceback" not in err.decode(), err.decode()
 
 
 def test_a_reader_that_leaves_stops_the_set_up(tmp_path: Path, slow_uv: tuple[dict[str, str], Path]) -> None:

@@ -44,7 +44,7 @@ def test_many_stores_opening_an_sdk_file_at_once_adopt_it_once(tmp_path: Path) -
 
 
 def test_an_empty_sdk_file_is_adopted_with_no_conversations(tmp_path: Path) -> None:
-    from kaiwa.store.sqlite_schema import SDK_TABLES
+    from kaiwa.store.sqlite.schema import SDK_TABLES
 
     path = tmp_path / "sdk.sqlite3"
     with sqlite3.connect(path) as conn:
@@ -58,7 +58,7 @@ def test_an_empty_sdk_file_is_adopted_with_no_conversations(tmp_path: Path) -> N
 
 
 def test_an_adoption_that_fails_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kaiwa.store import sqlite_adopt
+    from kaiwa.store.sqlite import adopt as sqlite_adopt
 
     path = tmp_path / "sdk.sqlite3"
     write_sdk_file(path)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from kaiwa.errors import KaiwaError, UsageError
-from kaiwa.store.pg_errors import mask_url, parse_url
 from kaiwa.store.postgres import PostgresStore
+from kaiwa.store.postgres.errors import mask_url, parse_url
 from tests.harness.ports import free_port
 from tests.harness.postgres import PostgresServer
 

@@ -19,8 +19,8 @@ import pytest
 
 from kaiwa.errors import KaiwaError
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
-from kaiwa.store.pg_schema import SCHEMA_VERSION
 from kaiwa.store.postgres import PostgresStore
+from kaiwa.store.postgres.schema import SCHEMA_VERSION
 from tests.harness.sdk_sessions import sdk_session
 
 SID = "0199b000-0000-7000-8000-00000000aaaa"
@@ -118,7 +118,7 @@ def test_a_commit_that_fails_half_way_leaves_nothing(pg_url: str) -> None:
 # -- the lock -------------------------------------------------------------------------------------------
 HOLDER = """
 import asyncio, sys
-from kaiwa.store.pg_schema import SCHEMA_VERSION
+from kaiwa.store.postgres.schema import SCHEMA_VERSION
 from kaiwa.store.postgres import PostgresStore
 async def main():
     store = PostgresStore(sys.argv[1])

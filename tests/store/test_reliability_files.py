@@ -177,7 +177,7 @@ def another_applications(path: Path) -> None:
 def the_sdks_tables_and_another(path: Path) -> None:
     """The Agents SDK's tables beside a table of another program's: not a file kaiwa adopts (only the SDK's alone
     is, tests/cli/test_adopt.py)."""
-    from kaiwa.store.sqlite_schema import SDK_TABLES
+    from kaiwa.store.sqlite.schema import SDK_TABLES
 
     with sqlite3.connect(path) as conn:
         conn.executescript(SDK_TABLES)

@@ -16,7 +16,7 @@ import pytest
 
 from kaiwa.store.base import TurnRecord
 from kaiwa.store.sqlite import SQLiteStore
-from kaiwa.store.sqlite_open import BUSY_TIMEOUT
+from kaiwa.store.sqlite.connect import BUSY_TIMEOUT
 
 HOLD = 2.0  # seconds the other process holds its lock
 TICK = 0.02
@@ -35,7 +35,7 @@ conn.execute("COMMIT")
 SESSION_HOLDER = """
 import asyncio, sys
 from kaiwa.store.sqlite import SQLiteStore
-from kaiwa.store.sqlite_open import BUSY_TIMEOUT
+from kaiwa.store.sqlite.connect import BUSY_TIMEOUT
 async def main():
     store = SQLiteStore(sys.argv[1], warn=lambda line: None)
     async with store.lock(sys.argv[3]):

@@ -18,7 +18,7 @@ from kaiwa.errors import KaiwaError, UsageError
 from kaiwa.store.base import TurnRecord, make_title
 from kaiwa.store.ids import new_session_id, parse_session_id
 from kaiwa.store.sqlite import SQLiteStore
-from kaiwa.store.sqlite_schema import SCHEMA_VERSION
+from kaiwa.store.sqlite.schema import SCHEMA_VERSION
 
 
 def opened(path: Path, warnings: list[str] | None = None) -> SQLiteStore:
@@ -194,7 +194,7 @@ def make_round_2_db(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def test_a_round_2_database_opens_migrated_and_keeps_its_sessions(tmp_path: Path) -> None:
     path = tmp_path / "sessions.sqlite3"
-    from kaiwa.store import sqlite_files
+    from kaiwa.store.sqlite import files as sqlite_files
 
     sqlite_files._WARNED.clear()
     old = make_round_2_db(path)
@@ -252,7 +252,7 @@ def test_a_round_2_database_opens_migrated_and_keeps_its_sessions(tmp_path: Path
 def test_a_migration_that_fails_leaves_the_file_at_its_old_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kaiwa.store import sqlite_schema
+    from kaiwa.store.sqlite import schema as sqlite_schema
 
     path = tmp_path / "sessions.sqlite3"
     old = make_round_2_db(path)
@@ -323,7 +323,7 @@ def test_a_schema_2_store_moves_to_3_keeping_its_sessions(tmp_path: Path) -> Non
 
 
 def test_a_failed_move_to_3_leaves_the_file_at_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kaiwa.store import sqlite_schema
+    from kaiwa.store.sqlite import schema as sqlite_schema
 
     path = tmp_path / "db.sqlite3"
     asyncio.run(opened(path).close())

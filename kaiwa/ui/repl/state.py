@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
-from ...errors import KaiwaError
+from ...errors import FLAGS, KaiwaError
 from ...redact import redact
 from ..format import money, plural
 from ..sanitize import clean
@@ -30,14 +29,8 @@ if TYPE_CHECKING:
     from ...store.base import Item, SessionInfo, Store
 
 
-# Flags whose REPL command does the same: a failure's hint names what applies where the user is.
-_FLAG_COMMANDS = {"--model": "/model", "--reasoning": "/reasoning", "--system": "/system", "--attach": "/attach"}
-_FLAGS = re.compile(r"(?<![\w/-])(" + "|".join(re.escape(flag) for flag in _FLAG_COMMANDS) + r")(?![\w-])")
-
-
-def for_repl(line: str) -> str:
-    """`--model` → `/model` (and the other flags the REPL has a command for) in a one-line failure."""
-    return _FLAGS.sub(lambda match: _FLAG_COMMANDS[match.group(1)], line)
+# How a failure's hint names an option here: the REPL's command where one does the same, else the flag.
+REPL_NAMES = {**FLAGS, "model": "/model", "reasoning": "/reasoning", "system": "/system", "attach": "/attach"}
 
 
 def as_message(line: str) -> str:
@@ -118,7 +111,7 @@ class Repl:
                 from ...redact import redacted_traceback
 
                 self.err.print(Text(redacted_traceback(cause)), highlight=False, soft_wrap=True, end="")
-        line = for_repl(redact(failure.line()))
+        line = redact(failure.line(REPL_NAMES))
         self.err.print(Text(clean(line), style="bold red"), highlight=False, soft_wrap=True)
 
     def notice(self, event: Event) -> None:

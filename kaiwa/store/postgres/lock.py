@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..errors import KaiwaError
-from . import pg_schema as S
-from .quiet import shielded
+from ...errors import KaiwaError
+from ..quiet import shielded
+from . import schema as S
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import pg_schema as S
-from .base import Item, SessionInfo, TurnRecord
+from ..base import Item, SessionInfo, TurnRecord
+from . import schema as S
 
 NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machines' clocks may disagree
 

@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import KaiwaError
-from . import sqlite_files as files
-from . import sqlite_schema as schema
+from ...errors import KaiwaError
+from . import files, owned, schema
 
 # Each statement waits this long for another writer (SQLite's own wait, which nothing can interrupt)…
 BUSY_TIMEOUT = 0.5
@@ -27,7 +26,7 @@ class Stopped(Exception):
 
 def retry[T](work: Callable[[], T], path: Path, stop: threading.Event | None = None) -> T:
     """Run `work`, again while the file is busy (another process writing), until BUSY_DEADLINE; then one line.
-    Runs in the store's worker thread (sqlite_worker.py): the pauses block that thread, never the event loop.
+    Runs in the store's worker thread (worker.py): the pauses block that thread, never the event loop.
     `stop` set: give up before the next attempt (raises Stopped)."""
     stop = stop or threading.Event()
     deadline = time.monotonic() + BUSY_DEADLINE
@@ -92,7 +91,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
         shape = schema.Shape(conn)  # again, inside the transaction: another process may have done it
         refuse(shape, path)
         if shape.sdk_only:
-            from .sqlite_adopt import adopt
+            from .adopt import adopt
 
             said.append(adopt(conn).line(path))
         elif shape.empty or (shape.version or 1) < schema.SCHEMA_VERSION:
@@ -110,11 +109,12 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     return said
 
 
-def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connection:
+def open_connection(path: Path, warn: Callable[[str], None], own_folder: bool = False) -> sqlite3.Connection:
     """A checked, current, WAL-mode connection in autocommit mode (writes use explicit BEGIN IMMEDIATE)."""
-    path = files.check_db_path(path)
+    path = files.check_db_path(path, own_folder)
+    made = owned.claim_side_files(path)  # before the database is made: a refused store leaves nothing behind
     created = files.create_private(path)
-    # Used only by the store's worker thread (sqlite_worker.py): sqlite3's same-thread check stays on.
+    # Used only by the store's worker thread (worker.py): sqlite3's same-thread check stays on.
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
         shape = retry(lambda: schema.Shape(conn), path)  # reads only: nothing is written before the file is known
@@ -134,5 +134,6 @@ def open_connection(path: Path, warn: Callable[[str], None]) -> sqlite3.Connecti
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
+        owned.release(made)
         raise
     return conn

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from ..errors import KaiwaError
-from .sqlite_files import open_private
+from ...errors import KaiwaError
+from .owned import open_owned
 
 POLL = 0.05
 
@@ -49,7 +49,7 @@ async def session_lock(
     lock_path: Path, session_id: str, on_wait: Callable[[], None] | None, timeout: float
 ) -> AsyncIterator[None]:
     offset = _offset(session_id)
-    fd = open_private(lock_path, os.O_RDWR)
+    fd = open_owned(lock_path, os.O_RDWR)
     try:
         deadline = time.monotonic() + timeout
         waited = False

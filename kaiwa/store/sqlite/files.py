@@ -10,7 +10,9 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from ..errors import KaiwaError
+from ... import dirs
+from ...errors import KaiwaError
+from . import owned
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
@@ -46,14 +48,19 @@ def truncated(path: Path, head: bytes) -> bool:
     return path.stat().st_size < pages * page_size
 
 
-def check_db_path(path: Path) -> Path:
-    """Refuse a path that cannot hold the store, with a line that says how to fix it. Reads only."""
+def check_db_path(path: Path, own_folder: bool = False) -> Path:
+    """Refuse a path that cannot hold the store, with a line that says how to fix it. Reads only, except that
+    `own_folder` (kaiwa's data folder, not a path the user gave) is created 0700 when missing."""
     path = expand(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if own_folder and not folder.exists():
+        dirs.make_private_dir(str(folder))
+    owned.check_folder(folder)
     if not folder.is_dir():
         raise KaiwaError(f"the folder of SESSION_DB_PATH does not exist: {folder}", f"create it or {HINT}")
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise KaiwaError(f"SESSION_DB_PATH is a folder, not a file: {path}", HINT)
+    owned.check(path)  # not a link, not another user's: before anything reads it
     if path.exists():
         try:
             with open(path, "rb") as f:
@@ -83,7 +90,7 @@ def check_db_path(path: Path) -> Path:
 def create_private(path: Path) -> bool:
     """Create the file 0600 whatever the umask (True), or leave an existing one alone (False)."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except FileExistsError:
         return False
     try:
@@ -91,17 +98,6 @@ def create_private(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def open_private(path: Path, flags: int) -> int:
-    """os.open for a file kaiwa may create: 0600 whatever the umask."""
-    fd = os.open(path, flags | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_size == 0 and stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
-            os.fchmod(fd, 0o600)
-    except OSError:
-        pass
-    return fd
 
 
 _WARNED: set[Path] = set()  # said once per process (a command may open the store more than once)

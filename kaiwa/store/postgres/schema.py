@@ -1,4 +1,4 @@
-"""The Postgres store's tables, as SQLAlchemy Core metadata (imported only by kaiwa/store/postgres.py).
+"""The Postgres store's tables, as SQLAlchemy Core metadata (imported only by kaiwa/store/postgres/store.py).
 
 - `agent_sessions` / `agent_messages`: the Agents SDK's own tables, column for column as
   `agents.extensions.memory.SQLAlchemySession` defines and creates them (so the SDK reads a kaiwa session, and a

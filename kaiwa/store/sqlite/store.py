@@ -1,10 +1,10 @@
 """The SQLite session store: one file holding the SDK's conversation tables and kaiwa's own.
 
 The items live in the SDK's `agent_messages` (its format, so its `SQLiteSession` reads them back); kaiwa keeps
-sessions, usage per turn and a search index beside them (schema: `sqlite_schema.py`, the file: `sqlite_files.py`).
+sessions, usage per turn and a search index beside them (schema: `schema.py`, the file: `files.py`).
 Many processes share one file: WAL, a busy timeout, short `BEGIN IMMEDIATE` write transactions retried while
 the file is busy, and one turn at a time per session (`lock`). Every SQLite call runs in the store's own thread
-(`sqlite_worker.py`), never on the event loop. Nothing here imports the Agents SDK at all,
+(`worker.py`), never on the event loop. Nothing here imports the Agents SDK at all,
 so listing sessions stays cheap.
 """
 
@@ -20,13 +20,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import KaiwaError
-from . import sqlite_files as files
-from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
-from .sqlite_files import check_db_path
-from .sqlite_lock import session_lock
-from .sqlite_search import search
-from .sqlite_worker import SQLiteWorker
+from ...errors import KaiwaError
+from ..base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from . import files
+from .files import check_db_path
+from .lock import session_lock
+from .search import search
+from .worker import SQLiteWorker
 
 __all__ = ["SQLiteStore", "check_db_path", "make_title"]
 
@@ -51,16 +51,31 @@ def _warn_stderr(line: str) -> None:
 
 class SQLiteStore(Store):
     def __init__(
-        self, path: Path | str, warn: Callable[[str], None] | None = None, lock_timeout: float | None = None
+        self,
+        path: Path | str,
+        warn: Callable[[str], None] | None = None,
+        lock_timeout: float | None = None,
+        own_folder: bool = False,
+        seed_from: Path | None = None,
     ) -> None:
+        """`own_folder`: the path is kaiwa's data folder's file, whose folder kaiwa creates (0700) when missing.
+        `seed_from`: a folder where the original chat.py may have left its sessions.sqlite3 (said once)."""
         self.path = files.expand(path)
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
-        self._worker = SQLiteWorker(self.path, warn or _warn_stderr)
+        self._warn = warn or _warn_stderr
+        self._seed_from = seed_from
+        self._worker = SQLiteWorker(self.path, self._warn, own_folder)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
         await self._worker.run(lambda conn: None)
+        if self._seed_from is not None:
+            from .seed import seed_notice
+
+            folder, self._seed_from = self._seed_from, None
+            if line := seed_notice(self.path, folder):
+                self._warn(line)
 
     async def close(self) -> None:
         await self._worker.close()

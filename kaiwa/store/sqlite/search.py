@@ -1,5 +1,5 @@
 """Full-text search over message text: SQLite FTS5 with the trigram tokenizer (`kaiwa_fts`, kept in step with
-`agent_messages` by triggers — see `sqlite_schema.py`).
+`agent_messages` by triggers — see `schema.py`).
 
 Trigrams find any substring of three characters or more, in any script (Japanese has no spaces between words);
 shorter words are matched with LIKE on the same table. Every word must occur in the message.

@@ -1,7 +1,7 @@
 """The Postgres session store (SESSION_DB_URL=postgresql://…): a team's conversations in one shared database.
 
 Items live in the Agents SDK's own tables (`SQLAlchemySession`'s `agent_sessions` / `agent_messages`, one JSON
-item per row, serialised exactly as the SDK does), kaiwa's rows beside them (kaiwa/store/pg_schema.py), all through
+item per row, serialised exactly as the SDK does), kaiwa's rows beside them (schema.py), all through
 SQLAlchemy Core on asyncpg. A turn is one transaction; turns on one session are serialised across machines by a
 Postgres advisory lock held on a dedicated connection (a dead process's connection closes, so its lock goes too).
 
@@ -21,13 +21,13 @@ from sqlalchemy import delete, func, insert, literal_column, or_, select, text, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..errors import KaiwaError
-from . import pg_rows as R
-from . import pg_schema as S
-from .base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
-from .pg_errors import parse_url, translate
-from .pg_lock import session_lock
-from .pg_search import search_sessions
+from ...errors import KaiwaError
+from ..base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
+from . import rows as R
+from . import schema as S
+from .errors import parse_url, translate
+from .lock import session_lock
+from .search import search_sessions
 
 CONNECT_TIMEOUT = 10.0
 NOW = R.NOW

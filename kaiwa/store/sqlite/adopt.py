@@ -2,7 +2,7 @@
 leaves behind: only `agent_sessions` and `agent_messages`. Its conversations become kaiwa sessions.
 
 Adoption adds kaiwa's tables and rows in the caller's one transaction and keeps every item as it is (no repair:
-the whole history goes on). A file with any other table is not the SDK's and stays refused (sqlite_open.refuse).
+the whole history goes on). A file with any other table is not the SDK's and stays refused (connect.refuse).
 
 Session ids: kaiwa names sessions by UUID (`--session-id`, short ids, the proxy's session header). A conversation
 stored under another name (the SDK takes any string) is renamed to a new UUIDv7 — its rows change their
@@ -16,9 +16,9 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from .base import make_title
-from .ids import canonical, new_session_id
-from .sqlite_schema import create_v1, item_text, migrate
+from ..base import make_title
+from ..ids import canonical, new_session_id
+from .schema import create_v1, item_text, migrate
 
 _FIRST_USER_TEXT = f"""
 SELECT COALESCE({item_text("f.message_data")}, '') FROM agent_messages f

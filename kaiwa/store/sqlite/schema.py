@@ -191,7 +191,7 @@ class Shape:
             self.version = int(row[0]) if row else None
         elif "kaiwa_sessions" in self.tables:
             self.version = 1
-        # Only the Agents SDK's own tables (the original chat.py's file): kaiwa adopts it (sqlite_adopt.py).
+        # Only the Agents SDK's own tables (the original chat.py's file): kaiwa adopts it (adopt.py).
         self.sdk_only = self.version is None and _is_sdk_file(conn, self.tables)
 
     @property

@@ -17,7 +17,7 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .pg_schema import TS_CONFIG
+from .schema import TS_CONFIG
 
 MARK_START, MARK_END = "", ""  # plain, as on SQLite (the CLI may highlight the words itself)
 SNIPPET_CHARS = 60  # on each side of a substring match

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from ..errors import KaiwaError, UsageError
-from ..redact import mask_url
+from ...errors import KaiwaError, UsageError
+from ...redact import mask_url
 
 SCHEMES = ("postgresql", "postgres")
 URL_HINT = "set SESSION_DB_URL to postgresql://USER:PASSWORD@HOST:5432/DATABASE"

@@ -18,14 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import sqlite_files as files
-from .quiet import shielded
-from .sqlite_open import open_connection, retry
+from ..quiet import shielded
+from . import files
+from .connect import open_connection, retry
 
 
 class SQLiteWorker:
-    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, warn: Callable[[str], None], own_folder: bool = False) -> None:
         self.path = path
+        self._own_folder = own_folder
         self._warn = warn
         self._said: list[str] = []  # warnings made in the worker thread, said on the caller's
         self._conn: sqlite3.Connection | None = None
@@ -40,7 +41,7 @@ class SQLiteWorker:
         """In the worker thread: the connection, opening (checking, creating, migrating) the store the first time."""
         if self._conn is None:
             try:
-                self._conn = open_connection(self.path, self._said.append)
+                self._conn = open_connection(self.path, self._said.append, self._own_folder)
             except sqlite3.Error as exc:
                 raise files.explain(exc, self.path) from exc
         return self._conn
