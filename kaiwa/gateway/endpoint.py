@@ -161,6 +161,8 @@ def stop_gateway() -> bool:
     p = gs.paths(create=False)
     if not p.root.is_dir():  # nothing was ever started here (and a read-only HOME stays untouched)
         return False
+    if not p.state.exists() and not os.access(p.root, os.W_OK):
+        return False  # nothing runs, and no gateway can be starting in a folder nobody can write
     with gs.locked(p):
         state = gs.read_state(p)
         if state is None:

@@ -142,8 +142,11 @@ def locked(p: Paths, waiting: Callable[[], None] | None = None) -> Iterator[None
     """An exclusive lock around check-then-start/stop, so two kaiwa processes start one gateway."""
     try:
         fd = os.open(p.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError:  # a read-only folder: an existing lock file still locks (flock needs no write access)
-        fd = os.open(p.lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:  # a read-only folder: an existing lock file still locks (flock needs no write access)
+        try:
+            fd = os.open(p.lock, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise error from None  # what stopped kaiwa making it (a read-only file system), not "no such file"
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

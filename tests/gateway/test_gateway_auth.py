@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,19 +36,43 @@ def get(url: str, key: str | None = None, data: bytes | None = None) -> int:
         return error.code
 
 
+FIRST_RUN_UV = """#!/bin/sh
+# A first run's `uv sync` (issue 32.7: 124 "+ pkg==ver" lines, builds), then the real uv does the work (cached).
+if [ "$1" = "sync" ]; then
+  i=0; while [ $i -lt 124 ]; do echo " + package-$i==1.0.$i"; i=$((i+1)); done
+  i=0; while [ $i -lt 23 ]; do echo "   Building llama-cpp-python==0.3.36"; i=$((i+1)); done
+fi
+exec "$REAL_UV" "$@"
+"""
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Started as on a first run (a `uv` that reports a long install), not on a terminal: stderr captured."""
     state = tmp_path_factory.mktemp("gateway-auth")
     env = gateway_env(state, free_port())
+    uv = state.parent / "uv"
+    uv.write_text(FIRST_RUN_UV)
+    uv.chmod(0o755)
+    env.update(UV=str(uv), REAL_UV=shutil.which("uv") or "uv")
     started = subprocess.run(
         [sys.executable, str(REPO / "chat.py"), "gateway", "start"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     info = json.loads((state / "gateway.json").read_text())
-    yield {"state": state, "env": env, "info": info, "key": (state / "gateway.key").read_text().strip()}
+    key = (state / "gateway.key").read_text().strip()
+    yield {"state": state, "env": env, "info": info, "key": key, "stderr": started.stderr}
     subprocess.run([sys.executable, str(REPO / "chat.py"), "gateway", "stop"], cwd=REPO, env=env, timeout=120)
     assert ours_running(state) == []
+
+
+def test_the_first_run_says_a_few_lines_then_one_summary(gateway: dict[str, Any]) -> None:
+    lines = gateway["stderr"].splitlines()
+    assert not any(line.lstrip().startswith(("+ ", "Building")) for line in lines), gateway["stderr"]
+    # Each step, "still …" at doubling intervals (15 s, 30 s, 60 s, …), then the summary.
+    assert len(lines) <= 8, gateway["stderr"]
+    assert "the local gateway is ready at" in lines[-1] and "124 packages installed" in lines[-1]
 
 
 def test_the_model_server_refuses_a_request_without_its_key(gateway: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ URL (localhost:4000) or on the local gateway's port while it starts gets neither
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -94,3 +96,31 @@ def test_keys_are_made_for_each_start(tmp_path: Path) -> None:
     assert first.master != second.master and first.model != second.model
     assert gs.master_key(p) == second.master and first.model not in (tmp_path / "gateway.key").read_text()
     assert oct((tmp_path / "gateway.key").stat().st_mode & 0o777) == "0o600"
+
+
+READ_ONLY = 'mount --bind "$HOME" "$HOME" && mount -o remount,bind,ro "$HOME" && exec "$@"'
+
+
+def test_status_and_stop_on_a_read_only_home_are_one_line(tmp_path: Path) -> None:
+    """Issue 31.9: a read-only HOME (its own mount namespace, so nothing else sees it)."""
+    home = tmp_path / "home"
+    (home / ".local" / "state" / "kaiwa").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "KAIWA_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), KAIWA_WARM="0")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = ["unshare", "-m", "sh", "-c", READ_ONLY, "sh", sys.executable, str(REPO / "chat.py"), *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    status = run("gateway", "status")
+    assert status.returncode == 1 and "not running" in status.stdout and "Traceback" not in status.stderr, status
+    stale = {"supervisor_pid": 999999, "proxy_pid": 999998, "model_pid": 999997, "proxy_port": 1, "model_port": 2,
+             "started_at": 0.0, "idle_minutes": 1.0, "log_path": "x"}  # fmt: skip
+    (home / ".local" / "state" / "kaiwa" / "gateway.json").write_text(json.dumps(stale))
+    stop = run("gateway", "stop")
+    lines = [line for line in stop.stderr.splitlines() if line.strip()]
+    assert stop.returncode == 1 and len(lines) == 1 and "Traceback" not in stop.stderr, stop
+    assert lines[0].startswith("error: cannot stop the local gateway: Read-only file system")
+    (home / ".local" / "state" / "kaiwa" / "gateway.json").unlink()
+    assert run("gateway", "stop").stdout.strip() == "local gateway: was not running"
+    assert run("gateway", "status").returncode == 1
