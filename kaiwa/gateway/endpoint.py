@@ -111,7 +111,7 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpo
         state, key = ensure_running(
             progress,
             on_start=lambda log: notify(
-                f"kaiwa: no proxy of yours at {where}; starting the local gateway (logs: {log})"
+                f"kaiwa: no proxy at {where}; starting the local gateway (logs: {log})"
             ),
         )
     gs.touch_last_used(gs.paths())

@@ -4,6 +4,7 @@ output all end it the same way (an exception), so the `finally` blocks in launch
 from __future__ import annotations
 
 import contextlib
+import select
 import signal
 import threading
 import time
@@ -126,17 +127,29 @@ class Progress:
         self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
         if self.detail.startswith("+ "):
             self.installed += 1
-        if self.live:
-            self.tick()
+        self.tick()
 
     def tick(self) -> None:
         if self.live and self._status is not None:
             detail = f" — {self.detail}" if self.detail else ""
             # Text, not a markup string: uv's lines may hold [brackets].
             self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
-        elif not self.live and time.monotonic() - self.last_line > self.still_after:
-            self._say(f"kaiwa: still {self.step} ({_duration(self.elapsed())})")
-            self.still_after *= 2
+        elif not self.live:
+            if self._reader_gone():  # quiet between lines, so a closed pipe is not met by a write
+                raise GatewayInterrupted("the output was closed while kaiwa set up the local gateway", 141)
+            if time.monotonic() - self.last_line > self.still_after:
+                self._say(f"kaiwa: still {self.step} ({_duration(self.elapsed())})")
+                self.still_after *= 2
+
+    def _reader_gone(self) -> bool:
+        """stderr is a pipe whose reader has left (`2>&1 | head -1`): poll reports an error on its write end."""
+        try:
+            fd = self.console.file.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        poller = select.poll()
+        poller.register(fd, 0)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _duration(seconds: float) -> str:
