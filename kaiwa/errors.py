@@ -25,6 +25,7 @@ FailureKind = Literal[
     "unknown_model",  # the proxy has no such model alias
     "context_window",  # the conversation no longer fits the model
     "rate_limited",  # the cloud kept answering 429
+    "budget",  # a spending cap (KAIWA_MAX_COST_*, a role's, or the proxy key's own budget) stops the turn unsent
     "upstream",  # the cloud failed (5xx) even after retries
     "refused",  # the cloud or the proxy refused the request (4xx)
     "stream",  # the answer broke off mid-stream

@@ -23,6 +23,7 @@ __all__ = [
     "VERBOSITY_LEVELS",
     "Settings",
     "check_choice",
+    "check_cost",
     "check_max_output_tokens",
     "check_temperature",
     "load_settings",
@@ -55,6 +56,9 @@ class Settings:
     max_output_tokens: int | None = None  # KAIWA_MAX_OUTPUT_TOKENS
     lock_timeout: float | None = None  # KAIWA_LOCK_TIMEOUT: seconds to wait for another turn on the session
     prompt_cache: bool = True  # KAIWA_PROMPT_CACHE=0: kaiwa's part of prompt caching off (prompt_cache_key)
+    max_cost_session: float | None = None  # KAIWA_MAX_COST_SESSION: dollars a session may spend (core/budget.py)
+    max_cost_day: float | None = None  # KAIWA_MAX_COST_DAY: dollars per local calendar day
+    max_cost_month: float | None = None  # KAIWA_MAX_COST_MONTH: dollars per local calendar month
     db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
 
 
@@ -129,6 +133,9 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         lock_timeout=_optional(env, "KAIWA_LOCK_TIMEOUT", values.LOCK_TIMEOUT),
         max_output_tokens=int(tokens) if tokens is not None else None,
         prompt_cache=_switch(env, "KAIWA_PROMPT_CACHE", default=True),
+        max_cost_session=_optional(env, "KAIWA_MAX_COST_SESSION", values.COST),
+        max_cost_day=_optional(env, "KAIWA_MAX_COST_DAY", values.COST),
+        max_cost_month=_optional(env, "KAIWA_MAX_COST_MONTH", values.COST),
     )
 
 
@@ -145,6 +152,10 @@ def check_temperature(value: float, name: str = "--temperature") -> None:
 
 def check_max_output_tokens(value: int, name: str = "--max-output-tokens") -> None:
     values.MAX_OUTPUT_TOKENS.check(value, name)
+
+
+def check_cost(value: float, name: str) -> None:
+    values.COST.check(value, name)
 
 
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

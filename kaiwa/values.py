@@ -115,6 +115,7 @@ LOCK_TIMEOUT = Number(0, 86_400, "30", unit=" of seconds")
 MAX_RETRIES = Number(0, 20, "1", integer=True)
 IDLE_MINUTES = Number(0, 10_080, "30", low_open=True, unit=" of minutes")
 PORT = Number(1, 65_535, "4100", integer=True)
+COST = Number(0, 1_000_000, "5", unit=" of dollars", cap=True)  # a spending cap (KAIWA_MAX_COST_*)
 
 
 def choice(raw: str, choices: tuple[str, ...], source: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer.main
 
-from . import main, migrate, schema, sessions_copy, setup, status  # noqa: F401  (registers the commands on `app` and `sessions_app`)
+from . import main, migrate, schema, sessions_copy, setup, status, usage  # noqa: F401  (registers the commands on `app` and `sessions_app`)
 from .common import app
 from .gateway import gateway_app
 from .migrate import migrate_command

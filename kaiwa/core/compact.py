@@ -147,6 +147,7 @@ async def compact(
             cost,
             started,
             reported_cache_writes(result.raw_responses),
+            engine.spender,
         ),
         created_at=time.time(),
     )

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 from ..errors import KaiwaError
 from ..settings import Settings
 from ..store.base import Item, SessionInfo, Store, TurnRecord
+from .budget import SETTING, Caps
 from .choices import TurnChoices
 from .copies import SessionCopies
 from .events import Emit, Notice, TurnCompleted, TurnFailed
 from .history import last_answer, last_user_index
 from .options import EngineConfig, Setup, TurnOptions
+from .spending import Spending
 
 __all__ = ["Conversation", "Setup"]
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from ..roles import Role
     from .approvals import Approver
     from .engine import ChatEngine
+    from .usage_report import UsageReport
 
 
 class Conversation(TurnChoices, SessionCopies):
@@ -63,6 +66,7 @@ class Conversation(TurnChoices, SessionCopies):
         self.role: Role | None = None
         self.mcp_specs = list(config.mcp_specs)  # every configured server (a role may pick some)
         self.mcp_path = "the MCP config"
+        self.spending = Spending(store, endpoint.base_url, endpoint.api_key)
 
     # -- the engine ----------------------------------------------------------------------------------
     async def start(self) -> ChatEngine:
@@ -180,6 +184,16 @@ class Conversation(TurnChoices, SessionCopies):
             )
             emit(failed)
             return failed
+        caps = self.caps()
+        check = await self.spending.check(caps, self.model, self.info, user_input, self.options.instructions or "")
+        if check.refusal is not None:
+            refusal = check.refusal
+            failed = TurnFailed(
+                "budget", refusal.message(), refusal.hint(), model=self.model, setting=refusal.setting,
+                session_id=self.session_id if self.info is not None else None,
+            )  # fmt: skip
+            emit(failed)
+            return failed
         try:
             engine = await self.start()
             done = await engine.run_turn(
@@ -198,6 +212,7 @@ class Conversation(TurnChoices, SessionCopies):
         else:
             self._count(done.record)
         await self.save_role()  # a role or --system given on a resumed session (the turn stored a role it names)
+        await self.spending.after(caps, self.info, done.record, emit)
         if self.schema is not None:
             try:
                 done = dataclasses.replace(done, output=self.schema.check(done.answer, self.session_id))
@@ -207,6 +222,25 @@ class Conversation(TurnChoices, SessionCopies):
                 return failed
         emit(done)
         return done
+
+    def caps(self) -> Caps:
+        """The spending caps this turn runs under: the settings', and a role's own session cap (the smaller
+        one wins: a role can tighten a cap, never loosen it)."""
+        settings = self.settings
+        session, source = settings.max_cost_session, SETTING["session"]
+        own = self.role.settings.max_cost_session if self.role is not None else None
+        if own is not None and (session is None or own < session):
+            session, source = own, f"the role {self.role.name!r}'s max_cost_session" if self.role else source
+        return Caps(session, settings.max_cost_day, settings.max_cost_month, source)
+
+    async def usage_report(self) -> UsageReport:
+        """Spend today and this month, by model, against the caps, with this session's own figures."""
+        from .usage_report import usage_report
+
+        info = self.info
+        session = ((info.cost or 0.0), info.turns) if info is not None else (0.0, 0)
+        endpoint = self.endpoint
+        return await usage_report(self.store, self.caps(), endpoint.base_url, endpoint.api_key, session)
 
     def _count(self, record: TurnRecord) -> None:
         """The session's figures after a turn, without asking the store again (keeps a turn's overhead flat)."""

@@ -25,6 +25,7 @@ from .events import (
 )
 from .history import first_text
 from .options import EngineConfig, TurnOptions
+from .spending import spender_of
 
 if TYPE_CHECKING:
     from .approvals import Approver
@@ -68,7 +69,13 @@ class _TurnEvents:
 
 
 def usage_record(
-    model: str, usage: Any, request_ids: list[str], cost: float | None, started: float, cache_write_tokens: int = 0
+    model: str,
+    usage: Any,
+    request_ids: list[str],
+    cost: float | None,
+    started: float,
+    cache_write_tokens: int = 0,
+    spender: str = "",
 ) -> TurnRecord:
     """A turn's (or a compaction's) record from the SDK's usage object."""
     return TurnRecord(
@@ -81,6 +88,7 @@ def usage_record(
         cost=cost,
         request_ids=tuple(request_ids),
         duration_ms=int((time.monotonic() - started) * 1000),
+        spender=spender,
     )
 
 
@@ -94,6 +102,7 @@ class ChatEngine:
         self._stack = AsyncExitStack()
         self.mcp_servers: list[Any] = []
         self._tools: list[Any] | None = None
+        self.spender = spender_of(config.api_key)  # recorded with each turn: whose key paid
         # Which MCP calls run, ask or are declined; for the whole process (a REPL's `a` answers add to it).
         self.policy = ApprovalPolicy({spec.name: spec.approval for spec in config.mcp_specs}, config.approve)
 
@@ -216,6 +225,7 @@ class ChatEngine:
                 reported_cost(result.raw_responses),
                 started,
                 reported_cache_writes(result.raw_responses),
+                self.spender,
             )
             await store.commit_turn(
                 session_id,

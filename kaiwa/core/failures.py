@@ -162,6 +162,31 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
     )
 
 
+_BUDGET = re.compile(r"Budget has been exceeded|ExceededBudget")
+_BUDGET_FIGURES = re.compile(
+    r"(?:Current cost: |Spend=)(?P<spent>[0-9.e+-]+),? (?:Max budget: |Budget=)(?P<limit>[0-9.e+-]+)"
+)
+
+
+def _key_budget_spent(exc: Any, raw: str) -> KaiwaError | None:
+    """LiteLLM refusing a key (or its user or team) that spent its budget: `budget_exceeded`, 422 on 1.106
+    (429 before)."""
+    body = getattr(exc, "body", None)
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind != "budget_exceeded" and not _BUDGET.search(raw):
+        return None
+    figures = _BUDGET_FIGURES.search(raw)
+    said = ""
+    if figures:
+        said = f": ${float(figures['spent']):.2f} spent of its ${float(figures['limit']):.2f}"
+    return _failure(
+        "budget",
+        f"the proxy refused the turn: your key's budget is spent{said}",
+        "ask the proxy's administrator to raise the key's max_budget, or wait for its budget to reset;"
+        " nothing was sent to the model",
+    )
+
+
 def _not_litellm(exc: BaseException, proxy_url: str) -> KaiwaError | None:
     """A failure LiteLLM does not cause (a 404 or 501 page, a stream that is not one, a connection cut mid-answer)
     may mean the URL names some other server: ask it, and if so, say so about the setting."""
@@ -235,6 +260,8 @@ def explain(
             "set LITELLM_API_KEY (environment or .env.app) to the proxy's key",
             setting="LITELLM_API_KEY",
         )
+    if isinstance(exc, openai.APIStatusError) and (spent := _key_budget_spent(exc, raw)) is not None:
+        return spent
     if (
         isinstance(exc, openai.BadRequestError | openai.NotFoundError)
         and ("Invalid model name" in raw or "model_not_found" in raw or isinstance(exc, openai.NotFoundError))

@@ -110,9 +110,7 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpo
     with Progress() as progress:
         state, key = ensure_running(
             progress,
-            on_start=lambda log: notify(
-                f"kaiwa: no proxy at {where}; starting the local gateway (logs: {log})"
-            ),
+            on_start=lambda log: notify(f"kaiwa: no proxy at {where}; starting the local gateway (logs: {log})"),
         )
     gs.touch_last_used(gs.paths())
     return Endpoint(state.url, key, managed=True, log_path=Path(state.log_path))

@@ -111,3 +111,30 @@ def model_ids(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> l
     if not isinstance(entries, list):
         return None
     return [str(entry["id"]) for entry in entries if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+
+
+@dataclass(frozen=True)
+class KeyBudget:
+    """The proxy's own figures for the key in use (LiteLLM virtual keys): what it spent, and its budget (None:
+    no budget set)."""
+
+    spend: float
+    max_budget: float | None
+    budget_reset_at: str | None = None
+
+
+def key_budget(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> KeyBudget | None:
+    """`/key/info` for the calling key, or None when the proxy keeps no keys (no database) or will not say."""
+    if not api_key:
+        return None
+    body = _get(base_url, api_key, "/key/info", timeout)
+    info = body.get("info") if isinstance(body, dict) else None
+    if not isinstance(info, dict) or not isinstance(info.get("spend"), int | float):
+        return None
+    limit = info.get("max_budget")
+    reset = info.get("budget_reset_at")
+    return KeyBudget(
+        spend=float(info["spend"]),
+        max_budget=float(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else None,
+        budget_reset_at=str(reset) if reset else None,
+    )

@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..settings import REASONING_EFFORTS, VERBOSITY_LEVELS, check_choice, check_max_output_tokens, check_temperature
+from ..settings import (
+    REASONING_EFFORTS,
+    VERBOSITY_LEVELS,
+    check_choice,
+    check_cost,
+    check_max_output_tokens,
+    check_temperature,
+)
 
-KEYS = ("model", "reasoning", "temperature", "max_output_tokens", "verbosity", "tools", "mcp")
+KEYS = ("model", "reasoning", "temperature", "max_output_tokens", "verbosity", "tools", "mcp", "max_cost_session")
 FENCE = "---"
 
 
@@ -34,6 +41,7 @@ class RoleSettings:
     verbosity: str | None = None
     tools: bool = True
     mcp: tuple[str, ...] | None = None  # None: every configured server; (): none
+    max_cost_session: float | None = None  # dollars a session under this role may spend (core/budget.py)
 
 
 class Problem(Exception):
@@ -117,6 +125,7 @@ _EXAMPLES = {
     "verbosity": "low",
     "tools": "false",
     "mcp": "[git]",
+    "max_cost_session": "0.50",
 }
 
 
@@ -139,6 +148,11 @@ def _check(key: str, value: Any) -> Any:
             raise UsageError(f"max_output_tokens must be a whole number, not {_kind(value)}", "e.g. 2000")
         check_max_output_tokens(value, key)
         return value
+    if key == "max_cost_session":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"max_cost_session must be a number of dollars, not {_kind(value)}", "e.g. 0.50")
+        check_cost(float(value), key)
+        return float(value)
     if key == "tools":
         if not isinstance(value, bool):
             raise UsageError(f"tools must be true or false, not {_kind(value)}", "tools: false gives the model none")

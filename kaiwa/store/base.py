@@ -43,6 +43,19 @@ class TurnRecord:
     duration_ms: int = 0
     created_at: float = 0.0  # set by the store when 0
     cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (Anthropic, Bedrock)
+    spender: str = ""  # who paid: a fingerprint of the proxy key (core/spending.py), never the key; "" unknown
+
+
+@dataclass(frozen=True)
+class ModelSpend:
+    """What one model cost over a period (`Store.spend`)."""
+
+    model: str
+    cost: float = 0.0  # the priced turns' total
+    turns: int = 0
+    unpriced_turns: int = 0  # turns the proxy gave no cost for
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class Store(ABC):
 
     #: Where the store lives, safe to print (a path, or a URL with the password masked).
     location: str
+    #: Whether several people's turns share it (a team's Postgres): spending then counts only the user's own.
+    shared: bool = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @abstractmethod
@@ -112,6 +127,10 @@ class Store(ABC):
 
     @abstractmethod
     async def turns(self, session_id: str) -> list[TurnRecord]: ...
+
+    @abstractmethod
+    async def spend(self, since: float, spender: str | None = None) -> list[ModelSpend]:
+        """Turns recorded at or after `since` (epoch seconds), summed per model; `spender` set: only theirs."""
 
     @abstractmethod
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:

@@ -90,6 +90,8 @@ def turn_problem(index: int, turn: Any) -> str | None:
         isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0
     ):
         return f"{where} has cost {str(cost)[:20]!r}, not a number of dollars (or null)"
+    if not isinstance(turn.get("spender", ""), str) or len(turn.get("spender", "")) > 64:
+        return f"{where} has a spender that is not a short text"
     ids = turn.get("request_ids") or []
     if not isinstance(ids, list) or not all(_is_str(r) for r in ids):
         return f"{where} has request_ids that are not a list of strings"

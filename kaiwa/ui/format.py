@@ -8,25 +8,13 @@ import time
 from typing import TYPE_CHECKING
 
 from ..words import counted as plural  # `1 turn`, `2 turns`: shared with the store's own messages
+from ..words import money  # shared with the core's budget lines
 
 if TYPE_CHECKING:
     from ..gateway.proxy_info import Prices
     from ..store.base import TurnRecord
 
 __all__ = ["cache_totals", "money", "plural", "record_usage_line", "relative_time", "tokens", "usage_line"]
-
-SMALLEST = 0.000001  # below one millionth of a dollar a cost is shown as "<$0.000001", never as "$0"
-
-
-def money(cost: float | None) -> str:
-    """$0.000015, $0.0123, $1.5; "" when the proxy gave no price."""
-    if cost is None:
-        return ""
-    if cost == 0:
-        return "$0"
-    if 0 < cost < SMALLEST:
-        return f"<${SMALLEST:.6f}"
-    return f"${cost:.6f}".rstrip("0").rstrip(".")
 
 
 def tokens(count: int) -> str:

@@ -10,8 +10,16 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-# Commands whose --json prints one JSON document, not the turn's JSON Lines.
-SUBCOMMANDS = frozenset({"sessions", "roles", "gateway", "warm", "schema"})
+
+@functools.cache
+def subcommands() -> frozenset[str]:
+    """Commands whose --json prints one JSON document, not a turn's JSON Lines: every command and group the CLI
+    registers (so a new command is never mistaken for a turn)."""
+    from kaiwa.cli import app
+
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    names |= {g.name or "" for g in app.registered_groups}
+    return frozenset(names - {""})
 
 
 @functools.cache
@@ -25,7 +33,7 @@ def validator() -> Draft202012Validator:
 
 def is_json_lines_run(args: Sequence[str]) -> bool:
     """`chat.py … --json` for a turn (not `sessions list --json`)."""
-    return "--json" in args and not (args and args[0] in SUBCOMMANDS)
+    return "--json" in args and not (args and args[0] in subcommands())
 
 
 def check_json_lines(out: str) -> list[dict[str, Any]]:

@@ -325,5 +325,5 @@ def test_schema_2_moves_forward_to_3_keeping_every_row(pg_url: str) -> None:
 
     assert with_store(pg_url, body) == (None, 1, "critic", [0, 12])
     version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
-    assert version[0][0] == "3" == str(SCHEMA_VERSION)
+    assert version[0][0] == str(SCHEMA_VERSION)  # and on to the newest
     assert asyncio.run(sql(pg_url, "SELECT count(*) FROM agent_messages"))[0][0] == 3

@@ -319,7 +319,30 @@ def test_a_schema_2_store_moves_to_3_keeping_its_sessions(tmp_path: Path) -> Non
 
     asyncio.run(body())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM kaiwa_meta WHERE key='schema_version'").fetchone() == ("3",)
+        assert conn.execute("SELECT value FROM kaiwa_meta WHERE key='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),  # and on to the newest
+        )
+
+
+def test_a_schema_3_store_moves_to_4_with_spenders(tmp_path: Path) -> None:
+    """Schema 4 adds kaiwa_turns.spender (whose key paid: spending caps and `usage`), keeping every turn."""
+    path = tmp_path / "db.sqlite3"
+    store = opened(path)
+    sid = new_session_id()
+    asyncio.run(store.commit_turn(sid, [{"role": "user", "content": "hi"}], TurnRecord(model="m", cost=0.5), title="t"))
+    asyncio.run(store.close())
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE kaiwa_turns DROP COLUMN spender")
+        conn.execute("UPDATE kaiwa_meta SET value = '3' WHERE key = 'schema_version'")
+    store = opened(path)
+
+    async def body() -> list[tuple[str, float | None]]:
+        await store.commit_turn(sid, [], TurnRecord(model="m", cost=0.25, spender="key:abc"), title="t")
+        return [(t.spender, t.cost) for t in await store.turns(sid)]
+
+    assert asyncio.run(body()) == [("", 0.5), ("key:abc", 0.25)]
+    assert [(r.model, r.turns, r.cost) for r in asyncio.run(store.spend(0.0, "key:abc"))] == [("m", 1, 0.25)]
+    assert [(r.model, r.turns, r.cost) for r in asyncio.run(store.spend(0.0))] == [("m", 2, 0.75)]
 
 
 def test_a_failed_move_to_3_leaves_the_file_at_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -117,4 +117,5 @@ def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
         "request_ids": " ".join(r.request_ids),
         "duration_ms": r.duration_ms,
         "cache_write_tokens": r.cache_write_tokens,
+        "spender": r.spender,
     }

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 # 1: search by an expression index over agent_messages; 2: kaiwa_search; 3: kaiwa_sessions.role and
-# kaiwa_turns.cache_write_tokens
-SCHEMA_VERSION = 3
+# kaiwa_turns.cache_write_tokens; 4: kaiwa_turns.spender (whose key paid) and an index on created_at
+SCHEMA_VERSION = 4
 TS_CONFIG = "english"  # stems English words; text it drops (CJK runs, stop words) is found by the ILIKE fallback
 
 metadata = MetaData()
@@ -99,7 +99,9 @@ kaiwa_turns = Table(
     Column("request_ids", Text, nullable=False, server_default=""),
     Column("duration_ms", BigInteger, nullable=False, server_default="0"),
     Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("spender", Text, nullable=False, server_default=""),
     Index("idx_kaiwa_turns_session", "session_id", "id"),
+    Index("idx_kaiwa_turns_created", "created_at"),
 )
 
 kaiwa_search = Table(
@@ -194,6 +196,12 @@ ON CONFLICT (message_id) DO NOTHING
 MIGRATE_TO_3 = [
     "ALTER TABLE kaiwa_sessions ADD COLUMN IF NOT EXISTS role TEXT",
     "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS cache_write_tokens BIGINT NOT NULL DEFAULT 0",
+]
+
+# Schema 4: whose key paid for a turn (a team's spending is told apart by it), and the period queries' index.
+MIGRATE_TO_4 = [
+    "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS spender TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX IF NOT EXISTS idx_kaiwa_turns_created ON kaiwa_turns (created_at)",
 ]
 
 # Serialises the first open of an empty database by several processes at once (any fixed 64-bit number).

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...errors import KaiwaError
-from ..base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
+from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
 from . import rows as R
 from . import schema as S
 from .errors import parse_url, translate
@@ -39,6 +39,7 @@ class PostgresStore(Store):
         self._target = parse_url(url)
         self.location = self._target.masked
         self._engine: AsyncEngine | None = None
+        self.shared = True  # a team's store: spending counts the user's own turns (TurnRecord.spender)
 
     # -- plumbing ----------------------------------------------------------------------------------
     async def _connect(self) -> asyncpg.Connection:
@@ -98,6 +99,9 @@ class PostgresStore(Store):
                     await conn.execute(text(statement))
             if version is None or version < 3:
                 for statement in S.MIGRATE_TO_3:
+                    await conn.execute(text(statement))
+            if version is None or version < 4:
+                for statement in S.MIGRATE_TO_4:
                     await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
@@ -187,9 +191,29 @@ class PostgresStore(Store):
                     duration_ms=r.duration_ms,
                     created_at=r.created_at,
                     cache_write_tokens=r.cache_write_tokens,
+                    spender=r.spender,
                 )
                 for r in await conn.execute(query)
             ]
+
+    async def spend(self, since: float, spender: str | None = None) -> list[ModelSpend]:
+        t = S.kaiwa_turns
+        query = (
+            select(
+                t.c.model,
+                func.coalesce(func.sum(t.c.cost), 0.0),
+                func.count(),
+                func.count().filter(t.c.cost.is_(None)),
+                func.coalesce(func.sum(t.c.input_tokens), 0),
+                func.coalesce(func.sum(t.c.output_tokens), 0),
+            )
+            .where(t.c.created_at >= since)
+            .group_by(t.c.model)
+        )
+        if spender is not None:
+            query = query.where(t.c.spender == spender)
+        async with self._tx() as conn:
+            return [ModelSpend(r[0], float(r[1]), r[2], r[3], int(r[4]), int(r[5])) for r in await conn.execute(query)]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         if not text.strip():

@@ -5,7 +5,8 @@ Versions (kept in `kaiwa_meta.schema_version`):
   2. `kaiwa_meta`, `kaiwa_sessions.instructions` / `.origin`, full-text search (`kaiwa_fts`, FTS5 with the trigram
      tokenizer, so Japanese text without spaces is found too) kept in step with `agent_messages` by triggers,
      and the half-written turns round 2 could leave behind (it wrote the user's message before the answer) removed;
-  3. `kaiwa_sessions.role` (the role a session runs as) and `kaiwa_turns.cache_write_tokens` (prompt caching).
+  3. `kaiwa_sessions.role` (the role a session runs as) and `kaiwa_turns.cache_write_tokens` (prompt caching);
+  4. `kaiwa_turns.spender` (whose key paid: spending caps and `usage`) and an index on `kaiwa_turns.created_at`.
 
 A new file is created at version 1 and migrated like an old one, so the migration path runs on every new store.
 Each migration runs in one transaction with the version bump: a killed migration leaves the file as it was.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The Agents SDK's own tables, exactly as its SQLiteSession creates them (it reads them back).
 SDK_TABLES = """
@@ -149,7 +150,12 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     _add_column(conn, "kaiwa_turns", "cache_write_tokens", "INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {1: _v1_to_v2, 2: _v2_to_v3}  # N to N + 1
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    _add_column(conn, "kaiwa_turns", "spender", "TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_kaiwa_turns_created ON kaiwa_turns (created_at)")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}  # N to N + 1
 
 
 def _statements(script: str) -> list[str]:

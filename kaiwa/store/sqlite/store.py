@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import KaiwaError
-from ..base import Item, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
 from . import files
 from .files import check_db_path
 from .lock import session_lock
@@ -39,7 +39,7 @@ INFO = (
 )
 TURN_COLUMNS = (
     "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
-    " cache_write_tokens"
+    " cache_write_tokens, spender"
 )
 
 
@@ -134,9 +134,20 @@ class SQLiteStore(Store):
                 duration_ms=r[8],
                 created_at=r[0],
                 cache_write_tokens=r[9],
+                spender=r[10],
             )
             for r in rows
         ]
+
+    async def spend(self, since: float, spender: str | None = None) -> list[ModelSpend]:
+        where, args = ("created_at >= ? AND spender = ?", (since, spender)) if spender is not None else (
+            "created_at >= ?", (since,))  # fmt: skip
+        rows = await self._read(
+            "SELECT model, COALESCE(SUM(cost), 0), COUNT(*), SUM(cost IS NULL), SUM(input_tokens), SUM(output_tokens)"
+            f" FROM kaiwa_turns WHERE {where} GROUP BY model",
+            args,
+        )
+        return [ModelSpend(r[0], float(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     async def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         hits = await self._worker.run(lambda conn: search(conn, text, limit * 20))
@@ -203,7 +214,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _add_turns(conn: sqlite3.Connection, session_id: str, records: list[TurnRecord], now: float) -> None:
         conn.executemany(
-            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     session_id,
@@ -217,6 +228,7 @@ class SQLiteStore(Store):
                     " ".join(r.request_ids),
                     r.duration_ms,
                     r.cache_write_tokens,
+                    r.spender,
                 )
                 for r in records
             ],

@@ -164,12 +164,17 @@ async def _attach(repl: Repl, arg: str) -> None:
             repl.say(a.notice, "yellow")
 
 
-@command("usage", "/usage", "this session's turns, tokens and cost")
+@command("usage", "/usage", "this session's turns, tokens and cost; today's and this month's spend and caps")
 async def _usage(repl: Repl, arg: str) -> None:
+    from ..usage import usage_lines
+
     fields = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens")
     turns = await repl.conversation.turns()
+    report = await repl.conversation.usage_report()
     if not turns:
-        repl.say("no turns yet")
+        repl.say("no turns yet in this session")
+        for line in usage_lines(report):
+            repl.say(f"  {line}")
         return
     for n, t in enumerate(turns, 1):
         line = record_usage_line(t)
@@ -186,6 +191,8 @@ async def _usage(repl: Repl, arg: str) -> None:
         endpoint = repl.conversation.endpoint
         prices = await asyncio.to_thread(model_prices, endpoint.base_url, endpoint.api_key)
         repl.say(f"  of the input: {cache_totals(turns, prices)}")
+    for line in usage_lines(report):
+        repl.say(f"  {line}")
 
 
 @command("copy", "/copy", "the last answer to the clipboard (through the terminal, OSC 52)")
