@@ -36,6 +36,17 @@ def _presented_key(headers: list[tuple[bytes, bytes]]) -> bytes:
     return b""
 
 
+async def _drain(receive: Any, limit: int = 2**20) -> None:
+    """Read (and drop) a refused request's body: a server that closes with unread bytes makes the kernel reset the
+    connection, and the client sees no 401 at all. Past `limit` bytes it stops; the connection then closes."""
+    seen = 0
+    while seen <= limit:
+        event = await receive()
+        seen += len(event.get("body", b""))
+        if event.get("type") != "http.request" or not event.get("more_body"):
+            return
+
+
 class KeyCheck:
     """ASGI middleware: only requests that carry the master key reach LiteLLM."""
 
@@ -59,6 +70,7 @@ class KeyCheck:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
+            await _drain(receive)
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(REFUSAL)).encode())]
             await send({"type": "http.response.start", "status": 401, "headers": headers})
             await send({"type": "http.response.body", "body": REFUSAL})
