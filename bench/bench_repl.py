@@ -67,21 +67,22 @@ async def measure(base_url: str, api_key: str, home: Path, runs: int) -> tuple[l
     from openai import AsyncOpenAI
     from rich.console import Console
 
-    from kaiwa.core.conversation import Conversation, Setup
+    from kaiwa.core.conversation import Conversation
     from kaiwa.core.events import ignore
-    from kaiwa.core.options import EngineConfig
+    from kaiwa.core.options import EngineConfig, Setup
     from kaiwa.gateway.endpoint import Endpoint
     from kaiwa.settings import load_settings
     from kaiwa.store import open_store
-    from kaiwa.ui.repl.state import Repl, ReplFace
+    from kaiwa.ui.face import Face
+    from kaiwa.ui.repl.state import Repl
 
     settings = load_settings(None)
     store = open_store(settings)
     await store.open()
     endpoint = Endpoint(base_url, api_key, managed=False, log_path=None)
     config = EngineConfig(base_url=base_url, api_key=api_key, timeout=60, max_retries=1, use_tools=True)
-    conversation = Conversation(settings, store, endpoint, config, Setup(model="fake-a"), ignore)
-    repl = Repl(conversation, ReplFace())
+    conversation = Conversation(settings, Setup(model="fake-a"), store, endpoint, config, ignore)
+    repl = Repl(conversation, Face())
     repl.out = Console(file=io.StringIO(), force_terminal=True, width=100)  # Markdown rendered as on a terminal
     repl.err = Console(file=io.StringIO(), force_terminal=True, width=100)
     client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1)

@@ -37,10 +37,12 @@ def start(debug: DebugOption = False) -> None:
     It reads litellm_config.yaml, .env.litellm and ./secrets like `docker compose up`, listens on
     127.0.0.1:4100 (KAIWA_GATEWAY_PORT) and stops itself after KAIWA_GATEWAY_IDLE_MINUTES (30) unused.
     """
+    from ..core.events import progress_of
     from ..gateway import endpoint as gateway
+    from ..ui.progress import GatewayView
 
     try:
-        with gateway.Progress(err) as progress:
+        with gateway.Progress(progress_of(GatewayView(err))) as progress:
             state, _key = gateway.ensure_running(progress)
         gateway.touch()
     except KaiwaError as exc:

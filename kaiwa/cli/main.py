@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from .. import values
 from ..errors import KaiwaError
-from ..settings import SERVICE_TIERS, VERBOSITY_LEVELS, check_choice, load_settings
+from ..settings import load_settings
+from ..ui.face import Face
 from . import oneshot
 from .common import app, err_console, fail
 
@@ -145,44 +145,25 @@ def main(
         warnings.filterwarnings("ignore", message=r"(?s).*Pydantic serializer warnings")
     try:
         settings = load_settings()
-        if reasoning is not None:
-            reasoning = values.reasoning(reasoning, "--reasoning")
-        shape = oneshot.make_shape(settings, system, temperature, max_output_tokens, schema, json_lines)
-        if verbosity is not None:
-            verbosity = check_choice(verbosity, VERBOSITY_LEVELS, "--verbosity")
-        if service_tier is not None:
-            service_tier = check_choice(service_tier, SERVICE_TIERS, "--service-tier")
-        from ..core.conversation import Setup
-        from ..tools.approval import parse_approve_names
-
-        chosen_role = None
-        if role is not None:
-            from ..roles import load_role
-
-            chosen_role = load_role(role)  # an unknown or broken role: one line, exit 2, before anything starts
-        flags = {"model": model, "reasoning": reasoning, "instructions": system, "temperature": temperature,
-                 "max_output_tokens": max_output_tokens, "verbosity": verbosity}  # fmt: skip
-        setup = Setup(
-            model=model or settings.model, session_ref=session_id, continue_latest=continue_latest,
-            reasoning=(reasoning or "").lower() or settings.reasoning, use_tools=not no_tools, mcp_config=mcp_config,
-            instructions=system, temperature=shape.temperature, max_output_tokens=shape.max_output_tokens,
-            schema=shape.schema, verbosity=verbosity, service_tier=service_tier,
-            approve=tuple(sorted(parse_approve_names(approve or []))), role=chosen_role,
-            given=frozenset(k for k, v in flags.items() if v is not None),
+        setup = oneshot.make_setup(
+            settings, model=model, session_id=session_id, continue_latest=continue_latest, reasoning=reasoning,
+            no_tools=no_tools, mcp_config=mcp_config, system=system, temperature=temperature,
+            max_output_tokens=max_output_tokens, schema=schema, verbosity=verbosity, service_tier=service_tier,
+            approve=approve, role=role,
         )  # fmt: skip
+        face = Face(plain, not hide_reasoning, json_lines, debug, tuple(attach or ()))
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
-            from ..ui.repl.start import ReplFace, run_repl
+            from ..ui.repl.start import run_repl
 
-            face = ReplFace(show_reasoning=not hide_reasoning, plain=plain, debug=debug, attach=list(attach or []))
             exit_code = run_repl(settings, setup, face)
             if exit_code:
                 raise typer.Exit(exit_code)
             return
         message = oneshot.read_message(input, attach)
         text = message.text
-        from ..ui.oneshot import Face, run_turn
+        from ..ui.oneshot import run_turn
 
-        run_turn(settings, setup, message, Face(plain, not hide_reasoning, json_lines), err_console)
+        run_turn(settings, setup, message, face, err_console)
     except typer.Exit:
         raise
     except KaiwaError as exc:
@@ -192,7 +173,7 @@ def main(
             json_error(exc)
         raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") else text) from None
     except KeyboardInterrupt:
-        from ..core.failures import interrupted
+        from ..core.outcome import interrupted
 
         stopped = interrupted()
         if json_lines:
@@ -201,7 +182,7 @@ def main(
             json_error(stopped)
         raise fail(stopped, False, text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
-        from ..core.failures import unexpected
+        from ..core.outcome import unexpected
 
         bug = unexpected(exc)
         bug.__cause__ = exc

@@ -61,7 +61,7 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
     except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say, cli/entry.py exits 141
         quiet_broken_pipe()
     except Exception as exc:  # a bug, not the user's doing
-        from ..core.failures import unexpected
+        from ..core.outcome import unexpected
 
         raise fail(unexpected(exc), debug) from None
 

@@ -6,6 +6,7 @@ new session, `--json` on stdout.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,10 +34,20 @@ if TYPE_CHECKING:
 
 
 def _notice(event: Any) -> None:
-    """The conversation's notices outside a turn (the store, the gateway)."""
-    line = getattr(event, "line", None)
-    if line:
-        _note(line, "yellow" if getattr(event, "level", "") == "warning" else "dim")
+    """The conversation's events outside a turn (the store's notices, the gateway starting)."""
+    from ..core.events import GatewayProgress, Notice
+
+    if isinstance(event, Notice):
+        _note(event.line, "yellow" if event.level == "warning" else "dim")
+    elif isinstance(event, GatewayProgress):
+        _gateway_view()(event)
+
+
+@functools.cache
+def _gateway_view() -> Any:
+    from ..ui.progress import GatewayView
+
+    return GatewayView(err_console)
 
 
 def _announce(info: SessionInfo, what: str, as_json: bool) -> None:
@@ -152,8 +163,8 @@ def compact(
     def body() -> None:
         import asyncio
 
-        from ..core.conversation import Setup
-        from ..core.opening import open_conversation
+        from ..core.options import Setup
+        from ..core.protocol import open_conversation
         from ..store.naming import resolve
         from ..ui.format import plural, record_usage_line
         from ..ui.transcript import summariser_text

@@ -15,14 +15,11 @@ and goes on. The usage of a resumed run counts the whole turn (the state carries
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..tools.approval import ApprovalPolicy
-from .events import NO_TERMINAL, Answer, ApprovalDecided, ApprovalRequested, Emit
-
-# The face's question: returns the answer, or raises CancelledError/KeyboardInterrupt to stop the turn.
-Approver = Callable[[ApprovalRequested], Awaitable[Answer]]
+from .events import NO_TERMINAL, Answer, ApprovalDecided, ApprovalRequested, Approver, Emit
 
 
 def _field(raw: Any, name: str) -> Any:

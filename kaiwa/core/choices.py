@@ -1,5 +1,6 @@
-"""What the next turn of a conversation is sent with: the model, reasoning, verbosity, instructions and role
-(the REPL's /model, /reasoning, /verbosity, /system, /role; `-r` at start). A part of `Conversation`."""
+"""What the next turn of a conversation is sent with: the model, reasoning, verbosity, instructions, role and tools
+(the REPL's /model, /reasoning, /verbosity, /system, /role; `-r` at start). Plain state, owned by a `Conversation`
+(which stores what must be stored); nothing here touches the store or the engine."""
 
 from __future__ import annotations
 
@@ -8,29 +9,36 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..settings import REASONING_EFFORTS, VERBOSITY_LEVELS, Settings
-from ..store.base import SessionInfo, Store
 from .options import EngineConfig, Setup, TurnOptions
 
 if TYPE_CHECKING:
     from ..roles import Role
 
 
-class TurnChoices:
-    """The choices of `Conversation` (which sets these attributes)."""
+class Choices:
+    """The turn options (`options`), what the command line and settings ask for without a role (`base`), the role,
+    and the engine's config (tools and MCP servers change with the role)."""
 
-    settings: Settings
-    store: Store
-    setup: Setup
-    config: EngineConfig
-    options: TurnOptions
-    base: TurnOptions
-    role: Role | None
-    session_id: str
-    info: SessionInfo | None
-    mcp_specs: list[Any]
-    mcp_path: str
-
-    async def close(self) -> None: ...
+    def __init__(
+        self, settings: Settings, setup: Setup, config: EngineConfig, mcp_specs: list[Any], mcp_path: str, *,
+        output_type: Any = None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.setup = setup
+        self.config = config
+        self.mcp_specs = mcp_specs  # every configured server (a role may pick some)
+        self.mcp_path = mcp_path
+        self.options = TurnOptions(
+            model=setup.model,
+            reasoning=setup.reasoning,
+            temperature=setup.temperature,
+            max_output_tokens=setup.max_output_tokens,
+            output_type=output_type,  # --schema's, for the SDK
+            verbosity=setup.verbosity,
+            service_tier=setup.service_tier,
+        )
+        self.base = self.options
+        self.role: Role | None = None
 
     def set_model(self, model: str) -> None:
         self.options = dataclasses.replace(self.options, model=model)
@@ -45,18 +53,19 @@ class TurnChoices:
             raise UsageError(f"verbosity {level!r} is not one of {', '.join(VERBOSITY_LEVELS)}, off")
         self.options = dataclasses.replace(self.options, verbosity=level)
 
-    async def set_instructions(self, text: str | None) -> None:
-        """This session's instructions (None: kaiwa's default); stored at once when the session is."""
-        if self.info is not None:
-            await self.store.set_instructions(self.session_id, text)
-            self.info = await self.store.get_session(self.session_id)
+    def set_instructions(self, text: str | None) -> None:
         self.options = dataclasses.replace(self.options, instructions=text)
 
-    async def use_role(
-        self, role: Role | None, given: frozenset[str] = frozenset(), *, keep_instructions: bool = False
-    ) -> None:
+    def new_instructions(self, given: str | None) -> str | None:
+        """A new session's instructions: `given`, else --system, else the role's, else KAIWA_SYSTEM (else None:
+        kaiwa's default)."""
+        own = self.role.instructions if self.role is not None else None
+        return given or self.setup.instructions or own or self.settings.system
+
+    def use_role(self, role: Role | None, given: frozenset[str], keep_instructions: bool) -> bool:
         """From the next turn on: `role`'s settings (but those `given` on the command line), instructions (unless
-        `keep_instructions`: a session that keeps its role keeps its own) and tools (`core/role_use.py`)."""
+        `keep_instructions`: a session that keeps its role keeps its own) and tools (`core/role_use.py`). True when
+        the tools or MCP servers change (the engine must start again)."""
         from .role_use import instructions_after, tools_for, with_role
 
         use_tools, specs = tools_for(role, self.setup.use_tools, self.mcp_specs, self.mcp_path)
@@ -67,14 +76,7 @@ class TurnChoices:
                 options, instructions=instructions_after(self.options.instructions, self.role, role, fallback)
             )
         self.role, self.options = role, options
-        if (use_tools, specs) != (self.config.use_tools, self.config.mcp_specs):
-            self.config = dataclasses.replace(self.config, use_tools=use_tools, mcp_specs=specs)
-            await self.close()  # the next turn starts an engine with these tools and servers
-
-    async def save_role(self) -> None:
-        """Store the role and the instructions now (an existing session; a new one gets them with its turn)."""
-        if self.info is not None and self.info.role != self.options.role:
-            await self.store.set_role(self.session_id, self.options.role)
-            self.info = dataclasses.replace(self.info, role=self.options.role)
-        if self.info is not None and self.info.instructions != self.options.instructions:
-            await self.set_instructions(self.options.instructions)
+        if (use_tools, specs) == (self.config.use_tools, self.config.mcp_specs):
+            return False
+        self.config = dataclasses.replace(self.config, use_tools=use_tools, mcp_specs=specs)
+        return True

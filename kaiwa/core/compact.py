@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import KaiwaError
@@ -24,6 +23,7 @@ from ..store.dump import with_totals
 from ..store.ids import new_session_id
 from ..words import counted
 from .history import entries, turn_starts
+from .views import AsText, Compacted
 
 if TYPE_CHECKING:
     from .engine import ChatEngine
@@ -37,18 +37,10 @@ SUMMARISER = (
 )
 REQUEST = "Summarise our conversation so far, so that we can continue it in a new session."
 TRANSCRIPT_RESULT_LIMIT = 2000  # characters of each tool result the summariser sees
+
+
 # A session as the readable transcript the summariser is sent (the faces' Markdown transcript, `ui/transcript.py`,
 # passed in: the core does not format), with each tool result cut to the given length.
-AsText = Callable[[SessionDump, int], str]
-
-
-@dataclass(frozen=True)
-class Compacted:
-    dump: SessionDump  # the new session (stored by `compact_session`)
-    summary: str
-    left_out_turns: int  # oldest turns that did not fit the model's context window
-
-
 def _partial(dump: SessionDump, skip_turns: int) -> SessionDump:
     """`dump` without its first `skip_turns` turns."""
     if skip_turns == 0:

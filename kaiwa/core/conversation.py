@@ -1,102 +1,216 @@
-"""A conversation: the store, the engine, the session and the options, for one-shot and the REPL alike.
+"""A conversation: the only way a face reaches the core. `opening.open_conversation(settings, setup, emit)` builds
+it whole (the store opened, the session and role picked, the proxy found); its engine (the Agents SDK, the HTTP
+pool, the MCP servers) starts on `start()` or the first turn, so a face can greet the user before that cost.
 
-`opening.open_conversation(settings, setup, emit)` makes one. Its engine (the Agents SDK, the HTTP pool, the MCP
-servers) starts on `start()` or the first turn, so a face can greet the user before that cost.
-
-Faces call the methods; none of them prints. A turn reports through the `emit` the face passes: its events, then
-`TurnCompleted` or `TurnFailed` (also returned).
+Faces call its methods and ask it questions (`tools()`, `usage()`, `aliases()`, the properties), and get plain
+data back (`core/views.py`, the store's `SessionInfo`/`TurnRecord`, `TurnOptions`); no SDK, store or gateway object
+leaves it. None of it prints: a turn reports through the `emit` the face passes — its events, then `TurnCompleted`
+or `TurnFailed` (also returned); what happens outside a turn goes to the `emit` given at opening.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import KaiwaError
 from ..settings import Settings
 from ..store.base import Item, SessionInfo, Store, TurnRecord
+from . import copies
 from .budget import SETTING, Caps
-from .choices import TurnChoices
-from .copies import SessionCopies
+from .choices import Choices
 from .events import Emit, Notice, TurnCompleted, TurnFailed
-from .history import last_answer, last_user_index
+from .history import last_user_index
 from .options import EngineConfig, Setup, TurnOptions
 from .spending import Spending
+from .views import AsText, Compacted, SessionUsage, Tools
 
-__all__ = ["Conversation", "Setup"]
+__all__ = ["Conversation"]
 
 if TYPE_CHECKING:
     from ..gateway.endpoint import Endpoint
     from ..roles import Role
-    from .approvals import Approver
     from .engine import ChatEngine
+    from .events import Approver
+    from .schema import AnswerSchema
     from .usage_report import UsageReport
 
 
-class Conversation(TurnChoices, SessionCopies):
+class Conversation:
+    """One session at a time (a new one, or a stored one), the choices its next turn is sent with, and the engine
+    that sends it. `approver`: the face's question for a tool call that needs approval (None: no one to ask, such
+    calls are declined)."""
+
     def __init__(
-        self, settings: Settings, store: Store, endpoint: Endpoint, config: EngineConfig, setup: Setup, emit: Emit
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.endpoint = endpoint
-        self.config = config
-        self.schema = setup.schema
+        self, settings: Settings, setup: Setup, store: Store, endpoint: Endpoint, config: EngineConfig, emit: Emit,
+        approver: Approver | None = None, *, mcp: tuple[list[Any], str] = ([], "the MCP config"),
+        schema: AnswerSchema | None = None, session: SessionInfo | None = None, last_answer: str = "",
+        role: Role | None = None,
+    ) -> None:  # fmt: skip
+        """`mcp`: every configured MCP server and where they are configured (a role may pick some); `schema`:
+        --schema, loaded; `session`: a stored session to continue (None: a new one) and its `last_answer`; `role`:
+        -r NAME, or the role the session remembers."""
+        self._settings = settings
+        self._store = store
+        self._endpoint = endpoint
+        self._choices = Choices(settings, setup, config, *mcp, output_type=schema.output_type() if schema else None)
         self._emit = emit  # for what happens outside a turn (an MCP server that will not start)
-        self.options = TurnOptions(
-            model=setup.model,
-            reasoning=setup.reasoning,
-            temperature=setup.temperature,
-            max_output_tokens=setup.max_output_tokens,
-            output_type=setup.schema.output_type() if setup.schema else None,
-            verbosity=setup.verbosity,
-            service_tier=setup.service_tier,
-        )
+        self._approver = approver
+        self._schema = schema
+        self._engine: ChatEngine | None = None
+        self._spending = Spending(store, endpoint.base_url, endpoint.api_key)
         self.session_id = ""
         self.info: SessionInfo | None = None  # None until the session's first turn is stored
         self.last_answer = ""
-        self.engine: ChatEngine | None = None
-        self._engine_cm: ChatEngine | None = None
-        # The face's question for a tool call that needs approval (core/approvals.py); None: no one to ask,
-        # such calls are declined.
-        self.approver: Approver | None = None
-        self.setup = setup
-        self.base = self.options  # what the command line and the settings ask for, without a role
-        self.role: Role | None = None
-        self.mcp_specs = list(config.mcp_specs)  # every configured server (a role may pick some)
-        self.mcp_path = "the MCP config"
-        self.spending = Spending(store, endpoint.base_url, endpoint.api_key)
+        if session is None:
+            self.new(setup.instructions)
+        else:
+            self._move_to(session, last_answer)
+            if setup.instructions is not None:  # replaces the resumed session's, stored with the next turn
+                self._choices.set_instructions(setup.instructions)
+        # -r NAME: its instructions too; the role a resumed session remembers: its settings, not its instructions
+        self._choices.use_role(role, setup.given, keep_instructions=setup.role is None)
 
-    # -- the engine ----------------------------------------------------------------------------------
-    async def start(self) -> ChatEngine:
-        """The engine, started once (imports the SDK, connects the MCP servers)."""
-        if self.engine is None:
-            from .engine import ChatEngine
+    # -- what the next turn is sent with --------------------------------------------------------------
+    @property
+    def options(self) -> TurnOptions:
+        return self._choices.options
 
-            engine = ChatEngine(self.config, self._emit)
-            self.engine = await engine.__aenter__()
-            self._engine_cm = engine
-        return self.engine
-
-    def _forget_grants(self) -> None:
-        if self.engine is not None:
-            self.engine.policy.forget_grants()
-
-    async def close(self) -> None:
-        engine, self.engine, self._engine_cm = self._engine_cm, None, None
-        if engine is not None:
-            await engine.__aexit__(None, None, None)
-
-    # -- sessions ------------------------------------------------------------------------------------
     @property
     def model(self) -> str:
-        return self.options.model
+        return self._choices.options.model
 
     @property
     def instructions(self) -> str | None:
-        return self.options.instructions
+        return self._choices.options.instructions
 
+    @property
+    def role(self) -> Role | None:
+        return self._choices.role
+
+    @property
+    def uses_tools(self) -> bool:
+        return self._choices.config.use_tools
+
+    @property
+    def mcp_servers(self) -> tuple[str, ...]:
+        """The names of the MCP servers the next turn connects."""
+        return tuple(spec.name for spec in self._choices.config.mcp_specs)
+
+    def set_model(self, model: str) -> None:
+        self._choices.set_model(model)
+
+    def set_reasoning(self, effort: str | None) -> None:
+        self._choices.set_reasoning(effort)
+
+    def set_verbosity(self, level: str | None) -> None:
+        self._choices.set_verbosity(level)
+
+    async def set_instructions(self, text: str | None) -> None:
+        """This session's instructions (None: kaiwa's default); stored at once when the session is."""
+        if self.info is not None:
+            await self._store.set_instructions(self.session_id, text)
+            self.info = await self._store.get_session(self.session_id)
+        self._choices.set_instructions(text)
+
+    async def use_role(
+        self, role: Role | None, given: frozenset[str] = frozenset(), *, keep_instructions: bool = False
+    ) -> None:
+        """From the next turn on: `role`'s settings, instructions and tools (`Choices.use_role`)."""
+        if self._choices.use_role(role, given, keep_instructions):
+            await self.close()  # the next turn starts an engine with these tools and servers
+
+    async def save_role(self) -> None:
+        """Store the role and the instructions now (an existing session; a new one gets them with its turn)."""
+        options = self._choices.options
+        if self.info is not None and self.info.role != options.role:
+            await self._store.set_role(self.session_id, options.role)
+            self.info = dataclasses.replace(self.info, role=options.role)
+        if self.info is not None and self.info.instructions != options.instructions:
+            await self.set_instructions(options.instructions)
+
+    # -- the engine ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the engine now (imports the SDK, connects the MCP servers); else the first turn does."""
+        await self._started()
+
+    async def _started(self) -> ChatEngine:
+        if self._engine is None:
+            from .engine import ChatEngine
+
+            engine = ChatEngine(self._choices.config, self._emit)
+            await engine.__aenter__()
+            self._engine = engine
+        return self._engine
+
+    async def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.__aexit__(None, None, None)
+
+    def _forget_grants(self) -> None:
+        if self._engine is not None:
+            self._engine.policy.forget_grants()
+
+    # -- questions -----------------------------------------------------------------------------------
+    async def tools(self) -> Tools:
+        """The tools the next turn offers the model, and what a call of each will do."""
+        return await (await self._started()).describe_tools(self._choices.role)
+
+    async def usage(self) -> SessionUsage:
+        """The session's turns; with the proxy's prices when the session used the prompt cache."""
+        turns = tuple(await self.turns())
+        if not any(t.cached_tokens or t.cache_write_tokens for t in turns):
+            return SessionUsage(turns)
+        from ..gateway.proxy_info import model_prices
+
+        prices = await asyncio.to_thread(model_prices, self._endpoint.base_url, self._endpoint.api_key)
+        return SessionUsage(turns, prices)
+
+    async def usage_report(self) -> UsageReport:
+        """Spend today and this month, by model, against the caps, with this session's own figures."""
+        from .usage_report import usage_report
+
+        info = self.info
+        session = ((info.cost or 0.0), info.turns) if info is not None else (0.0, 0)
+        endpoint = self._endpoint
+        return await usage_report(self._store, self._caps(), endpoint.base_url, endpoint.api_key, session)
+
+    def _caps(self) -> Caps:
+        """The spending caps this turn runs under: the settings', and a role's own session cap (the smaller
+        one wins: a role can tighten a cap, never loosen it)."""
+        settings, role = self._settings, self.role
+        session, source = settings.max_cost_session, SETTING["session"]
+        own = role.settings.max_cost_session if role is not None else None
+        if own is not None and (session is None or own < session):
+            session, source = own, f"the role {role.name!r}'s max_cost_session" if role else source
+        return Caps(session, settings.max_cost_day, settings.max_cost_month, source)
+
+    async def aliases(self) -> list[str]:
+        """The proxy's model aliases ([] when it will not say)."""
+        from .failures import proxy_aliases
+
+        return await asyncio.to_thread(proxy_aliases, self._endpoint.base_url, self._endpoint.api_key)
+
+    async def items(self) -> list[Item]:
+        return await self._store.items(self.session_id) if self.info is not None else []
+
+    async def turns(self) -> list[TurnRecord]:
+        return await self._store.turns(self.session_id) if self.info is not None else []
+
+    async def recent(self, limit: int = 50) -> list[SessionInfo]:
+        return await self._store.list_sessions(limit)
+
+    def explain(self, exc: BaseException) -> KaiwaError:
+        """What went wrong, as the one line (`failures.explain` with this conversation's proxy and model)."""
+        from .failures import explain
+
+        return explain(exc, base_url=self._endpoint.base_url, api_key=self._endpoint.api_key, model=self.model,
+                       timeout=self._settings.timeout, store=self._store)  # fmt: skip
+
+    # -- sessions ------------------------------------------------------------------------------------
     def new(self, instructions: str | None = None) -> None:
         """A fresh session: stored with its first turn. Its instructions: `instructions`, else --system (every
         session the REPL starts, /new too), else the role's, else KAIWA_SYSTEM, else kaiwa's default."""
@@ -106,22 +220,25 @@ class Conversation(TurnChoices, SessionCopies):
         self.info = None
         self._forget_grants()
         self.last_answer = ""
-        own = self.role.instructions if self.role is not None else None
-        chosen = instructions or self.setup.instructions or own or self.settings.system
-        self.options = dataclasses.replace(self.options, instructions=chosen)
+        self._choices.set_instructions(self._choices.new_instructions(instructions))
 
-    async def open(self, info: SessionInfo) -> None:
+    def _move_to(self, info: SessionInfo, last_answer: str) -> None:
         self.session_id = info.session_id
         self.info = info
-        self.options = dataclasses.replace(self.options, instructions=info.instructions)
-        self.last_answer = last_answer(await self.store.items(info.session_id))
+        self.last_answer = last_answer
+        self._choices.set_instructions(info.instructions)
+
+    async def open(self, info: SessionInfo) -> None:
+        from .history import last_answer
+
+        self._move_to(info, last_answer(await self._store.items(info.session_id)))
 
     async def resume(self, ref: str) -> SessionInfo:
         """Another stored session, with the role it remembers."""
         from ..store.naming import resolve
         from .role_use import stored_role
 
-        info = await resolve(self.store, ref)
+        info = await resolve(self._store, ref)
         role = stored_role(info.role, lambda line: self._emit(Notice(line, "warning")))
         await self.open(info)
         self._forget_grants()  # `a` allowed a tool for the rest of the session it was given in
@@ -134,35 +251,57 @@ class Conversation(TurnChoices, SessionCopies):
         the deleted one with only the newest exchange): returns the deleted id then."""
         if self.info is None:
             return None
-        fresh = await self.store.get_session(self.session_id)
+        fresh = await self._store.get_session(self.session_id)
         if fresh is not None:
             self.info = fresh
             return None
         gone = self.session_id
-        self.new(self.options.instructions)
+        self.new(self.instructions)
         return gone
 
-    async def items(self) -> list[Item]:
-        return await self.store.items(self.session_id) if self.info is not None else []
+    async def fork(self) -> SessionInfo:
+        """Continue in a copy of the whole session; the original is untouched."""
+        if self.info is None:
+            raise KaiwaError("nothing to fork yet", "send a message first")
+        info = await copies.fork(self._store, self.info)
+        await self.open(info)
+        return info
 
-    async def turns(self) -> list[TurnRecord]:
-        return await self.store.turns(self.session_id) if self.info is not None else []
+    async def compact(self, as_text: AsText, notice: Any) -> tuple[SessionInfo, Compacted]:
+        """Continue in a new session that starts from a summary of this one."""
+        if self.info is None:
+            raise KaiwaError("nothing to compact yet", "send a message first")
+        info, compacted = await self._explained(copies.compact_copy(
+            self._store, self.info, await self._started(), self.model, as_text, notice
+        ))  # fmt: skip
+        await self.open(info)
+        return info, compacted
 
-    async def recent(self, limit: int = 50) -> list[SessionInfo]:
-        return await self.store.list_sessions(limit)
+    async def summary_source(self) -> SessionInfo | None:
+        """The session this one's last exchange summarises, when that exchange is its compaction."""
+        from .compact import compacted_from
 
-    async def aliases(self) -> list[str]:
-        """The proxy's model aliases ([] when it will not say)."""
-        from .failures import proxy_aliases
+        if self.info is None or compacted_from(self.info.origin) is None:
+            return None
+        return await copies.summary_source(self._store, self.info, await self.last_exchange())
 
-        return await asyncio.to_thread(proxy_aliases, self.endpoint.base_url, self.endpoint.api_key)
+    async def resummarise(self, original: SessionInfo, as_text: AsText, notice: Any) -> Compacted:
+        """The summary written again from `original`, replacing this session's compaction exchange."""
+        info = self.info
+        assert info is not None
+        compacted = await self._explained(copies.resummarise(
+            self._store, info, original, await self._started(), self.model, as_text, notice
+        ))  # fmt: skip
+        await self.open(await self._store.get_session(self.session_id) or info)
+        return compacted
 
-    def explain(self, exc: BaseException) -> KaiwaError:
-        """What went wrong, as the one line (`failures.explain` with this conversation's proxy and model)."""
-        from .failures import explain
-
-        return explain(exc, base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, model=self.model,
-                       timeout=self.settings.timeout, store=self.store)  # fmt: skip
+    async def _explained[T](self, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self.explain(exc) from exc
 
     # -- turns ---------------------------------------------------------------------------------------
     async def send(
@@ -172,7 +311,7 @@ class Conversation(TurnChoices, SessionCopies):
         stored). A `--schema` answer that does not follow the schema is stored, and fails as `bad_answer`."""
         from .failures import as_event
 
-        if self.endpoint.managed:
+        if self._endpoint.managed:
             from ..gateway.endpoint import touch
 
             touch()  # an open conversation keeps the local gateway from idling out
@@ -184,8 +323,8 @@ class Conversation(TurnChoices, SessionCopies):
             )
             emit(failed)
             return failed
-        caps = self.caps()
-        check = await self.spending.check(caps, self.model, self.info, user_input, self.options.instructions or "")
+        caps = self._caps()
+        check = await self._spending.check(caps, self.model, self.info, user_input, self.options.instructions or "")
         if check.refusal is not None:
             refusal = check.refusal
             failed = TurnFailed(
@@ -195,10 +334,10 @@ class Conversation(TurnChoices, SessionCopies):
             emit(failed)
             return failed
         try:
-            engine = await self.start()
+            engine = await self._started()
             done = await engine.run_turn(
-                self.store, self.session_id, user_input, self.options, emit, replace_from=replace_from,
-                approver=self.approver,
+                self._store, self.session_id, user_input, self.options, emit, replace_from=replace_from,
+                approver=self._approver,
             )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
@@ -208,39 +347,20 @@ class Conversation(TurnChoices, SessionCopies):
             return failed
         self.last_answer = done.answer
         if replace_from is not None or self.info is None:
-            self.info = await self.store.get_session(self.session_id)
+            self.info = await self._store.get_session(self.session_id)
         else:
             self._count(done.record)
         await self.save_role()  # a role or --system given on a resumed session (the turn stored a role it names)
-        await self.spending.after(caps, self.info, done.record, emit)
-        if self.schema is not None:
+        await self._spending.after(caps, self.info, done.record, emit)
+        if self._schema is not None:
             try:
-                done = dataclasses.replace(done, output=self.schema.check(done.answer, self.session_id))
+                done = dataclasses.replace(done, output=self._schema.check(done.answer, self.session_id))
             except KaiwaError as exc:
                 failed = TurnFailed("bad_answer", exc.message, exc.hint, exc.exit_code, cause=exc)
                 emit(failed)
                 return failed
         emit(done)
         return done
-
-    def caps(self) -> Caps:
-        """The spending caps this turn runs under: the settings', and a role's own session cap (the smaller
-        one wins: a role can tighten a cap, never loosen it)."""
-        settings = self.settings
-        session, source = settings.max_cost_session, SETTING["session"]
-        own = self.role.settings.max_cost_session if self.role is not None else None
-        if own is not None and (session is None or own < session):
-            session, source = own, f"the role {self.role.name!r}'s max_cost_session" if self.role else source
-        return Caps(session, settings.max_cost_day, settings.max_cost_month, source)
-
-    async def usage_report(self) -> UsageReport:
-        """Spend today and this month, by model, against the caps, with this session's own figures."""
-        from .usage_report import usage_report
-
-        info = self.info
-        session = ((info.cost or 0.0), info.turns) if info is not None else (0.0, 0)
-        endpoint = self.endpoint
-        return await usage_report(self.store, self.caps(), endpoint.base_url, endpoint.api_key, session)
 
     def _count(self, record: TurnRecord) -> None:
         """The session's figures after a turn, without asking the store again (keeps a turn's overhead flat)."""
@@ -272,12 +392,14 @@ class Conversation(TurnChoices, SessionCopies):
 
     async def undo(self) -> Item:
         """Remove the last exchange; returns its user message (to put back on the input line)."""
+        from .history import last_answer
+
         items = await self.items()
         index = last_user_index(items)
         if index is None:
             raise KaiwaError("nothing to undo", "the session has no exchange yet")
-        turns = await self.store.turns(self.session_id)
-        await self.store.truncate(self.session_id, index, max(0, len(turns) - 1))
-        self.info = await self.store.get_session(self.session_id)
+        turns = await self._store.turns(self.session_id)
+        await self._store.truncate(self.session_id, index, max(0, len(turns) - 1))
+        self.info = await self._store.get_session(self.session_id)
         self.last_answer = last_answer(items[:index])
         return items[index]

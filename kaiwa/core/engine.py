@@ -26,9 +26,11 @@ from .events import (
 from .history import first_text
 from .options import EngineConfig, TurnOptions
 from .spending import spender_of
+from .views import ServerUnlisted, ToolInfo, Tools
 
 if TYPE_CHECKING:
-    from .approvals import Approver
+    from ..roles import Role
+    from .events import Approver
 
 MAX_TOOL_ROUNDS = 12
 TEXT_EVENTS = {"response.output_text.delta"}
@@ -143,6 +145,28 @@ class ChatEngine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
+
+    async def describe_tools(self, role: Role | None) -> Tools:
+        """The tools of the next turn and what a call of each will do, as plain data (`views.Tools`)."""
+        if not self.config.use_tools:
+            by_role = role.name if role is not None and not role.settings.tools else None
+            return Tools(enabled=False, off_by_role=by_role)
+        from ..tools.mcp import read_only_hint
+
+        entries: list[ToolInfo | ServerUnlisted] = [
+            ToolInfo(tool.name, "", "run", "", tool.description or "") for tool in self.tools()
+        ]
+        for server in self.mcp_servers:
+            try:
+                listed = await server.list_tools()
+            except Exception as exc:  # noqa: BLE001 - a broken server is an entry, not the end of the question
+                entries.append(ServerUnlisted(server.name, type(exc).__name__))
+                continue
+            for tool in listed:
+                rule = self.policy.verdict(server.name, tool.name, read_only_hint(tool))
+                why = "" if rule.action == "ask" else rule.why
+                entries.append(ToolInfo(tool.name, server.name, rule.action, why, tool.description or ""))
+        return Tools(enabled=True, entries=tuple(entries))
 
     def tools(self) -> list[Any]:
         """The built-in tools, made once per engine: their schemas cost ~2 ms of pydantic work to build."""

@@ -22,7 +22,7 @@ A new failure is not a new event: a `kind` added to `errors.FailureKind` (see th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -124,6 +124,19 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class GatewayProgress:
+    """The local gateway is being set up (before any turn): `state` "begin", "step" (a new step), "detail" (a line
+    of uv's progress), "tick" (time passes), "ready" (it succeeded; `step` says what) or "end"; `elapsed` seconds since it began. A face that finds its
+    output closed while drawing it raises `gateway.progress.GatewayInterrupted` (the set-up stops cleanly)."""
+
+    state: Literal["begin", "step", "detail", "tick", "ready", "end"]
+    step: str = ""
+    detail: str = ""
+    elapsed: float = 0.0
+    type: Literal["gateway"] = "gateway"
+
+
+@dataclass(frozen=True)
 class LockWaiting:
     """Another kaiwa process is in a turn on this session; this one waits for it."""
 
@@ -178,11 +191,24 @@ Event = (
     | ApprovalRequested
     | ApprovalDecided
     | Notice
+    | GatewayProgress
     | LockWaiting
     | TurnCompleted
     | TurnFailed
 )
 Emit = Callable[[Event], None]
+# A face's question about a tool call that needs approval: returns the answer, or raises CancelledError or
+# KeyboardInterrupt to stop the turn (`core/approvals.py`).
+Approver = Callable[[ApprovalRequested], Awaitable[Answer]]
+
+
+def progress_of(emit: Emit) -> Callable[[str, str, str, float], None]:
+    """The gateway's progress reports (`gateway.progress.Progress`) as `GatewayProgress` events."""
+
+    def report(state: str, step: str, detail: str, elapsed: float) -> None:
+        emit(GatewayProgress(state, step, detail, elapsed))  # type: ignore[arg-type]
+
+    return report
 
 
 def ignore(event: Event) -> None:

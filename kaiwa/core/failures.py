@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import FailureKind, KaiwaError
 from ..redact import mask_url, redact
 from .cloud_errors import body_message, cloud_words, from_text, short
-from .events import TurnFailed
+from .outcome import as_error, as_event, interrupted, unexpected  # noqa: F401  (where callers look for them)
 
 _FAILED_CODE = re.compile(r"code='([a-z_]+)'")
 RETRY_SOON = "wait a moment and retry (nothing was saved for this turn)"
@@ -59,36 +59,6 @@ def is_context_window(exc: BaseException) -> bool:
 def _failure(kind: FailureKind, message: str, hint: str = "", *, model: str | None = None,
              setting: str | None = None) -> KaiwaError:  # fmt: skip
     return KaiwaError(message, hint, kind=kind, model=model, setting=setting)
-
-
-def as_event(exc: KaiwaError, cause: BaseException | None = None, *, session_id: str | None = None) -> TurnFailed:
-    """A failure as the event faces draw; `session_id`: the stored session it leaves, when the error does not say."""
-    return TurnFailed(
-        kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, model=exc.model,
-        setting=exc.setting, session_id=exc.session_id or session_id, cause=cause or exc,
-    )  # fmt: skip
-
-
-def as_error(failed: TurnFailed) -> KaiwaError:
-    return KaiwaError(failed.message, failed.hint, failed.exit_code, failed.kind, model=failed.model,
-                      setting=failed.setting, session_id=failed.session_id)  # fmt: skip
-
-
-def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
-    """A bug, not the user's doing: still one line, masked (its traceback, through `__cause__`, with --debug)."""
-    bug = KaiwaError(
-        f"unexpected {type(exc).__name__}: {redact(short(str(exc)), *secrets)}",
-        "run again with $debug and report it",
-        kind="internal",
-    )
-    bug.__cause__ = exc
-    return bug
-
-
-def interrupted() -> KaiwaError:
-    return KaiwaError(
-        "interrupted", "nothing was saved for this turn; the session is as it was", 130, kind="interrupted"
-    )
 
 
 def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> KaiwaError:

@@ -33,14 +33,13 @@ from openai import AsyncOpenAI, omit
 from openai.resources.responses import AsyncResponses
 from pydantic import BaseModel
 
-from .turn_buffer import TurnBuffer
+from .turn_buffer import SdkItem, TurnBuffer
 
 SLOW_SWITCH = "KAIWA_SLOW_HISTORY"
-Item = Any
 
 # The history of the turn being run. A ContextVar, because the Runner runs the turn in a task of its own (it
 # copies the context when it starts) and the SDK may copy the client (`with_options`) on the way.
-_HISTORY: ContextVar[Sequence[Item]] = ContextVar("kaiwa_turn_history", default=())
+_HISTORY: ContextVar[Sequence[SdkItem]] = ContextVar("kaiwa_turn_history", default=())
 
 # Item types kaiwa's conversations are made of, for which the SDK's history preparation is a no-op when every
 # call has its output and no id repeats. Anything else takes the SDK's own path.
@@ -93,12 +92,12 @@ def client_class() -> type[AsyncOpenAI]:
 class TurnOnlyBuffer(TurnBuffer):
     """The turn's session as the Runner sees it: only what this turn added (the history travels separately)."""
 
-    async def get_items(self, limit: int | None = None) -> list[Item]:
+    async def get_items(self, limit: int | None = None) -> list[SdkItem]:
         return self.pending[-limit:] if limit else list(self.pending)
 
 
 @contextmanager
-def history_sent_first(history: Sequence[Item]) -> Iterator[None]:
+def history_sent_first(history: Sequence[SdkItem]) -> Iterator[None]:
     """While the turn runs, every Responses call of `FlatInputOpenAI` sends `history` before the turn's input.
     Enter it before `Runner.run_streamed` (the Runner's task copies the context when it starts)."""
     token = _HISTORY.set(history)
@@ -108,7 +107,7 @@ def history_sent_first(history: Sequence[Item]) -> Iterator[None]:
         _HISTORY.reset(token)
 
 
-def _is_plain(items: Sequence[Item]) -> bool:
+def _is_plain(items: Sequence[SdkItem]) -> bool:
     """True when the SDK's history preparation would send `items` unchanged: plain kaiwa item types, none of the
     keys it strips, every call answered, every output called, and no id or call id used twice."""
     calls: set[Any] = set()
@@ -138,7 +137,7 @@ def _is_plain(items: Sequence[Item]) -> bool:
     return calls == outputs
 
 
-def _as_the_sdk_prepares(items: list[Item]) -> list[Item]:
+def _as_the_sdk_prepares(items: list[SdkItem]) -> list[SdkItem]:
     """The SDK's own preparation of stored history for a Responses model (what the slow path does with it)."""
     from agents.run_internal.items import (
         deduplicate_input_items_preferring_latest,
@@ -150,7 +149,7 @@ def _as_the_sdk_prepares(items: list[Item]) -> list[Item]:
     formatted = [ensure_input_item_format(item) for item in items]
     kept = drop_orphan_function_calls(formatted, pruning_indexes=set(range(len(formatted))))
     prepared = deduplicate_input_items_preferring_latest(normalize_input_items_for_api(kept))
-    cleaned: list[Item] = []
+    cleaned: list[SdkItem] = []
     for item in prepared:  # OpenAIResponsesModel._remove_openai_responses_api_incompatible_fields
         if not isinstance(item, dict):
             cleaned.append(item)
@@ -161,7 +160,7 @@ def _as_the_sdk_prepares(items: list[Item]) -> list[Item]:
     return cleaned
 
 
-def prepare_history(items: list[Item]) -> list[Item]:
+def prepare_history(items: list[SdkItem]) -> list[SdkItem]:
     """The stored history ready to send: as it is when that is what the SDK would send (one cheap pass), else
     through the SDK's own functions."""
     return items if _is_plain(items) else _as_the_sdk_prepares(items)

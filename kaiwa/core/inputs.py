@@ -31,11 +31,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..errors import UsageError
-
-Item = dict[str, Any]
+from ..store.base import Item
 
 MB = 1_000_000
 IMAGE_LIMIT = 3_750_000

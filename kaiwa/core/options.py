@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..roles import Role
-    from .schema import AnswerSchema
 
 INSTRUCTIONS = (
     "You are kaiwa, a helpful assistant in a terminal. Answer in the language of the user's message. "
@@ -56,7 +55,7 @@ class Setup:
     instructions: str | None = None  # --system: a new session's, or replacing a resumed one's
     temperature: float | None = None
     max_output_tokens: int | None = None
-    schema: AnswerSchema | None = None  # --schema (one-shot)
+    schema: str | None = None  # --schema as given (a JSON Schema file, or fields): loaded as the conversation opens
     verbosity: str | None = None  # --verbosity
     service_tier: str | None = None  # --service-tier
     approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)

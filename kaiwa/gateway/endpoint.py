@@ -3,7 +3,7 @@
 The gateway is the same LiteLLM proxy and `litellm_config.yaml` as in Docker, plus the offline model server
 (alias `local`), both from the locked env in `proxy/`, loopback only, under a small supervisor
 (`supervisor.py`) that outlives kaiwa and stops both after a while unused.
-Import cost matters (every kaiwa run imports this): stdlib and rich only, the rest is imported lazily.
+Import cost matters (every kaiwa run imports this): the standard library only, the rest is imported lazily.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ from .launch import (
     stop_pid,
     url_root,
 )
-from .progress import GatewayInterrupted, signals_interrupt
+from .progress import GatewayInterrupted, Report, signals_interrupt
 
 __all__ = [
     "Endpoint",
     "Progress",
+    "Report",
     "ensure_running",
     "missing_cloud_settings",
     "not_litellm",
@@ -91,10 +92,10 @@ def ensure_running(
         return state, gs.master_key(p) or ""
 
 
-def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpoint:
-    """The proxy to talk to: the user's, a proxy of the user's at the default URL, or kaiwa's own local gateway.
-    A key or a prompt goes only where kaiwa has reason to trust: what the user configured, a listener that runs as
-    the user (or root), or the gateway process kaiwa started itself."""
+def resolve_endpoint(settings: Settings, notify: Callable[[str], None], report: Report) -> Endpoint:
+    """The proxy to talk to: the user's, a proxy of the user's at the default URL, or kaiwa's own local gateway
+    (`report`: where its start's progress goes, `Progress`). A key or a prompt goes only where kaiwa has reason to
+    trust: what the user configured, a listener that runs as the user (or root), or the gateway it started itself."""
     if settings.base_url_from_user:
         return Endpoint(settings.base_url, settings.api_key, managed=False, log_path=None)
     where = mask_url(url_root(settings.base_url)).split("://", 1)[-1]
@@ -107,7 +108,7 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None]) -> Endpo
             f"kaiwa: the server at {where} runs as another user (uid {found.uid}): it gets neither your key nor your"
             " messages; using the local gateway instead (set LITELLM_BASE_URL to choose a proxy)"
         )
-    with Progress() as progress:
+    with Progress(report) as progress:
         state, key = ensure_running(
             progress,
             on_start=lambda log: notify(f"kaiwa: no proxy at {where}; starting the local gateway (logs: {log})"),

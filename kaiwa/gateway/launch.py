@@ -1,6 +1,6 @@
 """Starting the local gateway: preparing its env (uv), launching the supervisor, waiting until healthy.
 
-Stdlib and rich only at import time (imported by every kaiwa run that has no user-set proxy URL).
+The standard library only at import time (imported by every kaiwa run that has no user-set proxy URL).
 """
 
 from __future__ import annotations

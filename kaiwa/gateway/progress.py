@@ -1,19 +1,15 @@
-"""What the gateway set-up is doing, on stderr, and the ways out of it: Ctrl-C, SIGTERM, SIGHUP and a closed
-output all end it the same way (an exception), so the `finally` blocks in launch.py stop what kaiwa started."""
+"""What the gateway set-up is doing (reported to a face, which draws it), and the ways out of it: Ctrl-C, SIGTERM,
+SIGHUP and a closed output all end it the same way (an exception), so the `finally` blocks in launch.py stop what
+kaiwa started."""
 
 from __future__ import annotations
 
 import contextlib
-import select
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
 
 from ..errors import KaiwaError
 from ..redact import redact
@@ -69,89 +65,47 @@ def held_signals() -> Iterator[None]:
             signal.raise_signal(held[0])  # its own handler runs now: KeyboardInterrupt, GatewayInterrupted, …
 
 
+Report = Callable[[str, str, str, float], None]  # (state, step, detail, seconds since the start)
+
+
 class Progress:
-    """What the gateway start is doing, on stderr: one line that updates on a terminal, then one summary line.
-    Elsewhere (a log, CI) a bounded number of lines: each step, "still …" at doubling intervals, the summary.
-    uv's own lines are only counted here (a failure quotes the last of them)."""
+    """What the gateway start is doing, reported as it happens: `state` "begin", "step" (a new step), "detail" (a
+    line of a subprocess's progress, uv's), "tick" (time passes), "ready" (it succeeded) or "end". Drawing it is a face's business
+    (`ui/progress.py`, through the core's `GatewayProgress` event); a face that finds its output closed raises
+    `GatewayInterrupted`, which ends the set-up like Ctrl-C."""
 
-    STILL_FIRST = 15.0  # seconds before the first "still …" line when not on a terminal; each next one doubles
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
-        self.live = self.console.is_terminal
+    def __init__(self, report: Report) -> None:
+        self.report = report
         self.started = time.monotonic()
         self.step = ""
         self.detail = ""
-        self.last_line = 0.0
-        self.still_after = self.STILL_FIRST
-        self.installed = 0  # packages uv installed ("+ name==version" lines)
-        self.done = ""  # what the summary says was done; empty: nothing was set up, no summary
-        self._status: Any = None
 
     def __enter__(self) -> Progress:
-        if self.live:
-            self._status = self.console.status("")
-            self._status.start()
+        self._say("begin")
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._status is not None:
-            self._status.stop()
-        if exc[0] is None and self.done:
-            packages = f"; {self.installed} packages installed" if self.installed else ""
-            self._say(f"kaiwa: {self.done} in {_duration(self.elapsed())}{packages}")
-
-    def finished(self, what: str) -> None:
-        """The set-up succeeded: the summary line (printed when the display closes) says `what`."""
-        self.done = what
+        self._say("end")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def _say(self, line: str) -> None:
-        self.console.print(line, markup=False, soft_wrap=True)
-        self.last_line = time.monotonic()
-        if self.console.quiet:  # rich found the stream closed (`2>&1 | head -3`): nobody is waiting any more
-            raise GatewayInterrupted("the output was closed while kaiwa set up the local gateway", 141)
+    def _say(self, state: str) -> None:
+        self.report(state, self.step, self.detail, self.elapsed())
 
     def set(self, step: str) -> None:
         self.step, self.detail = step, ""
-        if self.live:
-            self.tick()
-        else:
-            self._say(f"kaiwa: {step} …")
-            self.still_after = self.STILL_FIRST
+        self._say("step")
 
     def line(self, text: str) -> None:
         """A line of a subprocess's progress (uv's)."""
         self.detail = redact(text.strip())  # uv may echo an index URL with its credentials
-        if self.detail.startswith("+ "):
-            self.installed += 1
-        self.tick()
+        self._say("detail")
 
     def tick(self) -> None:
-        if self.live and self._status is not None:
-            detail = f" — {self.detail}" if self.detail else ""
-            # Text, not a markup string: uv's lines may hold [brackets].
-            self._status.update(Text(f"{self.step} ({self.elapsed():.0f}s){detail}"))
-        elif not self.live:
-            if self._reader_gone():  # quiet between lines, so a closed pipe is not met by a write
-                raise GatewayInterrupted("the output was closed while kaiwa set up the local gateway", 141)
-            if time.monotonic() - self.last_line > self.still_after:
-                self._say(f"kaiwa: still {self.step} ({_duration(self.elapsed())})")
-                self.still_after *= 2
+        self._say("tick")
 
-    def _reader_gone(self) -> bool:
-        """stderr is a pipe whose reader has left (`2>&1 | head -1`): poll reports an error on its write end."""
-        try:
-            fd = self.console.file.fileno()
-        except (AttributeError, OSError, ValueError):
-            return False
-        poller = select.poll()
-        poller.register(fd, 0)
-        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    def finished(self, what: str) -> None:
+        """The set-up succeeded: "ready", with `what` as the step (a face sums it up in one line at "end")."""
+        self.step, self.detail = what, ""
+        self._say("ready")

@@ -18,6 +18,7 @@ from ..core.events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
+    GatewayProgress,
     LockWaiting,
     Notice,
     ReasoningDelta,
@@ -32,16 +33,18 @@ from ..core.history import json_arguments, json_output
 from ..pipe import write
 from . import jsonl_schema as lines
 from .approval import decided_line
+from .progress import GatewayView
 from .sanitize import clean
 
 
 class JsonLines:
     """The JSON Lines face: call it with each core event."""
 
-    def __init__(self, out: TextIO | None = None, err: Console | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, err: Console | None = None, *, has_schema: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or Console(stderr=True)
-        self.has_schema = False  # --schema: `done` carries the checked value as `output`
+        self.has_schema = has_schema  # --schema: `done` carries the checked value as `output`
+        self._gateway: GatewayView | None = None
 
     def emit(self, line: lines.LineModel, leave_out: frozenset[str] = frozenset()) -> None:
         """One line: the model's fields in their order (`default=str`: a tool's odd output is shown, not lost)."""
@@ -75,6 +78,10 @@ class JsonLines:
                                soft_wrap=True)  # fmt: skip
             case LockWaiting():
                 self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
+            case GatewayProgress():  # on stderr, as on a terminal: stdout is JSON only
+                if self._gateway is None:
+                    self._gateway = GatewayView(self.err)
+                self._gateway(event)
             case TurnCompleted():
                 self.done(event)
             case TurnFailed():

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import json
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -20,39 +19,29 @@ from ..core.events import Event, Notice, SessionOpened, TurnCompleted, TurnFaile
 from ..errors import KaiwaError
 from ..pipe import write
 from .approval import ask_on_terminal, asked_on_terminal
+from .face import Face
 from .jsonl import JsonLines
 from .terminal import Renderer
 
 if TYPE_CHECKING:
-    from ..core.conversation import Setup
     from ..core.inputs import Message
+    from ..core.options import Setup
     from ..settings import Settings
-
-
-@dataclass(frozen=True)
-class Face:
-    """How the answer is shown."""
-
-    plain: bool = False  # plain text even on a terminal
-    show_reasoning: bool = True
-    json_lines: bool = False
 
 
 def make_face(face: Face, err: Console, schema: bool) -> Renderer | JsonLines:
     if face.json_lines:
-        lines = JsonLines(err=err)
-        lines.has_schema = schema
-        return lines
+        return JsonLines(err=err, has_schema=schema)
     out = Console(soft_wrap=False)
-    renderer = Renderer(out, err, markdown=out.is_terminal and not face.plain, show_reasoning=face.show_reasoning)
-    renderer.hold_text = schema  # a --schema answer is printed once checked
-    return renderer
+    # A --schema answer is printed once checked.
+    return Renderer(out, err, markdown=out.is_terminal and not face.plain, show_reasoning=face.show_reasoning,
+                    hold_text=schema)  # fmt: skip
 
 
 def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err: Console) -> None:
     """The turn, shown; returns when it is stored. Raises KaiwaError (kind from the failure) otherwise."""
-    from ..core.failures import as_error
-    from ..core.opening import open_conversation
+    from ..core.outcome import as_error
+    from ..core.protocol import open_conversation
 
     shown = make_face(face, err, setup.schema is not None)
     held = setup.schema is not None and not face.json_lines  # the answer is shown once checked
@@ -75,10 +64,11 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     for notice in message.notices:
         emit(Notice(notice))
 
+    # A call that needs approval asks on the terminal, if there is one (not with --json): else it is declined.
+    approver = ask_on_terminal if not face.json_lines and asked_on_terminal() else None
+
     async def one_turn() -> tuple[TurnCompleted | TurnFailed, str]:
-        async with open_conversation(settings, setup, emit) as conversation:
-            if not face.json_lines and asked_on_terminal():
-                conversation.approver = ask_on_terminal  # else a call that needs approval is declined
+        async with open_conversation(settings, setup, emit, approver) as conversation:
             return await conversation.send(message.turn_input(), emit), conversation.session_id
 
     try:
@@ -109,6 +99,6 @@ def _session_line(err: Console, session_id: str) -> None:
 def json_error(exc: KaiwaError) -> None:
     """--json: a failure as the last line on stdout (the one line on stderr stays too), with the session it
     leaves: null when there is none (a new session whose first turn failed was never stored)."""
-    from ..core.failures import as_event
+    from ..core.outcome import as_event
 
     JsonLines().error(as_event(exc))

@@ -3,6 +3,8 @@ else — reasoning, tool calls, usage, notices — on stderr, so a pipe receives
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.text import Text
 
@@ -10,6 +12,7 @@ from ..core.events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
+    GatewayProgress,
     LockWaiting,
     Notice,
     ReasoningDelta,
@@ -42,6 +45,7 @@ class Renderer:
         markdown: bool,
         show_reasoning: bool = True,
         refresh_per_second: float | None = 10.0,
+        hold_text: bool = False,
     ) -> None:
         self.out = out
         self.err = err
@@ -54,8 +58,9 @@ class Renderer:
         self._in_segment = False  # answer text since the last tool call
         self._in_reasoning = False
         self._ends_with_newline = True
-        self.hold_text = False  # --schema: the answer is printed once checked, not as it streams
+        self.hold_text = hold_text  # --schema: the answer is printed once checked, not as it streams
         self._asked: dict[str, ApprovalRequested] = {}  # call id → the question (its arguments, for the answer)
+        self._gateway: Any = None  # the local gateway's set-up, while it is drawn (ui/progress.py)
 
     def __call__(self, event: Event) -> None:
         match event:
@@ -79,11 +84,20 @@ class Renderer:
                 self.notice(line, "yellow" if level == "warning" else "dim")
             case LockWaiting():
                 self.notice(event.line())
+            case GatewayProgress():
+                self.gateway(event)
             case TurnCompleted(record=record):
                 self.finish()
                 self.usage(record_usage_line(record))
             case TurnFailed():
                 self.finish()  # the face prints the failure's line itself (it knows what else to say)
+
+    def gateway(self, event: GatewayProgress) -> None:
+        if self._gateway is None:
+            from .progress import GatewayView
+
+            self._gateway = GatewayView(self.err)
+        self._gateway(event)
 
     # -- the answer --------------------------------------------------------------------------
     def text(self, delta: str) -> None:

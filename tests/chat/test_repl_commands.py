@@ -20,18 +20,19 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from kaiwa.core.conversation import Conversation, Setup
+from kaiwa.core.conversation import Conversation
 from kaiwa.core.events import ignore
 from kaiwa.core.history import last_user_index
-from kaiwa.core.options import EngineConfig
+from kaiwa.core.options import EngineConfig, Setup
 from kaiwa.settings import Settings, load_settings
 from kaiwa.store.base import SessionDump, SessionInfo, TurnRecord
 from kaiwa.ui.clipboard import osc52
+from kaiwa.ui.face import Face
 from kaiwa.ui.repl import app as repl_app
 from kaiwa.ui.repl import registry
 from kaiwa.ui.repl.input import ReplCompleter, history_path, make_session
 from kaiwa.ui.repl.registry import COMMANDS, EXIT, dispatch
-from kaiwa.ui.repl.state import Repl, ReplFace
+from kaiwa.ui.repl.state import Repl
 
 # -- the input line -----------------------------------------------------------------------------------------
 
@@ -112,25 +113,34 @@ class FakeEndpoint:
 def make_repl(settings: Settings, store: Any, endpoint: Any, model: str = "fake-a", use_tools: bool = True) -> Repl:
     """A REPL on a Conversation as `open_conversation` makes it, on this store and endpoint, with a new session."""
     config = EngineConfig(endpoint.base_url, endpoint.api_key, timeout=60, max_retries=0, use_tools=use_tools)
-    conversation = Conversation(settings, store, endpoint, config, Setup(model=model, use_tools=use_tools), ignore)
-    conversation.new()
-    return Repl(conversation, ReplFace())
+    setup = Setup(model=model, use_tools=use_tools)
+    return Repl(Conversation(settings, setup, store, endpoint, config, ignore), Face())
 
 
 @pytest.fixture
-def repl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repl]:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The REPL's store, as the test reads it (the REPL itself reaches it only through its Conversation)."""
     from kaiwa.store import open_store
 
     monkeypatch.setenv("SESSION_DB_PATH", str(tmp_path / "s.sqlite3"))
     monkeypatch.delenv("SESSION_DB_URL", raising=False)
-    settings = load_settings(None)
-    store = open_store(settings)
-    asyncio.run(store.open())
-    r = make_repl(settings, store, FakeEndpoint())
+    opened = open_store(load_settings(None))
+    asyncio.run(opened.open())
+    yield opened
+    asyncio.run(opened.close())
+
+
+@pytest.fixture
+def repl(store: Any) -> Iterator[Repl]:
+    r = make_repl(load_settings(None), store, FakeEndpoint())
     r.err = Console(file=io.StringIO(), width=200)
+    STORES[id(r)] = store
     yield r
     asyncio.run(r.conversation.close())
-    asyncio.run(store.close())
+    del STORES[id(r)]
+
+
+STORES: dict[int, Any] = {}  # a REPL's store, for the helpers below that read or write it directly
 
 
 def screen(r: Repl) -> str:
@@ -148,8 +158,8 @@ def store_exchange(r: Repl, *pairs: tuple[str, str]) -> SessionInfo:
         items.append({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]})
     turns = [TurnRecord(model="fake-a", input_tokens=10, output_tokens=5, cost=0.001) for _ in pairs]
     info = SessionInfo(r.session_id, time.time(), time.time(), "fake-a", pairs[0][0], instructions="be brief")
-    asyncio.run(r.store.create_session(SessionDump(info, items, turns)))
-    stored = asyncio.run(r.store.get_session(r.session_id))
+    asyncio.run(STORES[id(r)].create_session(SessionDump(info, items, turns)))
+    stored = asyncio.run(STORES[id(r)].get_session(r.session_id))
     assert stored is not None
     asyncio.run(r.conversation.open(stored))
     return stored
@@ -201,16 +211,16 @@ def test_system_on_a_stored_session_is_stored(repl: Repl) -> None:
     store_exchange(repl, ("q1", "a1"))
     assert repl.instructions == "be brief"
     run(repl, "/system Be thorough.")
-    info = asyncio.run(repl.store.get_session(repl.session_id))
+    info = asyncio.run(STORES[id(repl)].get_session(repl.session_id))
     assert info is not None and info.instructions == "Be thorough."
 
 
 def test_undo_removes_the_last_exchange_and_puts_it_back_on_the_line(repl: Repl) -> None:
     store_exchange(repl, ("q1", "a1"), ("q2", "a2"))
     run(repl, "/undo")
-    items = asyncio.run(repl.store.items(repl.session_id))
+    items = asyncio.run(STORES[id(repl)].items(repl.session_id))
     assert [i["content"] if isinstance(i["content"], str) else i["content"][0]["text"] for i in items] == ["q1", "a1"]
-    assert len(asyncio.run(repl.store.turns(repl.session_id))) == 1
+    assert len(asyncio.run(STORES[id(repl)].turns(repl.session_id))) == 1
     assert repl.pending == "q2" and repl.last_answer == "a1"
     assert repl.info is not None and repl.info.turns == 1
     run(repl, "/undo")
@@ -232,7 +242,9 @@ def test_fork_copies_and_resume_finds_by_fragment(repl: Repl) -> None:
     original = store_exchange(repl, ("q1", "a1"))
     run(repl, "/fork")
     assert repl.session_id != original.session_id and "forked: now in" in screen(repl)
-    assert asyncio.run(repl.store.items(repl.session_id)) == asyncio.run(repl.store.items(original.session_id))
+    assert asyncio.run(STORES[id(repl)].items(repl.session_id)) == asyncio.run(
+        STORES[id(repl)].items(original.session_id)
+    )
     assert repl.instructions == "be brief"
     run(repl, f"/resume {original.short_id}")
     assert repl.session_id == original.session_id and "resumed" in screen(repl)
@@ -340,7 +352,7 @@ def test_an_exception_in_the_loop_still_stops_the_mcp_servers(
 
     monkeypatch.setattr(repl_app, "loop", broken_loop)
     with pytest.raises(RuntimeError, match="a bug in the loop"):
-        repl_start.run_repl(load_settings(None), Setup(model="fake-a", mcp_config=config), ReplFace())
+        repl_start.run_repl(load_settings(None), Setup(model="fake-a", mcp_config=config), Face())
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -368,9 +380,8 @@ def test_new_keeps_the_instructions_given_with_system(tmp_path: Path, monkeypatc
     endpoint = FakeEndpoint()
     config = EngineConfig(endpoint.base_url, endpoint.api_key, timeout=60, max_retries=0)
     setup = Setup(model="fake-a", instructions="Answer in haiku.")
-    conversation = Conversation(settings, store, endpoint, config, setup, ignore)  # type: ignore[arg-type]
-    conversation.new(setup.instructions)  # as open_conversation starts a new session
-    r = Repl(conversation, ReplFace())
+    conversation = Conversation(settings, setup, store, endpoint, config, ignore)  # type: ignore[arg-type]
+    r = Repl(conversation, Face())
     r.err = Console(file=io.StringIO(), width=200)
     try:
         assert r.instructions == "Answer in haiku."
@@ -388,7 +399,7 @@ def test_a_failing_command_shows_its_own_traceback_with_debug(repl: Repl, monkey
         raise RuntimeError("a bug in a command")
 
     monkeypatch.setitem(COMMANDS, "help", dataclasses.replace(COMMANDS["help"], run=broken_command_body))
-    repl.face = ReplFace(debug=True)
+    repl.face = Face(debug=True)
     assert run(repl, "/help") is None
     shown = screen(repl)
     assert "broken_command_body" in shown and "RuntimeError" in shown, shown
@@ -413,5 +424,5 @@ def test_what_is_said_while_the_repl_opens_is_shown_even_when_opening_fails(
     asyncio.run(store.close())
     db.chmod(0o644)
     with pytest.raises(KaiwaError, match="zzzzzzzz"):
-        repl_start.run_repl(settings, Setup(model="fake-a", session_ref="zzzzzzzz", use_tools=False), ReplFace())
+        repl_start.run_repl(settings, Setup(model="fake-a", session_ref="zzzzzzzz", use_tools=False), Face())
     assert f"{db} is readable by others (mode 0644)" in capfd.readouterr().err

@@ -113,26 +113,22 @@ async def _system(repl: Repl, arg: str) -> None:
 
 @command("tools", "/tools", "the tools the model may call, and where each comes from")
 async def _tools(repl: Repl, arg: str) -> None:
-    engine = await repl.conversation.start()
-    if not engine.config.use_tools:
-        role = repl.conversation.role
-        repl.say("no tools (" + ("--no-tools" if role is None or role.settings.tools else f"role {role.name}") + ")")
-        return
-    from ...tools.mcp import read_only_hint
+    from ...core.views import ServerUnlisted
 
-    for tool in engine.tools():
-        repl.say(f"  {tool.name}  built-in · runs · {first_line(tool.description)}", "")
-    for server in engine.mcp_servers:
-        try:
-            listed = await server.list_tools()
-        except Exception as exc:  # noqa: BLE001 - a broken server is one line, not the end of the REPL
-            repl.say(f"  MCP server {server.name!r} did not list its tools: {type(exc).__name__}", "yellow")
-            continue
-        for tool in listed:  # names and descriptions come from the server: say() shows them harmlessly
-            rule = engine.policy.verdict(server.name, tool.name, read_only_hint(tool))
-            when = {"run": "runs", "ask": "asks first", "decline": "declined"}[rule.action]
-            why = "" if rule.action == "ask" else f" ({rule.why})"
-            repl.say(f"  {tool.name}  MCP {server.name} · {when}{why} · {first_line(tool.description or '')}", "")
+    tools = await repl.conversation.tools()
+    if not tools.enabled:
+        repl.say("no tools (" + (f"role {tools.off_by_role}" if tools.off_by_role else "--no-tools") + ")")
+        return
+    when = {"run": "runs", "ask": "asks first", "decline": "declined"}
+    for entry in tools.entries:  # names and descriptions come from the servers: say() shows them harmlessly
+        if isinstance(entry, ServerUnlisted):
+            repl.say(f"  MCP server {entry.server!r} did not list its tools: {entry.problem}", "yellow")
+        elif not entry.server:
+            repl.say(f"  {entry.name}  built-in · runs · {first_line(entry.description)}", "")
+        else:
+            why = f" ({entry.why})" if entry.why else ""
+            about = first_line(entry.description)
+            repl.say(f"  {entry.name}  MCP {entry.server} · {when[entry.action]}{why} · {about}", "")
 
 
 @command("attach", "/attach FILE", "add a text file, image or PDF to your next message (--clear drops them)")
@@ -169,7 +165,8 @@ async def _usage(repl: Repl, arg: str) -> None:
     from ..usage import usage_lines
 
     fields = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens")
-    turns = await repl.conversation.turns()
+    usage = await repl.conversation.usage()
+    turns = list(usage.turns)
     report = await repl.conversation.usage_report()
     if not turns:
         repl.say("no turns yet in this session")
@@ -184,13 +181,7 @@ async def _usage(repl: Repl, arg: str) -> None:
     counts = token_counts(*(sum(getattr(t, field) for t in turns) for field in fields))
     repl.say(f"  {plural(len(turns), 'turn')} · {counts}{total}", "bold")  # "in" as in each turn's line
     if any(t.cached_tokens or t.cache_write_tokens for t in turns):
-        import asyncio
-
-        from ...gateway.proxy_info import model_prices
-
-        endpoint = repl.conversation.endpoint
-        prices = await asyncio.to_thread(model_prices, endpoint.base_url, endpoint.api_key)
-        repl.say(f"  of the input: {cache_totals(turns, prices)}")
+        repl.say(f"  of the input: {cache_totals(turns, usage.prices)}")
     for line in usage_lines(report):
         repl.say(f"  {line}")
 

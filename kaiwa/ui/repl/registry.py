@@ -53,7 +53,7 @@ async def dispatch(repl: Repl, line: str) -> Any:
     try:
         return await found.run(repl, arg.strip())
     except Exception as exc:  # a command that fails is one line; the REPL stays
-        from ...core.failures import as_event
+        from ...core.outcome import as_event
 
         repl.error(as_event(repl.conversation.explain(exc), exc))  # --debug: the traceback of what was raised
         return None

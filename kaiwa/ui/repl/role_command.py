@@ -10,21 +10,21 @@ from .registry import command
 from .state import Repl
 
 if TYPE_CHECKING:
-    from ...core.conversation import Conversation
+    from ...core.protocol import Conversation
 
 
 def describe(conversation: Conversation) -> str:
     """The role, where it comes from, and what the next turn is sent with."""
-    role, options, config = conversation.role, conversation.options, conversation.config
+    role, options = conversation.role, conversation.options
     parts = [f"role {role.name} ({role.origin})" if role is not None else "no role", f"model {options.model}"]
     for key in SETTINGS[1:]:
         value = getattr(options, key, None)
         if value is not None:
             parts.append(f"{key.replace('_', ' ')} {value:g}" if isinstance(value, float) else f"{key} {value}")
-    if not config.use_tools:
+    if not conversation.uses_tools:
         parts.append("no tools")
     elif role is not None and role.settings.mcp is not None:
-        parts.append("MCP: " + (", ".join(spec.name for spec in config.mcp_specs) or "none"))
+        parts.append("MCP: " + (", ".join(conversation.mcp_servers) or "none"))
     return " · ".join(parts).replace("max_output_tokens", "max output tokens")
 
 

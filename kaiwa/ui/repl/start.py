@@ -15,26 +15,27 @@ from rich.console import Console
 from rich.text import Text
 
 from ...errors import KaiwaError
+from ..face import Face
 from ..terminal import Renderer
-from .state import Repl, ReplFace
+from .state import Repl
 
 if TYPE_CHECKING:
-    from ...core.conversation import Setup
-    from ...core.events import Event
+    from ...core.events import Answer, ApprovalRequested, Event
+    from ...core.options import Setup
     from ...settings import Settings
 
-__all__ = ["ReplFace", "run_repl", "start"]
+__all__ = ["run_repl", "start"]
 
 
-def run_repl(settings: Settings, setup: Setup, face: ReplFace) -> int:
+def run_repl(settings: Settings, setup: Setup, face: Face) -> int:
     """The interactive mode; returns the exit code (0, or 128+signal after SIGTERM/SIGHUP)."""
     if sys.platform == "win32":  # pragma: no cover - loop.add_signal_handler is POSIX only
         raise KaiwaError("the interactive mode needs a POSIX terminal", 'use --input "…" instead')
     return asyncio.run(start(settings, setup, face))
 
 
-async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
-    from ...core.opening import open_conversation
+async def start(settings: Settings, setup: Setup, face: Face) -> int:
+    from ...core.protocol import open_conversation
     from .app import loop as repl_loop
 
     repl: Repl | None = None
@@ -48,7 +49,11 @@ async def start(settings: Settings, setup: Setup, face: ReplFace) -> int:
         else:
             repl.notice(event)
 
-    async with open_conversation(settings, setup, emit) as conversation:
+    async def approve(request: ApprovalRequested) -> Answer:  # asked in the REPL, which exists by any turn
+        assert repl is not None
+        return await repl.approve(request)
+
+    async with open_conversation(settings, setup, emit, approve) as conversation:
         repl = Repl(conversation, face)
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()

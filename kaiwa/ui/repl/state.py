@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -20,13 +19,14 @@ from rich.text import Text
 from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
 from ...errors import FLAGS, KaiwaError
 from ...redact import redact
+from ..face import Face
 from ..format import money, plural
 from ..sanitize import clean
 from ..terminal import Renderer
 
 if TYPE_CHECKING:
-    from ...core.conversation import Conversation
-    from ...store.base import Item, SessionInfo, Store
+    from ...core.protocol import Conversation
+    from ...store.base import Item, SessionInfo
 
 
 # How a failure's hint names an option here: the REPL's command where one does the same, else the flag.
@@ -43,18 +43,8 @@ def as_typed(text: str) -> str:
     return "/" + text if text.startswith("/") else text
 
 
-@dataclass(frozen=True)
-class ReplFace:
-    """How the interactive mode shows things (the flags that are not the conversation's)."""
-
-    show_reasoning: bool = True
-    plain: bool = False
-    debug: bool = False
-    attach: list[str] = field(default_factory=list)  # -a FILE: attached to the first message
-
-
 class Repl:
-    def __init__(self, conversation: Conversation, face: ReplFace) -> None:
+    def __init__(self, conversation: Conversation, face: Face) -> None:
         self.conversation = conversation
         self.face = face
         self.out = Console(soft_wrap=False)
@@ -68,13 +58,8 @@ class Repl:
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
         self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
-        conversation.approver = self.approve
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
-    @property
-    def store(self) -> Store:
-        return self.conversation.store
-
     @property
     def session_id(self) -> str:
         return self.conversation.session_id
