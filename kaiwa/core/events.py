@@ -129,10 +129,11 @@ class Notice:
 @dataclass(frozen=True)
 class GatewayProgress:
     """The local gateway is being set up (before any turn): `state` "begin", "step" (a new step), "detail" (a line
-    of uv's progress), "tick" (time passes) or "end"; `elapsed` seconds since it began. A face that finds its
-    output closed while drawing it raises `gateway.progress.GatewayInterrupted` (the set-up stops cleanly)."""
+    of uv's progress), "tick" (time passes), "ready" (it succeeded; `step` says what) or "end"; `elapsed` seconds
+    since it began. A face that finds its output closed while drawing it raises `gateway.progress.GatewayInterrupted`
+    (the set-up stops cleanly)."""
 
-    state: Literal["begin", "step", "detail", "tick", "end"]
+    state: Literal["begin", "step", "detail", "tick", "ready", "end"]
     step: str = ""
     detail: str = ""
     elapsed: float = 0.0
