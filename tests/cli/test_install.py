@@ -18,7 +18,7 @@ from tests.standins.script import Reply
 
 def readme_install_command() -> str:
     """The install line of README.md's "Installing the `kaiwa` command" (the test runs what the README says)."""
-    section = (REPO / "README.md").read_text().split("### Installing the `kaiwa` command", 1)[1]
+    section = (REPO / "README.md").read_text().split("## Installing the `kaiwa` command", 1)[1]
     return next(line for line in section.splitlines() if line.startswith("uv tool install"))
 
 
