@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from ..errors import KaiwaError
+from ..gateway.progress import RESTART_HINT
 from ..redact import mask_url
-from .common import DebugOption, fail
+from .common import DebugOption, run_command
 
 gateway_app = typer.Typer(
     no_args_is_help=True,
@@ -40,20 +40,25 @@ def start(debug: DebugOption = False) -> None:
     from ..gateway import endpoint as gateway
     from ..ui.progress import GatewayView
 
-    try:
+    def work() -> int:
         with gateway.Progress(progress_of(GatewayView(err))) as progress:
             state, _key = gateway.ensure_running(progress)
         gateway.touch()
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    out.print(f"local gateway: {mask_url(state.url)}", markup=False)
-    out.print(f"logs: {state.log_path}", markup=False)
-    out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
+        out.print(f"local gateway: {mask_url(state.url)}", markup=False)
+        out.print(f"logs: {state.log_path}", markup=False)
+        out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
+        return 0
+
+    run_command(work, debug=debug, interrupted=RESTART_HINT)
 
 
 @gateway_app.command()
-def status() -> None:
+def status(debug: DebugOption = False) -> None:
     """Whether the local gateway runs: URL, pids, uptime, memory, log file. Exit code 1 when it does not."""
+    run_command(_status, debug=debug)
+
+
+def _status() -> int:
     from ..gateway import endpoint as gateway
 
     info = gateway.status()
@@ -61,7 +66,7 @@ def status() -> None:
         stale = " (a crashed one left its state; the next start cleans it up)" if info.get("stale") else ""
         out.print(f"local gateway: not running{stale}", markup=False)
         out.print(f"logs: {info['log_path']}", markup=False)
-        raise typer.Exit(1)
+        return 1
     health = "listening" if info["healthy"] else "NOT listening (starting, or stuck: see the log)"
     out.print(f"local gateway: running, {health}", markup=False)
     out.print(f"url: {mask_url(info['url'])}", markup=False)
@@ -72,14 +77,18 @@ def status() -> None:
         out.print(f"{name}: pid {proc['pid']}, {_mb(proc['rss'])}", markup=False)
     out.print(f"memory: {_mb(total)} in all", markup=False)
     out.print(f"logs: {info['log_path']}", markup=False)
+    return 0
 
 
 @gateway_app.command()
-def stop() -> None:
+def stop(debug: DebugOption = False) -> None:
     """Stop the local gateway (the proxy and the model server)."""
-    from ..gateway import endpoint as gateway
 
-    if gateway.stop_gateway():
-        out.print("local gateway: stopped", markup=False)
-    else:
-        out.print("local gateway: was not running", markup=False)
+    def work() -> int:
+        from ..gateway import endpoint as gateway
+
+        stopped = gateway.stop_gateway()
+        out.print("local gateway: stopped" if stopped else "local gateway: was not running", markup=False)
+        return 0
+
+    run_command(work, debug=debug)

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings, load_settings
-from .common import err_console, fail
+from .common import err_console, run_command
 
 TO_HELP = (
     "The Postgres to copy into (postgresql://USER:PASSWORD@HOST:5432/DB). Default: SESSION_DB_URL — better than"
@@ -36,7 +36,7 @@ def migrate_command(
     that was interrupted picks up where it stopped. The SQLite file is only read."""
     import asyncio
 
-    try:
+    def work() -> int:
         settings = load_settings()
         url = to or settings.db_url
         if not url and source is None:
@@ -50,10 +50,10 @@ def migrate_command(
             raise KaiwaError(f"no SQLite store at {path}", "give --from FILE or set SESSION_DB_PATH")
         if not url and path.resolve() == settings.db_path.resolve():
             raise UsageError(f"{path} is kaiwa's store itself", "give --from another file")
-        line = asyncio.run(_migrate(path, url, settings))
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    typer.echo(line)
+        typer.echo(asyncio.run(_migrate(path, url, settings)))
+        return 0
+
+    run_command(work, debug=debug, interrupted="the sessions copied so far stay; run it again to copy the rest")
 
 
 async def _migrate(path: Path, url: str | None, settings: Settings) -> str:

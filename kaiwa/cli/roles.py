@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, JsonOption, err_console, error_line, fail
+from .common import DebugOption, JsonOption, err_console, error_line, run_command
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -30,15 +29,6 @@ def _safe(text: str) -> str:
     from ..ui.sanitize import clean  # a project's role file comes from a repository: it must not drive the terminal
 
     return clean(text)
-
-
-def _guarded(debug: bool, action: Callable[[], int]) -> None:
-    try:
-        code = action()
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    if code:
-        raise typer.Exit(code)
 
 
 def _fields(role: Role) -> dict[str, Any]:
@@ -132,13 +122,13 @@ def _show(name: str, as_json: bool) -> int:
 def roles(ctx: typer.Context, as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The roles you can use: name, where it comes from, model, and the first line of its instructions."""
     if ctx.invoked_subcommand is None:
-        _guarded(debug, lambda: _list(as_json))
+        run_command(lambda: _list(as_json), debug=debug)
 
 
 @roles_app.command("list")
 def list_(as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The roles you can use (the same as `roles`)."""
-    _guarded(debug, lambda: _list(as_json))
+    run_command(lambda: _list(as_json), debug=debug)
 
 
 @roles_app.command()
@@ -148,4 +138,4 @@ def show(
     debug: DebugOption = False,
 ) -> None:
     """One role: where it comes from, what it sets, and its instructions."""
-    _guarded(debug, lambda: _show(name, as_json))
+    run_command(lambda: _show(name, as_json), debug=debug)

@@ -8,6 +8,8 @@ import time
 import typer
 from rich.console import Console
 
+from .common import DebugOption, run_command
+
 warm_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -32,8 +34,12 @@ def _duration(seconds: float) -> str:
 
 
 @warm_app.command()
-def status() -> None:
+def status(debug: DebugOption = False) -> None:
     """Whether a warm process serves this installation: pid, uptime, calls, memory. Exit code 1 when not."""
+    run_command(_status, debug=debug)
+
+
+def _status() -> int:
     from ..warm.client import query
 
     out = Console(highlight=False)
@@ -43,7 +49,7 @@ def status() -> None:
     info = query(files, "status") if files is not None else None  # type: ignore[arg-type]
     if not isinstance(info, dict):
         out.print(f"warm kaiwa: not running{f' ({problem})' if problem else ''}", markup=False)
-        raise typer.Exit(1)
+        return 1
     rss = f"{info['rss'] / 2**20:.0f} MB" if info.get("rss") else "?"
     idle_left = max(0.0, info["idle_minutes"] * 60 - info["idle_for"])
     state = f"retiring ({info['retiring']})" if info.get("retiring") else "running"
@@ -53,14 +59,19 @@ def status() -> None:
     out.print(f"memory: {rss} (shared with its calls until they write)", markup=False)
     out.print(f"loaded: {info['modules']} modules in {info['imports_seconds']:.1f} s", markup=False)
     out.print(f"socket: {info['socket']}", markup=False)
+    return 0
 
 
 @warm_app.command()
-def stop() -> None:
+def stop(debug: DebugOption = False) -> None:
     """Stop the warm process (calls in flight finish first); the next call runs cold and starts a new one."""
-    from ..warm.client import query
 
-    out = Console(highlight=False)
-    files, _problem = _files()
-    answer = query(files, "stop") if files is not None else None  # type: ignore[arg-type]
-    out.print("warm kaiwa: stopped" if answer else "warm kaiwa: was not running", markup=False)
+    def work() -> int:
+        from ..warm.client import query
+
+        files, _problem = _files()
+        answer = query(files, "stop") if files is not None else None  # type: ignore[arg-type]
+        Console(highlight=False).print("warm kaiwa: stopped" if answer else "warm kaiwa: was not running", markup=False)
+        return 0
+
+    run_command(work, debug=debug)
