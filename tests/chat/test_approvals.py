@@ -15,25 +15,16 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.chat.repl_term import Term, session_id_in
 from tests.conftest import Kaiwa
+from tests.harness.approvals import REJECTED, with_git
 from tests.harness.db import stored_items
+from tests.harness.term import Term, session_id_in
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
-REJECTED = "Tool execution was not approved."  # the SDK's own rejection, sent and stored as the call's output
 QUESTION = "[y/a/n]"
 AFTER_TURN = re.compile(r" in · (.|\n)*›")  # the usage line, then the input line again
-
-
-def with_git(kaiwa: Kaiwa, tmp_path: Path, **policy: Any) -> Path:
-    """A repository with a.txt and b.txt unstaged, and kaiwa's mcp.json running mcp-server-git on it."""
-    repo = git_repo(tmp_path / "repo", "a.txt", "b.txt")
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"git": git_server_config(repo, **policy)}}), encoding="utf-8")
-    kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
-    return repo
 
 
 def add(repo: Path, name: str, call_id: str) -> Reply:
