@@ -1,5 +1,9 @@
 """Settings from the process environment, then `.env.app` in the current folder, then
-`~/.config/kaiwa/.env.app` (the first that sets a variable wins)."""
+`~/.config/kaiwa/.env.app` (the first that sets a variable wins).
+
+A folder's `.env.app` comes with the folder (a cloned repository ships one), so until you trust that folder
+(`kaiwa/trust.py`) it may set only what cannot send your key, prompts or conversations elsewhere nor start a
+process: `HARMLESS`. What it set beyond that is left out, and `Settings.untrusted` says so in one line."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from . import dirs, values
+from . import dirs, trust, values
 from .errors import UsageError
 from .values import REASONING_EFFORTS
 
@@ -34,9 +38,21 @@ DEFAULT_MODEL = "bedrock-claude-3-5-sonnet"
 DB_NAME = "sessions.sqlite3"  # in the data folder (kaiwa/dirs.py), unless SESSION_DB_PATH names another file
 VERBOSITY_LEVELS = ("low", "medium", "high")
 SERVICE_TIERS = ("auto", "default", "flex", "priority")  # the Responses API's service_tier values
+# What an untrusted folder's .env.app may still set: choices about the answer, paid at the proxy you chose and shown
+# on every usage line. Everything else waits for `chat.py trust`: LITELLM_BASE_URL and LITELLM_API_KEY (where your
+# prompts go, and whose account they are logged under), SESSION_DB_PATH/URL (where conversations are written),
+# KAIWA_MCP_CONFIG (what runs), KAIWA_SYSTEM (what the model is told), KAIWA_MAX_COST_* (a folder must not lift
+# your caps), and whatever is added later.
+HARMLESS = frozenset({
+    "LITELLM_MODEL", "KAIWA_REASONING", "KAIWA_TEMPERATURE", "KAIWA_MAX_OUTPUT_TOKENS", "KAIWA_TIMEOUT",
+    "KAIWA_MAX_RETRIES", "KAIWA_LOCK_TIMEOUT", "KAIWA_PROMPT_CACHE",
+})  # fmt: skip
+OURS = ("LITELLM_", "KAIWA_", "SESSION_")  # the names a left-out setting is said by
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
+DEFAULT_STREAM_RETRIES = 2
+DEFAULT_STREAM_IDLE_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,9 @@ class Settings:
     max_cost_day: float | None = None  # KAIWA_MAX_COST_DAY: dollars per local calendar day
     max_cost_month: float | None = None  # KAIWA_MAX_COST_MONTH: dollars per local calendar month
     db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
+    stream_retries: int = DEFAULT_STREAM_RETRIES  # KAIWA_STREAM_RETRIES: a stream that breaks off is tried again
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT  # KAIWA_STREAM_IDLE_TIMEOUT: no event this long cuts it
+    untrusted: str | None = None  # the line saying what untrusted folders set that was left out (None: nothing)
 
 
 def user_config_dir() -> Path:
@@ -85,13 +104,51 @@ def read_env_file(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(stream=io.StringIO(content)).items() if v is not None}
 
 
-def _env(env_files: list[Path]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for env_file in reversed(env_files):  # later files are overridden by earlier ones
-        if env_file.is_file():
-            merged.update(read_env_file(env_file))
+def _env(env_file: Path | None) -> tuple[dict[str, str], list[trust.Ignored]]:
+    """The settings the environment and the files give, and what untrusted folders set that was left out."""
+    if env_file is None:
+        return dict(os.environ), []
+    here = trust.current_folder()
+    user_file = user_config_dir() / ".env.app"
+    merged = read_env_file(user_file) if user_file.is_file() else {}
+    folder_file = here / env_file
+    ignored: dict[str, trust.Ignored] = {}
+    folder = read_env_file(folder_file) if folder_file.is_file() else {}
+    gated = [name for name in folder if name not in HARMLESS and name.startswith(OURS)]
+    # .env.litellm and the Vertex key are the local gateway's: said only when it may be the one that answers
+    gateway = not (os.environ.get("LITELLM_BASE_URL", "").strip() or merged.get("LITELLM_BASE_URL", "").strip())
+    gateway_files = [n for n in trust.FOLDER_FILES[1:] if gateway and (folder_file.parent / n).is_file()]
+    if gated or gateway_files:
+        state = trust.state(folder_file.parent)
+        if state not in ("own", "trusted"):
+            folder = {k: v for k, v in folder.items() if k in HARMLESS}
+            what = ([f"{', '.join(gated)} from {env_file}"] if gated else []) + [f"./{n}" for n in gateway_files]
+            ignored[trust.real(folder_file.parent)] = trust.Ignored(folder_file.parent, state, tuple(what))
+    merged.update(folder)
     merged.update(os.environ)
-    return merged
+    _project_roles(here, ignored)
+    return merged, list(ignored.values())
+
+
+def _project_roles(here: Path, ignored: dict[str, trust.Ignored]) -> None:
+    """The project's roles (`.kaiwa/roles/` here or above) are left out of an untrusted project: say so too."""
+    root = trust.project_root(here)
+    roles = trust.role_files_in(root) if root is not None else []
+    if root is None or not roles:
+        return
+    state = trust.state(root)
+    if state in ("own", "trusted"):
+        return
+    names = ", ".join(p.name.removesuffix(".md") for p in roles[:5]) + (", …" if len(roles) > 5 else "")
+    where = trust.ROLES if root == here else Path(os.path.relpath(root, here)) / trust.ROLES
+    what = f"the roles in {where}/ ({names})"
+    before = ignored.get(trust.real(root))
+    ignored[trust.real(root)] = trust.Ignored(root, state, (*(before.what if before else ()), what))
+
+
+def untrusted_notice() -> str | None:
+    """The line about what untrusted folders set that was left out, without reading the settings themselves."""
+    return trust.notice(_env(Path(".env.app"))[1])
 
 
 def _text(env: dict[str, str], name: str) -> str:
@@ -110,7 +167,7 @@ def _number(env: dict[str, str], name: str, check: values.Number, default: float
 
 def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
     """`env_file` None: the process environment only (tests). Every value is checked as its flag is."""
-    env = _env([] if env_file is None else [env_file, user_config_dir() / ".env.app"])
+    env, ignored = _env(env_file)
     base_url = _text(env, "LITELLM_BASE_URL")
     reasoning = _text(env, "KAIWA_REASONING")
     mcp = _text(env, "KAIWA_MCP_CONFIG")
@@ -136,6 +193,11 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         max_cost_session=_optional(env, "KAIWA_MAX_COST_SESSION", values.COST),
         max_cost_day=_optional(env, "KAIWA_MAX_COST_DAY", values.COST),
         max_cost_month=_optional(env, "KAIWA_MAX_COST_MONTH", values.COST),
+        stream_retries=int(_number(env, "KAIWA_STREAM_RETRIES", values.STREAM_RETRIES, DEFAULT_STREAM_RETRIES)),
+        stream_idle_timeout=_number(
+            env, "KAIWA_STREAM_IDLE_TIMEOUT", values.STREAM_IDLE_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT
+        ),
+        untrusted=trust.notice(ignored),
     )
 
 
@@ -150,7 +212,7 @@ def check_temperature(value: float, name: str = "--temperature") -> None:
     values.TEMPERATURE.check(value, name)
 
 
-def check_max_output_tokens(value: int, name: str = "--max-output-tokens") -> None:
+def check_max_output_tokens(value: float, name: str = "--max-output-tokens") -> None:
     values.MAX_OUTPUT_TOKENS.check(value, name)
 
 

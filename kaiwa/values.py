@@ -21,10 +21,19 @@ def _is_setting(source: str) -> bool:
     return source.isupper()
 
 
+def number(value: float) -> str:
+    """A number as a person writes it: 2147483647, 0.2 — never 2.14748e+09 (which no check here would accept)."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
 def shown(source: str, raw: object, quoted: bool = False) -> str:
     """The value and where it came from: `--temperature 3` (a flag), `temperature 3` (a key in a role file),
     `KAIWA_TEMPERATURE='3'` (a setting, always quoted: its spaces matter)."""
-    value = f"{raw:g}" if isinstance(raw, int | float) and not isinstance(raw, bool) else printable(str(raw))
+    value = number(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else printable(str(raw))
     if _is_setting(source):
         return f"{source}={value!r}"
     return f"{source} {value!r}" if quoted else f"{source} {value}"
@@ -75,9 +84,10 @@ class Number:
 
     def describe(self) -> str:
         kind = f"{'a whole number' if self.integer else 'a number'}{self.unit}"
+        low, high = number(self.low), number(self.high)
         if self.cap:
-            return f"{kind} above {self.low:g}" if self.low_open else f"at least {self.low:g}"
-        return f"{kind} {'above' if self.low_open else 'from'} {self.low:g} to {self.high:g}"
+            return f"{kind} above {low}" if self.low_open else f"at least {low}"
+        return f"{kind} {'above' if self.low_open else 'from'} {low} to {high}"
 
     def check(self, raw: str | float, source: str) -> float:
         hint = _hint(source, self.describe(), self.example)
@@ -98,7 +108,7 @@ class Number:
             raise UsageError(f"{shown(source, raw)} is too small", hint)
         if self.cap and value > self.high:
             raise UsageError(
-                f"{shown(source, raw)} is too large", _hint(source, f"at most {self.high:g}", self.example)
+                f"{shown(source, raw)} is too large", _hint(source, f"at most {number(self.high)}", self.example)
             )
         if too_small or value > self.high:
             raise UsageError(f"{shown(source, raw)} is out of range", hint)
@@ -113,6 +123,8 @@ MAX_OUTPUT_TOKENS = Number(1, 2**31 - 1, "2000", integer=True, cap=True)
 TIMEOUT = Number(0, 86_400, "120", low_open=True, unit=" of seconds")
 LOCK_TIMEOUT = Number(0, 86_400, "30", unit=" of seconds")
 MAX_RETRIES = Number(0, 20, "1", integer=True)
+STREAM_RETRIES = Number(0, 20, "2", integer=True)
+STREAM_IDLE_TIMEOUT = Number(0, 86_400, "90", low_open=True, unit=" of seconds")
 IDLE_MINUTES = Number(0, 10_080, "30", low_open=True, unit=" of minutes")
 PORT = Number(1, 65_535, "4100", integer=True)
 COST = Number(0, 1_000_000, "5", unit=" of dollars", cap=True)  # a spending cap (KAIWA_MAX_COST_*)

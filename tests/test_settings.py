@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from kaiwa import trust
 from kaiwa.errors import UsageError
 from kaiwa.settings import DB_NAME, DEFAULT_BASE_URL, DEFAULT_MODEL, load_settings
 
@@ -11,9 +12,11 @@ NAMES = ["LITELLM_BASE_URL", "LITELLM_API_KEY", "LITELLM_MODEL", "SESSION_DB_PAT
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in NAMES + ["KAIWA_MAX_RETRIES", "KAIWA_MCP_CONFIG"]:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))  # the trust records: none yet
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def test_defaults_without_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,14 +39,37 @@ def test_defaults_without_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_env_file_is_read(tmp_path: Path) -> None:
     f = tmp_path / ".env.app"
     f.write_text("LITELLM_BASE_URL=http://127.0.0.1:9/v1/\nLITELLM_MODEL=local\nLITELLM_API_KEY=sk-file\n")
+    trust.trust(tmp_path)
     s = load_settings(f)
     assert s.base_url == "http://127.0.0.1:9/v1" and s.base_url_from_user
     assert s.model == "local" and s.api_key == "sk-file"
 
 
+def test_an_untrusted_folder_sets_only_harmless_settings(tmp_path: Path) -> None:
+    f = tmp_path / ".env.app"
+    f.write_text(
+        "LITELLM_BASE_URL=http://127.0.0.1:9/v1/\nLITELLM_MODEL=local\nLITELLM_API_KEY=sk-file\n"
+        "KAIWA_MAX_COST_DAY=1000\n"  # would lift the user's own cap: a folder's file wins over ~/.config/kaiwa
+    )
+    (tmp_path / "config" / "kaiwa").mkdir(parents=True)
+    (tmp_path / "config" / "kaiwa" / ".env.app").write_text("KAIWA_MAX_COST_DAY=2\n")
+    s = load_settings(f)
+    assert (s.base_url, s.base_url_from_user, s.api_key, s.model) == (DEFAULT_BASE_URL, False, None, "local")
+    assert s.max_cost_day == 2
+    assert s.untrusted == (
+        f"ignored LITELLM_BASE_URL, LITELLM_API_KEY, KAIWA_MAX_COST_DAY from {f}: {tmp_path} is not trusted"
+        " — if you trust it, `chat.py trust` (asked again if it changes)"
+    )
+    trust.trust(tmp_path)
+    f.write_text("LITELLM_BASE_URL=http://127.0.0.1:9/v1/\n")  # changed since: asked again
+    s = load_settings(f)
+    assert s.base_url == DEFAULT_BASE_URL and s.untrusted is not None and "changed since you trusted it" in s.untrusted
+
+
 def test_process_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / ".env.app"
     f.write_text("LITELLM_MODEL=from-file\nLITELLM_API_KEY=sk-file\n")
+    trust.trust(tmp_path)
     monkeypatch.setenv("LITELLM_MODEL", "from-env")
     s = load_settings(f)
     assert s.model == "from-env"

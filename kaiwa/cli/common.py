@@ -12,6 +12,7 @@ from rich.console import Console
 from ..errors import KaiwaError
 from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-exported for the commands)
 from ..redact import redact, redacted_traceback
+from ..settings import Settings
 from ..ui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ def run_command(
         if code:
             raise typer.Exit(code)
         return
-    given = message() if failed.kind not in ("usage", "bad_answer") else None
+    # --json: the message is the caller's own (stderr stays quiet but for the one line)
+    given = None if json_lines or failed.kind in ("usage", "bad_answer") else message()
     raise show_failure(failed, debug=debug and failed.kind != "interrupted", json_lines=json_lines, message=given)
 
 
@@ -108,7 +110,27 @@ def show_failure(
         err_console.print(clean(redacted_traceback(failed.cause)), markup=False, highlight=False, soft_wrap=True,
                           end="")  # fmt: skip
     err_console.print(error_line(failed), style="bold red", highlight=False, soft_wrap=True, markup=False)
-    if message:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
-        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
+    if message and not failed.kept:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
+        fate = "sent, but nothing of the turn was saved" if failed.sent else "not sent, nothing saved"
+        err_console.print(f"your message ({fate}):", style="dim", highlight=False)
         err_console.print(clean(message, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(failed.exit_code)
+
+
+def load_settings() -> Settings:
+    """The settings, and the one line saying what an untrusted folder set that was left out."""
+    from .. import settings
+
+    loaded = settings.load_settings()
+    say_untrusted(loaded.untrusted)
+    return loaded
+
+
+def say_untrusted(line: str | None) -> None:
+    """Once a process: `roles` says it as chat does, and a REPL says it when it starts, not per turn."""
+    if line and line not in _said:
+        _said.append(line)
+        err_console.print(clean(f"kaiwa: {line}"), style="dim", highlight=False, markup=False, soft_wrap=True)
+
+
+_said: list[str] = []

@@ -14,10 +14,9 @@ from typing import Annotated
 
 import typer
 
-from ..settings import load_settings
 from ..ui.face import Face
 from . import oneshot
-from .common import app, err_console, run_command
+from .common import app, err_console, load_settings, run_command
 
 
 @app.callback(invoke_without_command=True)
@@ -48,8 +47,8 @@ def main(
         typer.Option(
             "--model",
             "-m",
-            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash"
-            " (default: LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
+            help="Proxy alias for this turn, e.g. --model vertex-gemini-2.0-flash (default: a continued session's"
+            " own, else LITELLM_MODEL, else bedrock-claude-3-5-sonnet).",
         ),
     ] = None,
     reasoning: Annotated[
@@ -65,8 +64,8 @@ def main(
             "--role",
             "-r",
             metavar="NAME",
-            help="A role: instructions, model and settings from NAME.md in ./.kaiwa/roles/, ~/.config/kaiwa/roles/"
-            " or kaiwa's own (chat.py roles lists them). Options given here win over the role's.",
+            help="A role: instructions, model and settings from NAME.md in a trusted project's .kaiwa/roles/,"
+            " ~/.config/kaiwa/roles/ or kaiwa's own (chat.py roles lists them). Options here win over the role's.",
         ),
     ] = None,
     hide_reasoning: Annotated[bool, typer.Option("--hide-reasoning", help="Do not show reasoning summaries.")] = False,

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import KaiwaError, UsageError
-from ..settings import Settings, load_settings
-from .common import err_console, run_command
+from ..settings import Settings
+from .common import err_console, load_settings, run_command
 
 TO_HELP = (
     "The Postgres to copy into (postgresql://USER:PASSWORD@HOST:5432/DB). Default: SESSION_DB_URL — better than"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import values
 from ..errors import UsageError
 from ..settings import SERVICE_TIERS, VERBOSITY_LEVELS, check_choice
+from ..ui.sanitize import clean
 
 if TYPE_CHECKING:
     from ..core.inputs import Message
@@ -65,6 +66,10 @@ def make_setup(
         from ..roles import load_role
 
         chosen_role = load_role(role)  # an unknown or broken role: one line, exit 2, before anything starts
+        if chosen_role.replaces:
+            from .common import err_console
+
+            err_console.print(clean(f"kaiwa: {chosen_role.replaces}"), style="dim", highlight=False, soft_wrap=True)
     flags = {"model": model, "reasoning": reasoning, "instructions": system, "temperature": temperature,
              "max_output_tokens": max_output_tokens, "verbosity": verbosity}  # fmt: skip
     return Setup(

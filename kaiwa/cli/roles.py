@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, JsonOption, err_console, error_line, run_command
+from ..settings import untrusted_notice
+from .common import DebugOption, JsonOption, err_console, error_line, run_command, say_untrusted
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
 roles_app = typer.Typer(
     rich_markup_mode=None,
     help="Roles: named instructions, model and settings (NAME.md files), used with -r NAME or /role NAME."
-    " Looked for in ./.kaiwa/roles/, then ~/.config/kaiwa/roles/ ($XDG_CONFIG_HOME), then kaiwa's own.",
+    " Looked for in a trusted project's .kaiwa/roles/ (here or above), then ~/.config/kaiwa/roles/"
+    " ($XDG_CONFIG_HOME), then kaiwa's own.",
 )
 
 
@@ -29,6 +32,14 @@ def _safe(text: str) -> str:
     from ..ui.sanitize import clean  # a project's role file comes from a repository: it must not drive the terminal
 
     return clean(text)
+
+
+def _guarded(debug: bool, action: Callable[[], int]) -> None:
+    def work() -> int:
+        say_untrusted(untrusted_notice())  # a project's roles left out: say why
+        return action()
+
+    run_command(work, debug=debug)
 
 
 def _fields(role: Role) -> dict[str, Any]:
@@ -122,13 +133,13 @@ def _show(name: str, as_json: bool) -> int:
 def roles(ctx: typer.Context, as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The roles you can use: name, where it comes from, model, and the first line of its instructions."""
     if ctx.invoked_subcommand is None:
-        run_command(lambda: _list(as_json), debug=debug)
+        _guarded(debug, lambda: _list(as_json))
 
 
 @roles_app.command("list")
 def list_(as_json: JsonOption = False, debug: DebugOption = False) -> None:
     """The roles you can use (the same as `roles`)."""
-    run_command(lambda: _list(as_json), debug=debug)
+    _guarded(debug, lambda: _list(as_json))
 
 
 @roles_app.command()
@@ -138,4 +149,4 @@ def show(
     debug: DebugOption = False,
 ) -> None:
     """One role: where it comes from, what it sets, and its instructions."""
-    run_command(lambda: _show(name, as_json), debug=debug)
+    _guarded(debug, lambda: _show(name, as_json))

@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 
 from ..errors import UsageError
-from ..settings import Settings, load_settings
+from ..settings import Settings
 from ..words import counted, program
-from .common import DebugOption, JsonOption, err_console, run_command
+from .common import DebugOption, JsonOption, err_console, load_settings, run_command
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -135,6 +135,7 @@ def list_(limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOpti
 # -- show, search, rename ------------------------------------------------------------------------------------
 TURN_USAGE_FIELDS = (
     "model", "input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens", "cost",
+    "attempts", "outcome",
 )  # fmt: skip
 
 

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import KaiwaError, UsageError
-from ..settings import load_settings
 from ..words import counted
-from .common import err_console
+from .common import err_console, load_settings
 from .sessions import (
     DebugOption,
     IdArgument,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from agents import Agent, ModelSettings, OpenAIResponsesModel, RunConfig, set_tr
 from openai import AsyncOpenAI
 from openai.types.shared import Reasoning
 
+from ..errors import UsageError
 from .options import INSTRUCTIONS
 
 
@@ -43,12 +45,24 @@ def make_http_client(receipts: ProxyReceipts) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(verify=tls_context(), event_hooks={"response": [receipts.on_response]})
 
 
-@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """httpx2's default TLS context (the same CA certificates, SSL_CERT_FILE/DIR), made once a process: loading
-    the certificates costs tens of milliseconds a client, and the warm process (kaiwa/warm) makes it before it
-    forks, so its calls do not."""
-    return httpx2.create_ssl_context()
+    """httpx2's default TLS context (the same CA certificates, SSL_CERT_FILE/DIR), made once a process for each
+    SSL_CERT_FILE/DIR: loading the certificates costs tens of milliseconds a client, and the warm process
+    (kaiwa/warm) makes it before it forks, so its calls do not — unless a call names other certificates."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None)
+
+
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    try:
+        return httpx2.create_ssl_context()
+    except OSError as error:  # missing or unreadable; ssl.SSLError (an OSError) for a file without certificates
+        name, value = ("SSL_CERT_FILE", cert_file) if cert_file else ("SSL_CERT_DIR", cert_dir)
+        reason = "it holds no PEM certificate" if isinstance(error, ssl.SSLError) else error.strerror or str(error)
+        raise UsageError(
+            f"{name}={value!r} cannot be used: {reason}",
+            f"point {name} at your CA certificates (PEM), or unset it",
+        ) from None
 
 
 def make_client(
@@ -142,11 +156,19 @@ def build_agent(
     mcp_servers: list[Any],
     instructions: str | None = None,
     output_type: Any = None,
+    watch: Any = None,
 ) -> Agent[Any]:
+    """`watch`: a `stream_watch.StreamWatch` that turns a stream breaking off into one `StreamCut` (a turn's calls)."""
+    if watch is not None:
+        from .stream_watch import WatchedResponsesModel
+
+        responses_model: OpenAIResponsesModel = WatchedResponsesModel(model, client, watch)
+    else:
+        responses_model = OpenAIResponsesModel(model=model, openai_client=client)
     return Agent(
         name="kaiwa",
         instructions=instructions or INSTRUCTIONS,
-        model=OpenAIResponsesModel(model=model, openai_client=client),
+        model=responses_model,
         model_settings=settings,
         tools=tools,
         mcp_servers=mcp_servers,

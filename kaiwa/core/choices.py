@@ -43,6 +43,13 @@ class Choices:
     def set_model(self, model: str) -> None:
         self.options = dataclasses.replace(self.options, model=model)
 
+    def continue_on(self, model: str) -> None:
+        """A continued session goes on with the model it last used, as llm and aichat do, unless --model named one
+        (a role's model still wins: `use_role` applies it after)."""
+        if model and "model" not in self.setup.given:
+            self.options = dataclasses.replace(self.options, model=model)
+            self.base = dataclasses.replace(self.base, model=model)
+
     def set_reasoning(self, effort: str | None) -> None:
         if effort is not None and effort not in REASONING_EFFORTS:
             raise UsageError(f"reasoning {effort!r} is not one of {', '.join(REASONING_EFFORTS)}, off")

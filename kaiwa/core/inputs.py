@@ -107,6 +107,29 @@ def _refuse(name: str, what: str, hint: str) -> UsageError:
     return UsageError(f"cannot attach {name}: {what}", hint)
 
 
+def _check_size(name: str, kind: str | None, size: int) -> None:
+    limit = IMAGE_LIMIT if kind in IMAGE_TYPES else PDF_LIMIT if kind == "pdf" else TEXT_LIMIT
+    if size > limit:
+        label = "an image" if kind in IMAGE_TYPES else "a PDF" if kind == "pdf" else "a text file"
+        shown = _size(size) if _size(size) != _size(limit) else f"{size:,} bytes"
+        raise _refuse(
+            name,
+            f"{shown} is over the {_size(limit)} limit for {label}",
+            "resize or compress it (e.g. as JPEG)"
+            if kind in IMAGE_TYPES
+            else "send fewer pages (split it)"
+            if kind
+            else "send the part that matters (e.g. with head or grep)",
+        )
+
+
+def attachment_from_bytes(name: str, data: bytes) -> Attachment:
+    """What an editor sends inside a message (an image, an embedded file), under the same limits as a file."""
+    kind = sniff(data[:BINARY_SNIFF])
+    _check_size(name, kind, len(data))
+    return _part(name, kind, data)
+
+
 def load_attachment(path: str | os.PathLike[str]) -> Attachment:
     """Read one file into a content part; every refusal is a UsageError (one line)."""
     name = os.fspath(path)
@@ -125,19 +148,7 @@ def load_attachment(path: str | os.PathLike[str]) -> Attachment:
         with target.open("rb") as handle:
             head = handle.read(BINARY_SNIFF)
             kind = sniff(head)
-            limit = IMAGE_LIMIT if kind in IMAGE_TYPES else PDF_LIMIT if kind == "pdf" else TEXT_LIMIT
-            if stat.st_size > limit:
-                label = "an image" if kind in IMAGE_TYPES else "a PDF" if kind == "pdf" else "a text file"
-                size = _size(stat.st_size) if _size(stat.st_size) != _size(limit) else f"{stat.st_size:,} bytes"
-                raise _refuse(
-                    name,
-                    f"{size} is over the {_size(limit)} limit for {label}",
-                    "resize or compress it (e.g. as JPEG)"
-                    if kind in IMAGE_TYPES
-                    else "send fewer pages (split it)"
-                    if kind
-                    else "send the part that matters (e.g. with head or grep)",
-                )
+            _check_size(name, kind, stat.st_size)
             data = head + handle.read()
     except PermissionError:
         raise _refuse(name, "permission denied", "check its permissions (or run as a user who may read it)") from None

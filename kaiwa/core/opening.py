@@ -27,6 +27,9 @@ def _mcp_servers(settings: Settings, setup: Setup) -> tuple[list[Any], str]:
 
     chosen = setup.mcp_config or settings.mcp_config  # a file the user named must exist; the default may not
     specs = load_mcp_config(chosen or default_mcp_config_path(), missing_ok=chosen is None)
+    # Servers the face was handed (an editor's session/new) join the config's; one of the same name wins.
+    given = {spec.name for spec in setup.mcp_servers}
+    specs = [spec for spec in specs if spec.name not in given] + list(setup.mcp_servers)
     return specs, str(chosen or default_mcp_config_path())
 
 
@@ -59,7 +62,8 @@ async def open_conversation(
         config = EngineConfig(
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
             max_retries=settings.max_retries, use_tools=use_tools, mcp_specs=servers,
-            prompt_cache=settings.prompt_cache, approve=setup.approve,
+            prompt_cache=settings.prompt_cache, approve=setup.approve, stream_retries=settings.stream_retries,
+            stream_idle_timeout=settings.stream_idle_timeout,
         )  # fmt: skip
         answer = last_answer(await store.items(info.session_id)) if info is not None else ""
         conversation = Conversation(

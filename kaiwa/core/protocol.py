@@ -106,6 +106,11 @@ class Conversation(Protocol):
 
     async def retry(self, emit: Emit) -> TurnCompleted | TurnFailed: ...
     async def undo(self) -> Item: ...
+    async def set_origin(self, origin: str) -> None:
+        """Say where a stored session came from (an editor's: `acp in` the folder it was opened in)."""
+
+    async def context_window(self) -> int | None:
+        """The model's window in tokens, as the proxy states it (None when it does not say)."""
 
 
 def open_conversation(
@@ -118,3 +123,16 @@ def open_conversation(
     from . import opening  # the seam: the implementation (and with it the SDK) is loaded from here
 
     return opening.open_conversation(settings, setup, emit, approver)
+
+
+async def stored_sessions(settings: Settings, emit: Emit, limit: int | None = None) -> list[SessionInfo]:
+    """The stored sessions, most recently used first, without opening a conversation (no gateway, no SDK)."""
+    from ..store import open_store
+    from .events import Notice
+
+    store = open_store(settings, lambda line: emit(Notice(line, "warning")))
+    try:
+        await store.open()
+        return await store.list_sessions(limit)
+    finally:
+        await store.close()

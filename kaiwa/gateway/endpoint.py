@@ -27,6 +27,7 @@ from .launch import (
     VERTEX_SECRET,
     Progress,
     config_path,
+    folder_trusted,
     healthy,
     http_get,
     http_ok,
@@ -178,9 +179,11 @@ def missing_cloud_settings(alias: str, env_litellm: Path = Path(".env.litellm"))
     if not config.is_file():
         return []
     needed = alias_env_refs(config).get(alias, [])
-    have = {k for k, v in os.environ.items() if v} | set(read_dotenv(env_litellm)) | PROVIDED_BY_GATEWAY
-    if (Path.cwd() / VERTEX_SECRET).is_file():
-        have.add("GOOGLE_APPLICATION_CREDENTIALS")
+    have = {k for k, v in os.environ.items() if v} | PROVIDED_BY_GATEWAY
+    if folder_trusted():  # the gateway reads the folder's files only then
+        have |= set(read_dotenv(env_litellm))
+        if (Path.cwd() / VERTEX_SECRET).is_file():
+            have.add("GOOGLE_APPLICATION_CREDENTIALS")
     return [name for name in needed if name not in have]
 
 

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import values
+from .. import trust, values
 from ..errors import KaiwaError
 from ..redact import redact
 from ..settings import read_env_file
@@ -181,6 +181,11 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in read_env_file(path).items() if v}
 
 
+def folder_trusted() -> bool:
+    """The current folder's `.env.litellm` and `secrets/` key may be used (kaiwa's checkout, or trusted)."""
+    return trust.is_trusted(trust.current_folder())
+
+
 def _config_for_model_port(config: Path, model_port: int, state_dir: Path) -> Path:
     text = config.read_text(encoding="utf-8")
     if LOCAL_MODEL_URL not in text:
@@ -195,10 +200,13 @@ def _gateway_env(key: str, env_litellm: Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("LITELLM_BASE_URL", "LITELLM_API_KEY", "VIRTUAL_ENV", "CONFIG_FILE"):
         env.pop(name, None)  # kaiwa's client settings, not the proxy's
-    env.update(read_dotenv(env_litellm))  # the proxy's own settings file, as in compose.yaml
-    secret = Path.cwd() / VERTEX_SECRET
-    if secret.is_file() and not env.get("GOOGLE_APPLICATION_CREDENTIALS"):
-        env["GOOGLE_APPLICATION_CREDENTIALS"] = str(secret)
+    # The folder's own files only once it is trusted: a cloned repository's would set the proxy's environment
+    # (PYTHONPATH, a cloud's endpoint) or its Vertex account (kaiwa/trust.py).
+    if folder_trusted():
+        env.update(read_dotenv(env_litellm))  # the proxy's own settings file, as in compose.yaml
+        secret = Path.cwd() / VERTEX_SECRET
+        if secret.is_file() and not env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            env["GOOGLE_APPLICATION_CREDENTIALS"] = str(secret)
     env.update(
         LITELLM_MASTER_KEY=key,
         LITELLM_LOCAL_MODEL_COST_MAP="True",

@@ -55,27 +55,47 @@ def _price(info: dict[str, Any], key: str, default: float) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
-def model_prices(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Prices] | None:
-    """Every alias's prices, or None when the proxy cannot be asked. An alias without an input price is left
-    out (an unpriced model: nothing to say in dollars)."""
+def _model_infos(base_url: str, api_key: str | None, timeout: float) -> list[tuple[str, dict[str, Any]]] | None:
+    """(alias, model_info) for every alias `/model/info` lists, or None when the proxy cannot be asked."""
     body = _get(base_url, api_key, "/model/info", timeout)
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         return None
+    return [(str(entry.get("model_name")), entry["model_info"]) for entry in body["data"]
+            if isinstance(entry, dict) and isinstance(entry.get("model_info"), dict)]  # fmt: skip
+
+
+def context_windows(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, int] | None:
+    """Every alias's input window in tokens (`max_input_tokens`), or None when the proxy cannot be asked."""
+    infos = _model_infos(base_url, api_key, timeout)
+    if infos is None:
+        return None
+    windows: dict[str, int] = {}
+    for alias, info in infos:
+        size = info.get("max_input_tokens")
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            windows.setdefault(alias, size)
+    return windows
+
+
+def model_prices(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> dict[str, Prices] | None:
+    """Every alias's prices, or None when the proxy cannot be asked. An alias without an input price is left
+    out (an unpriced model: nothing to say in dollars)."""
+    infos = _model_infos(base_url, api_key, timeout)
+    if infos is None:
+        return None
     prices: dict[str, Prices] = {}
-    for entry in body["data"]:
-        info = entry.get("model_info") if isinstance(entry, dict) else None
-        if not isinstance(info, dict) or not _price(info, "input_cost_per_token", 0.0):
-            continue
+    for alias, info in infos:
         unit = _price(info, "input_cost_per_token", 0.0)
-        prices.setdefault(
-            str(entry.get("model_name")),
-            Prices(
-                input=unit,
-                cache_read=_price(info, "cache_read_input_token_cost", unit),
-                cache_write=_price(info, "cache_creation_input_token_cost", unit),
-                output=_price(info, "output_cost_per_token", 0.0),
-            ),
-        )
+        if unit:
+            prices.setdefault(
+                alias,
+                Prices(
+                    input=unit,
+                    cache_read=_price(info, "cache_read_input_token_cost", unit),
+                    cache_write=_price(info, "cache_creation_input_token_cost", unit),
+                    output=_price(info, "output_cost_per_token", 0.0),
+                ),
+            )
     return prices
 
 

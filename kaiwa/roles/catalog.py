@@ -1,13 +1,16 @@
 """Where roles come from, and which file a name means.
 
 A role is `NAME.md` in one of three places; the first that has it wins:
-  project   ./.kaiwa/roles/              (shared in a repository)
+  project   .kaiwa/roles/ here or in the nearest parent that has one (shared in a repository; used once you
+            trust that folder, kaiwa/trust.py)
   user      $XDG_CONFIG_HOME/kaiwa/roles/ (else ~/.config/kaiwa/roles/)
   built-in  the roles kaiwa ships (kaiwa/roles/builtin/)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -15,6 +18,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
+from .. import trust
 from ..errors import UsageError
 from ..settings import user_config_dir
 from .front_matter import Problem, RoleSettings, parse
@@ -30,6 +34,7 @@ class RoleFile:
     origin: Origin
     path: Traversable  # a Path, except for a built-in role inside an installed package
     shadows: tuple[Origin, ...] = ()  # the places with a file of the same name that this one overrides
+    root: Path | None = None  # a project's role: the project's folder, which it must not leave
 
     @property
     def shown_path(self) -> str:
@@ -46,6 +51,14 @@ class Role:
     shadows: tuple[Origin, ...] = ()
 
     @property
+    def replaces(self) -> str | None:
+        """A project's role used in place of yours or kaiwa's own of the same name: said once, when picked."""
+        if self.origin != "project" or not self.shadows:
+            return None
+        whose = " and ".join("yours" if origin == "user" else "kaiwa's own" for origin in self.shadows)
+        return f"the project's role {self.name!r} ({self.path}) is used in place of {whose}"
+
+    @property
     def summary(self) -> str:
         """The first line of the instructions (what `roles` lists)."""
         for line in (self.instructions or "").splitlines():
@@ -54,10 +67,21 @@ class Role:
         return ""
 
 
+def project_folder() -> tuple[Path, Path] | None:
+    """(the project's roles folder as shown, the project's root) when a trusted project has one, here or above."""
+    here = trust.current_folder()
+    root = trust.project_root(here)
+    if root is None or not trust.is_trusted(root):
+        return None
+    return (trust.ROLES if root == here else Path(os.path.relpath(root, here)) / trust.ROLES), root
+
+
 def folders() -> list[tuple[Origin, Traversable]]:
     """The places roles are looked for, the one that wins first."""
+    project = project_folder()
+    found: list[tuple[Origin, Traversable]] = [("project", project[0])] if project is not None else []
     return [
-        ("project", Path(".kaiwa") / "roles"),
+        *found,
         ("user", user_config_dir() / "roles"),
         ("built-in", resources.files(__package__ or "kaiwa.roles") / "builtin"),
     ]
@@ -76,16 +100,31 @@ def _names_in(folder: Traversable) -> dict[str, Traversable]:
     return found
 
 
+def project_problem() -> UsageError | None:
+    """A trusted project whose `.kaiwa/roles` (or `.kaiwa`) links outside it: its roles are not read at all."""
+    project = project_folder()
+    if project is None or not isinstance(project[0], Path) or trust.within(project[0], project[1]):
+        return None
+    return UsageError(
+        f"{project[0]}/ links outside the project {project[1]}; its roles are not read",
+        f"make {trust.ROLES}/ a folder inside the project",
+    )
+
+
 def role_files() -> dict[str, RoleFile]:
     """Every role name, with the file that wins for it, by name."""
     chosen: dict[str, RoleFile] = {}
+    project = project_folder()
     for origin, folder in folders():
+        root = project[1] if origin == "project" and project is not None else None
+        if root is not None and not trust.within(Path(str(folder)), root):
+            continue  # project_problem() says so
         for name, path in _names_in(folder).items():
             if name in chosen:
                 winner = chosen[name]
-                chosen[name] = RoleFile(name, winner.origin, winner.path, (*winner.shadows, origin))
+                chosen[name] = dataclasses.replace(winner, shadows=(*winner.shadows, origin))
             else:
-                chosen[name] = RoleFile(name, origin, path)
+                chosen[name] = RoleFile(name, origin, path, root=root)
     return dict(sorted(chosen.items()))
 
 
@@ -107,17 +146,18 @@ def read_role(found: RoleFile) -> Role:
 
 
 def _check_file(found: RoleFile, where: str) -> None:
-    """A project's role is read from its own folder only: a repository's link (`review.md → ~/.aws/credentials`)
-    would show that file in `roles show` and send it to the model as instructions. And no role is huge."""
+    """A project's role is read from inside the project only, every link followed: a repository's link
+    (`review.md → ~/.aws/credentials`, or `.kaiwa/roles → ../../notes`) would show that file in `roles show` and
+    send it to the model as instructions. And no role is huge."""
     path = found.path
     if not isinstance(path, Path):
         return  # kaiwa's own
+    if found.root is not None and not trust.within(path, found.root):
+        raise UsageError(
+            f"{where} links to a file outside the project ({found.root}); a project's roles are read only from it",
+            "copy the file into .kaiwa/roles/ instead of linking to it",
+        )
     try:
-        if found.origin == "project" and not path.resolve().is_relative_to(path.parent.resolve()):
-            raise UsageError(
-                f"{where} links to a file outside .kaiwa/roles/; a project's roles are read only from there",
-                "copy the file into .kaiwa/roles/ instead of linking to it",
-            )
         size = path.stat().st_size
     except OSError:
         return  # read_role says what is wrong with it
@@ -136,14 +176,14 @@ def load_role(name: str) -> Role:
     files = role_files()
     found = files.get(name)
     if found is None:
-        raise unknown_role(name, list(files))
+        raise project_problem() or unknown_role(name, list(files))
     return read_role(found)
 
 
 def load_roles() -> tuple[list[Role], list[UsageError]]:
     """Every role that reads well, and a one-line error for each that does not."""
     roles: list[Role] = []
-    problems: list[UsageError] = []
+    problems: list[UsageError] = [problem] if (problem := project_problem()) is not None else []
     for found in role_files().values():
         try:
             roles.append(read_role(found))

@@ -144,10 +144,10 @@ def _check(key: str, value: Any) -> Any:
         check_temperature(float(value), key)
         return float(value)
     if key == "max_output_tokens":
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"max_output_tokens must be a whole number, not {_kind(value)}", "e.g. 2000")
-        check_max_output_tokens(value, key)
-        return value
+        check_max_output_tokens(value, key)  # YAML's 1.0e+11 is a float: the flag's rule says what is wrong
+        return int(value)
     if key == "max_cost_session":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"max_cost_session must be a number of dollars, not {_kind(value)}", "e.g. 0.50")

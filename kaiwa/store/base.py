@@ -44,6 +44,10 @@ class TurnRecord:
     created_at: float = 0.0  # set by the store when 0
     cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (Anthropic, Bedrock)
     spender: str = ""  # who paid: a fingerprint of the proxy key (core/spending.py), never the key; "" unknown
+    attempts: int = 1  # model attempts the turn took: more than 1 when a stream broke off and was tried again
+    # "": complete; "length": the answer stopped at its output limit; "failed": the turn failed after tools ran
+    # (their calls and results are kept, and a retry continues from them)
+    outcome: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,11 @@ class Store(ABC):
     @abstractmethod
     async def set_role(self, session_id: str, role: str | None) -> None:
         """The session's role (None: no role). KaiwaError if there is no such session."""
+
+    @abstractmethod
+    async def set_origin(self, session_id: str, origin: str | None) -> None:
+        """Where the session came from (`sessions show` says it; an editor's session: the folder it was opened
+        in). KaiwaError if there is no such session."""
 
     @abstractmethod
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:

@@ -7,10 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from kaiwa import roles, trust
 from kaiwa.errors import UsageError
-from kaiwa.roles import load_role, load_roles, role_files
+from kaiwa.roles import Role, RoleFile
 from kaiwa.roles.front_matter import RoleSettings
 from tests.roles.helpers import project_roles, user_roles, write_role
+
+# The project folder of these tests is one the user trusts (kaiwa/trust.py; tests/roles/test_trust.py is about
+# folders that are not): each lookup trusts its files as they are at that moment, as `chat.py trust` would.
+
+
+def load_role(name: str) -> Role:
+    trust.trust(Path.cwd())
+    return roles.load_role(name)
+
+
+def load_roles() -> tuple[list[Role], list[UsageError]]:
+    trust.trust(Path.cwd())
+    return roles.load_roles()
+
+
+def role_files() -> dict[str, RoleFile]:
+    trust.trust(Path.cwd())
+    return roles.role_files()
 
 
 @pytest.fixture
@@ -22,6 +41,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
     return cwd, config
 
 
@@ -83,7 +103,7 @@ BAD = [
     ("temperature: warm\n", 2, "temperature must be a number, not text"),
     ("temperature: true\n", 2, "temperature must be a number, not true/false"),
     ("max_output_tokens: 0\n", 2, "max_output_tokens 0 is too small — give at least 1, e.g. 2000"),
-    ("max_output_tokens: 1.5\n", 2, "max_output_tokens must be a whole number, not a number"),
+    ("max_output_tokens: 1.5\n", 2, "max_output_tokens 1.5 is not a whole number"),
     ("reasoning: extreme\n", 2, "reasoning 'extreme' is not one of low, medium, high"),
     ("reasoning: off\n", 2, "reasoning must be one of low, medium, high, not true/false"),
     ("verbosity: loud\n", 2, "verbosity 'loud' is not one of low, medium, high"),

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import CHAT, Run
 from tests.harness.term import plain
-from tests.roles.helpers import project_roles, user_roles, write_role
+from tests.roles.helpers import project_roles, trust_folder, user_roles, write_role
 
 
 @dataclass
@@ -24,7 +24,9 @@ class Place:
     config: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str) -> Run:
+    def __call__(self, *args: str, trusted: bool = True) -> Run:
+        if trusted:  # the project's files as they are now (tests/roles/test_trust.py: a folder that is not)
+            trust_folder(self.cwd, Path(self.env["KAIWA_STATE_DIR"]))
         proc = subprocess.run(
             [sys.executable, str(CHAT), *args],
             capture_output=True,
@@ -46,6 +48,7 @@ def place(tmp_path: Path) -> Place:
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(config),
+        "KAIWA_STATE_DIR": str(tmp_path / "state"),
         "NO_COLOR": "1",
         "PYTHONUNBUFFERED": "1",
         "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", ""),  # the run's one warm process
@@ -135,10 +138,10 @@ def test_a_project_role_linking_outside_its_folder_is_one_line_and_never_read(pl
     (project_roles(place.cwd) / "same.md").symlink_to("review.md")  # inside the folder: fine
     run = place("roles", "show", "commit")
     line = assert_one_line(run)
-    assert line.startswith("error: role file .kaiwa/roles/commit.md links to a file outside .kaiwa/roles/"), line
+    assert line.startswith("error: role file .kaiwa/roles/commit.md links to a file outside the project ("), line
     assert "do-not-show" not in run.out + run.err
     listing = place("roles")
-    assert "do-not-show" not in listing.out + listing.err and "outside .kaiwa/roles/" in listing.err
+    assert "do-not-show" not in listing.out + listing.err and "outside the project" in listing.err
     assert place("roles", "show", "same").out.count("The project's review.") == 1
 
 
@@ -173,6 +176,7 @@ def test_a_failure_line_quoting_a_role_file_cannot_drive_the_terminal(place: Pla
 
 
 def test_on_a_terminal_a_table(place: Place) -> None:
+    trust_folder(place.cwd, Path(place.env["KAIWA_STATE_DIR"]))
     child = pexpect.spawn(
         sys.executable,
         [str(CHAT), "roles"],

@@ -117,15 +117,16 @@ def test_a_resumed_session_keeps_its_role_unless_another_is_given(kaiwa: Kaiwa, 
     sid = first.session_id
     assert sid is not None, first.err
     kaiwa("-s", sid, "-i", "two")  # keeps terse: its model and settings, the session's instructions
-    kaiwa("-s", sid, "-r", "pirate", "-i", "three")  # another role: its instructions; its settings, LITELLM_MODEL
+    # another role: its instructions and settings; no model of its own, so the session's (issue 29, item 13)
+    kaiwa("-s", sid, "-r", "pirate", "-i", "three")
     assert shown(kaiwa, sid)["role"] == "pirate"
     kaiwa("-c", "-i", "four")
     got = [(b["model"], system_text(b), b.get("temperature"), b.get("max_tokens")) for b in sent(upstream)]
     assert got == [
         ("fake-b-upstream", TERSE, 0.3, None),
         ("fake-b-upstream", TERSE, 0.3, None),
-        ("fake-a-upstream", "Talk like a pirate.", None, 99),
-        ("fake-a-upstream", "Talk like a pirate.", None, 99),
+        ("fake-b-upstream", "Talk like a pirate.", None, 99),
+        ("fake-b-upstream", "Talk like a pirate.", None, 99),
     ]
     data = shown(kaiwa, sid)
     assert (data["role"], data["instructions"], data["turns"]) == ("pirate", "Talk like a pirate.", 4)
@@ -140,7 +141,8 @@ def test_a_role_file_gone_since_is_said_once_and_the_session_goes_on(kaiwa: Kaiw
     assert again.code == 0, again.err
     assert "this session's role 'terse' is no longer found; going on without it (-r NAME picks one)" in again.err
     last = sent(upstream)[-1]
-    assert (last["model"], system_text(last)) == ("fake-a-upstream", TERSE)  # its stored instructions stay
+    # its stored instructions stay, and the model it last used (issue 29, item 13)
+    assert (last["model"], system_text(last)) == ("fake-b-upstream", TERSE)
     assert shown(kaiwa, sid)["role"] is None
 
 

@@ -104,6 +104,9 @@ class PostgresStore(Store):
             if version is None or version < 4:
                 for statement in S.MIGRATE_TO_4:
                     await conn.execute(text(statement))
+            if version is None or version < 5:
+                for statement in S.MIGRATE_TO_5:
+                    await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
                 .values(key="schema_version", value=str(S.SCHEMA_VERSION))
@@ -193,6 +196,8 @@ class PostgresStore(Store):
                     created_at=r.created_at,
                     cache_write_tokens=r.cache_write_tokens,
                     spender=r.spender,
+                    attempts=r.attempts,
+                    outcome=r.outcome,
                 )
                 for r in await conn.execute(query)
             ]
@@ -307,6 +312,9 @@ class PostgresStore(Store):
 
     async def set_role(self, session_id: str, role: str | None) -> None:
         await self._update_session(session_id, role=role)
+
+    async def set_origin(self, session_id: str, origin: str | None) -> None:
+        await self._update_session(session_id, origin=origin)
 
     async def truncate(self, session_id: str, keep_items: int, keep_turns: int) -> None:
         async with self._tx() as conn:

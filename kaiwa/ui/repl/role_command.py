@@ -39,6 +39,8 @@ async def _role(repl: Repl, arg: str) -> None:
             repl.say(f"  {conversation.role.summary}")
         return
     role = None if arg.lower() == "off" else load_role(arg)  # unknown or broken: one line, the REPL stays
+    if role is not None and role.replaces:
+        repl.say(role.replaces)
     if role is not None and role.settings.model:
         check_alias(role.settings.model, await repl.fetch_aliases() or repl.aliases)  # /model's line
     await conversation.use_role(role)
