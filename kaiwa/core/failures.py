@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import FailureKind, KaiwaError
 from ..redact import mask_url, redact
+from ..words import invocation, program
 from .cloud_errors import body_message, cloud_words, from_text, short
 from .outcome import as_error, as_event, interrupted, unexpected  # noqa: F401  (where callers look for them)
 
@@ -59,6 +60,24 @@ def is_context_window(exc: BaseException) -> bool:
 def _failure(kind: FailureKind, message: str, hint: str = "", *, model: str | None = None,
              setting: str | None = None) -> KaiwaError:  # fmt: skip
     return KaiwaError(message, hint, kind=kind, model=model, setting=setting)
+
+
+def not_stored(exc: Exception, store: Any) -> KaiwaError:
+    """The answer came (and is on the screen) but the store failed to keep the turn: said as such, never as a
+    message not sent. The store's own line says why (a lost Postgres connection, a full disk)."""
+    from ..store import store_failure
+
+    cause = exc if isinstance(exc, KaiwaError) else store_failure(exc, store)
+    why = cause.message if cause is not None else f"{type(exc).__name__}: {short(str(exc))}"
+    failed = KaiwaError(
+        f"the answer was received but could not be stored ({why})",
+        "the session is as it was before this turn; ask again once the store works"
+        + (f" ({cause.hint})" if cause is not None and cause.hint else ""),
+        kind="store",
+        sent=True,
+    )
+    failed.__cause__ = exc
+    return failed
 
 
 def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> KaiwaError:
@@ -220,7 +239,7 @@ def explain(
         return _failure(
             "context_window",
             f"the conversation no longer fits the context window of {model!r}",
-            "compact it (/compact, or `chat.py sessions compact ID`), start a new one (/new, or without"
+            f"compact it (/compact, or `{program()} sessions compact ID`), start a new one (/new, or without"
             " $session_id), or pick a model with a longer context ($model); the session is as it was",
             model=model,
         )
@@ -242,7 +261,7 @@ def explain(
         return _failure(
             "unreachable",
             f"cannot reach the LiteLLM proxy at {base_url}",
-            "start it (`docker compose up -d` or `uv run chat.py gateway start`) or set LITELLM_BASE_URL",
+            f"start it (`docker compose up -d` or `{invocation()} gateway start`) or set LITELLM_BASE_URL",
             setting="LITELLM_BASE_URL",
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in raw:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chat.repl_term import Term
 from tests.conftest import SMALL_MODEL, SMALL_WINDOW, Kaiwa
+from tests.harness.term import Term
 from tests.standins.openai_compat import OpenAIChatStandIn, request_tokens
 from tests.standins.script import Reply
 

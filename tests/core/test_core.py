@@ -13,18 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
+from tests.harness.bodies import user_texts
 from tests.harness.db import stored_items
 from tests.harness.ports import free_port
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
-
-
-def user_texts(body: dict) -> list[str]:
-    return [
-        m["content"] if isinstance(m["content"], str) else m["content"][0]["text"]
-        for m in body["messages"]
-        if m["role"] == "user"
-    ]
 
 
 def test_one_shot_streams_the_answer_and_prints_a_uuid7(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
@@ -86,16 +80,6 @@ def test_usage_line_reports_what_the_upstream_counted(kaiwa: Kaiwa, upstream: Op
 
 
 # -- failures: one line, a non-zero exit, no traceback, nothing saved, the text shown back ------------------
-
-
-def assert_one_line_failure(run, code: int, *needles: str) -> None:  # type: ignore[no-untyped-def]
-    assert run.code == code, (run.code, run.err)
-    assert "Traceback" not in run.err
-    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    assert run.out == ""
 
 
 def test_proxy_not_reachable(kaiwa: Kaiwa) -> None:
@@ -230,7 +214,7 @@ def test_failed_resumed_turn_is_rolled_back_and_sent_once_on_retry(kaiwa: Kaiwa,
         (["--input", ""], 2, "empty"),
         (["--input", "   "], 2, "empty"),
         (["--input", "hi", "--session-id", "nope"], 2, "too short"),
-        (["--input", "hi", "--session-id", "0190a000-0000-7000-8000-000000000000"], 1, "no session"),
+        (["--input", "hi", "--session-id", "0190a000-0000-7000-8000-000000000000"], 2, "no session"),
         (["--input", "hi", "--reasoning", "extreme"], 2, "--reasoning"),
     ],
 )
@@ -247,7 +231,7 @@ def test_mistyped_session_id_never_starts_an_empty_conversation(kaiwa: Kaiwa, up
     assert sid
     wrong = sid[:-1] + ("0" if sid[-1] != "0" else "1")
     run = kaiwa("--input", "two", "--session-id", wrong)
-    assert_one_line_failure(run, 1, "no session")
+    assert_one_line_failure(run, 2, "no session")  # bad input, as README says
     with sqlite3.connect(kaiwa.db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM agent_sessions").fetchone() == (1,)
 

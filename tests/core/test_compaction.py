@@ -7,10 +7,10 @@ import json
 import sqlite3
 from typing import Any
 
-from tests.chat.repl_term import Term
-from tests.chat.test_core import user_texts
 from tests.conftest import SMALL_MODEL, SMALL_WINDOW, Kaiwa
+from tests.harness.bodies import user_texts
 from tests.harness.db import stored_items
+from tests.harness.term import Term
 from tests.standins.openai_compat import OpenAIChatStandIn, request_tokens
 from tests.standins.script import Reply
 
