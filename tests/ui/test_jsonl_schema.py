@@ -17,7 +17,16 @@ from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
 LINE_TYPES = {
-    "session", "text", "reasoning", "tool_call", "tool_result", "approval", "retry", "compaction", "done", "error"
+    "session",
+    "text",
+    "reasoning",
+    "tool_call",
+    "tool_result",
+    "approval",
+    "retry",
+    "compaction",
+    "done",
+    "error",
 }
 
 
