@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 Item = dict[str, Any]  # one Responses input item, as the SDK stores it (JSON object)
@@ -44,6 +44,13 @@ class TurnRecord:
     created_at: float = 0.0  # set by the store when 0
     cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (Anthropic, Bedrock)
     spender: str = ""  # who paid: a fingerprint of the proxy key (core/spending.py), never the key; "" unknown
+
+    def replacing(self, earlier_cost: float | None) -> TurnRecord:
+        """This record in place of a replaced answer's (/retry) that cost `earlier_cost`: both attempts were paid
+        for, so the spend the caps count keeps both (else retrying would spend without limit)."""
+        if earlier_cost is None:
+            return self
+        return replace(self, cost=(self.cost or 0.0) + earlier_cost)
 
 
 @dataclass(frozen=True)

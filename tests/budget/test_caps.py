@@ -10,6 +10,7 @@ and the next turn's input (the previous context, 51,000 tokens, plus the new mes
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,20 @@ def test_on_a_shared_store_usage_counts_only_your_own_turns(
     assert mine["scope"].startswith("your own")
     # Bob's cap is his own: Alice's $0.108 does not count against it.
     assert kaiwa("--input", "bob again", LITELLM_API_KEY=bob, KAIWA_MAX_COST_DAY="0.05", **base).code == 0
+
+
+def test_a_retried_answer_still_counts_toward_the_caps(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    """/retry replaces the last answer, not what it cost: both attempts were paid for, so both count (else
+    retrying would spend without limit under any cap)."""
+    upstream.script(BIG, BIG)
+    term = Term(kaiwa)
+    try:
+        term.ready()
+        term.turn("hello")
+        term.enter("/retry")
+        term.wait_for(re.compile(re.escape(" in · ") + r"(.|\n)*›"))
+    finally:
+        term.close()
+    assert len(upstream.model_requests()) == 2
+    report = usage(kaiwa, KAIWA_MAX_COST_DAY="1")
+    assert report["today"]["cost"] == pytest.approx(2 * FIRST_COST)
