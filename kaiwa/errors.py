@@ -82,6 +82,8 @@ class KaiwaError(Exception):
         model: str | None = None,
         setting: str | None = None,
         session_id: str | None = None,
+        sent: bool = False,
+        kept: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -92,6 +94,10 @@ class KaiwaError(Exception):
         self.setting = setting
         # The stored session the failure leaves (None: no session exists, e.g. a new one whose first turn failed).
         self.session_id = session_id
+        # The message reached the proxy (a turn that failed after sending it: never "not sent"), and the tools that
+        # ran before the failure, kept with the session (the message is stored with them).
+        self.sent = sent
+        self.kept = kept
 
     def line(self, names: Mapping[str, str] = FLAGS) -> str:
         return one_line(self.message, spelled(self.hint, names))
@@ -99,7 +105,7 @@ class KaiwaError(Exception):
     def as_kind(self, kind: FailureKind) -> KaiwaError:
         """The same failure under another kind (a new error: a failure is never changed once made)."""
         again = KaiwaError(self.message, self.hint, self.exit_code, kind, model=self.model, setting=self.setting,
-                           session_id=self.session_id)  # fmt: skip
+                           session_id=self.session_id, sent=self.sent, kept=self.kept)  # fmt: skip
         again.__cause__ = self.__cause__ or self
         return again
 

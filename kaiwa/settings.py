@@ -51,6 +51,8 @@ OURS = ("LITELLM_", "KAIWA_", "SESSION_")  # the names a left-out setting is sai
 _SWITCH = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 1
+DEFAULT_STREAM_RETRIES = 2
+DEFAULT_STREAM_IDLE_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Settings:
     max_cost_day: float | None = None  # KAIWA_MAX_COST_DAY: dollars per local calendar day
     max_cost_month: float | None = None  # KAIWA_MAX_COST_MONTH: dollars per local calendar month
     db_path_default: bool = False  # db_path is the data folder's file (SESSION_DB_PATH unset)
+    stream_retries: int = DEFAULT_STREAM_RETRIES  # KAIWA_STREAM_RETRIES: a stream that breaks off is tried again
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT  # KAIWA_STREAM_IDLE_TIMEOUT: no event this long cuts it
     untrusted: str | None = None  # the line saying what untrusted folders set that was left out (None: nothing)
 
 
@@ -189,6 +193,10 @@ def load_settings(env_file: Path | None = Path(".env.app")) -> Settings:
         max_cost_session=_optional(env, "KAIWA_MAX_COST_SESSION", values.COST),
         max_cost_day=_optional(env, "KAIWA_MAX_COST_DAY", values.COST),
         max_cost_month=_optional(env, "KAIWA_MAX_COST_MONTH", values.COST),
+        stream_retries=int(_number(env, "KAIWA_STREAM_RETRIES", values.STREAM_RETRIES, DEFAULT_STREAM_RETRIES)),
+        stream_idle_timeout=_number(
+            env, "KAIWA_STREAM_IDLE_TIMEOUT", values.STREAM_IDLE_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT
+        ),
         untrusted=trust.notice(ignored),
     )
 

@@ -58,8 +58,9 @@ def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
     if debug:  # the traceback, masked like every other line (exception texts quote URLs)
         err_console.print(clean(redacted_traceback(exc)), markup=False, highlight=False, soft_wrap=True, end="")
     err_console.print(error_line(exc), style="bold red", highlight=False, soft_wrap=True, markup=False)
-    if text:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
-        err_console.print("your message (not sent, nothing saved):", style="dim", highlight=False)
+    if text and not exc.kept:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
+        fate = "sent, but nothing of the turn was saved" if exc.sent else "not sent, nothing saved"
+        err_console.print(f"your message ({fate}):", style="dim", highlight=False)
         err_console.print(clean(text, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 

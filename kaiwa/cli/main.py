@@ -170,7 +170,8 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(exc)
-        raise fail(exc, debug, None if exc.kind in ("usage", "bad_answer") else text) from None
+        # --json: the message is the caller's own (stderr stays quiet but for the one line)
+        raise fail(exc, debug, None if json_lines or exc.kind in ("usage", "bad_answer") else text) from None
     except KeyboardInterrupt:
         from ..core.outcome import interrupted
 
@@ -179,7 +180,7 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(stopped)
-        raise fail(stopped, False, text) from None
+        raise fail(stopped, False, None if json_lines else text) from None
     except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
         from ..core.outcome import unexpected
 
@@ -189,4 +190,4 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(bug)
-        raise fail(bug, debug, text) from None
+        raise fail(bug, debug, None if json_lines else text) from None

@@ -141,6 +141,7 @@ def list_(limit: LimitOption = 20, as_json: JsonOption = False, debug: DebugOpti
 # -- show, search, rename ------------------------------------------------------------------------------------
 TURN_USAGE_FIELDS = (
     "model", "input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens", "cost",
+    "attempts", "outcome",
 )  # fmt: skip
 
 

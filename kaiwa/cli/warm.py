@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ..warm.paths import Files
 
 warm_app = typer.Typer(
     no_args_is_help=True,
@@ -16,7 +20,7 @@ warm_app = typer.Typer(
 )
 
 
-def _files() -> tuple[object, str | None]:
+def _files() -> tuple[Files | None, str | None]:
     from ..warm.paths import Files, Unavailable, runtime_dir
 
     try:
@@ -31,6 +35,13 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
+def _all(files: Files | None) -> list[Files]:
+    """This installation's warm processes: the first one's files, then those serving other environments."""
+    from ..warm.paths import variants
+
+    return [files, *variants(files)] if files is not None else []
+
+
 @warm_app.command()
 def status() -> None:
     """Whether a warm process serves this installation: pid, uptime, calls, memory. Exit code 1 when not."""
@@ -40,14 +51,22 @@ def status() -> None:
     if os.environ.get("KAIWA_WARM", "").strip() == "0":
         out.print("warm kaiwa: off (KAIWA_WARM=0)", markup=False)
     files, problem = _files()
-    info = query(files, "status") if files is not None else None  # type: ignore[arg-type]
-    if not isinstance(info, dict):
+    infos = [info for f in _all(files) if isinstance(info := query(f, "status"), dict)]
+    if not infos:
         out.print(f"warm kaiwa: not running{f' ({problem})' if problem else ''}", markup=False)
         raise typer.Exit(1)
+    for number, info in enumerate(infos):
+        if number:
+            out.print()
+        _print_status(out, info, other=number > 0)
+
+
+def _print_status(out: Console, info: dict[str, Any], other: bool) -> None:
     rss = f"{info['rss'] / 2**20:.0f} MB" if info.get("rss") else "?"
     idle_left = max(0.0, info["idle_minutes"] * 60 - info["idle_for"])
     state = f"retiring ({info['retiring']})" if info.get("retiring") else "running"
-    out.print(f"warm kaiwa: {state}, pid {info['pid']}", markup=False)
+    whose = " (for another environment: a different value of what the libraries read while loading)" if other else ""
+    out.print(f"warm kaiwa: {state}, pid {info['pid']}{whose}", markup=False)
     out.print(f"uptime: {_duration(time.time() - info['started'])}; stops itself in {_duration(idle_left)} unless used")
     out.print(f"calls: {info['served']} served, {info['running']} running", markup=False)
     out.print(f"memory: {rss} (shared with its calls until they write)", markup=False)
@@ -57,10 +76,15 @@ def status() -> None:
 
 @warm_app.command()
 def stop() -> None:
-    """Stop the warm process (calls in flight finish first); the next call runs cold and starts a new one."""
+    """Stop the warm processes (calls in flight finish first). The next call runs cold and starts a new one:
+    KAIWA_WARM=0 keeps them off."""
     from ..warm.client import query
 
     out = Console(highlight=False)
     files, _problem = _files()
-    answer = query(files, "stop") if files is not None else None  # type: ignore[arg-type]
-    out.print("warm kaiwa: stopped" if answer else "warm kaiwa: was not running", markup=False)
+    stopped = sum(1 for f in _all(files) if query(f, "stop"))
+    if not stopped:
+        out.print("warm kaiwa: was not running", markup=False)
+        return
+    what = "stopped" if stopped == 1 else f"stopped ({stopped} warm processes)"
+    out.print(f"warm kaiwa: {what}; the next call starts it again (KAIWA_WARM=0 keeps it off)", markup=False)

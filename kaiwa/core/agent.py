@@ -156,11 +156,19 @@ def build_agent(
     mcp_servers: list[Any],
     instructions: str | None = None,
     output_type: Any = None,
+    watch: Any = None,
 ) -> Agent[Any]:
+    """`watch`: a `stream_watch.StreamWatch` that turns a stream breaking off into one `StreamCut` (a turn's calls)."""
+    if watch is not None:
+        from .stream_watch import WatchedResponsesModel
+
+        responses_model: OpenAIResponsesModel = WatchedResponsesModel(model, client, watch)
+    else:
+        responses_model = OpenAIResponsesModel(model=model, openai_client=client)
     return Agent(
         name="kaiwa",
         instructions=instructions or INSTRUCTIONS,
-        model=OpenAIResponsesModel(model=model, openai_client=client),
+        model=responses_model,
         model_settings=settings,
         tools=tools,
         mcp_servers=mcp_servers,

@@ -22,7 +22,7 @@ from . import copies
 from .budget import SETTING, Caps
 from .choices import Choices
 from .events import Emit, Notice, TurnCompleted, TurnFailed
-from .history import last_user_index
+from .history import first_text, item_text, last_user_index
 from .options import EngineConfig, Setup, TurnOptions
 from .spending import Spending
 from .views import AsText, Compacted, SessionUsage, Tools
@@ -59,6 +59,9 @@ class Conversation:
         self._emit = emit  # for what happens outside a turn (an MCP server that will not start)
         self._approver = approver
         self._schema = schema
+        # False when the face cannot take back text it has shown (plain text into a pipe): a stream cut after
+        # text went out is then not retried (stream_retry.py).
+        self._redo_text = setup.redo_text
         self._engine: ChatEngine | None = None
         self._spending = Spending(store, endpoint.base_url, endpoint.api_key)
         self.session_id = ""
@@ -347,14 +350,23 @@ class Conversation:
             )  # fmt: skip
             emit(failed)
             return failed
+        from .stream_retry import TurnBroke
+
         try:
+            resume = await self._failed_turn(user_input, replace_from)
+            if resume is not None:
+                replace_from = resume[0]
             engine = await self._started()
             done = await engine.run_turn(
                 self._store, self.session_id, user_input, self.options, emit, replace_from=replace_from,
-                approver=self._approver,
+                approver=self._approver, redo_text=self._redo_text, resume=resume[1:] if resume else None,
             )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
+        except TurnBroke as broke:
+            failed = await self._broke(broke)
+            emit(failed)
+            return failed
         except Exception as exc:
             failed = as_event(self.explain(exc), exc)
             emit(failed)
@@ -375,6 +387,42 @@ class Conversation:
                 return failed
         emit(done)
         return done
+
+    async def _broke(self, broke: Any) -> TurnFailed:
+        """The failure of a turn that reached the engine: its line, whether the message was sent, and the tools
+        that ran (kept with the session as a failed turn)."""
+        from .failures import as_event
+
+        failed = as_event(self.explain(broke.cause), broke.cause)
+        if not broke.kept:
+            return dataclasses.replace(failed, sent=broke.sent)
+        self.info = await self._store.get_session(self.session_id)
+        ran = ", ".join(dict.fromkeys(broke.kept))
+        return dataclasses.replace(
+            failed,
+            message=f"{failed.message} — after {ran} ran",
+            hint=f"{ran} ran and is kept with session {self.session_id[-8:]} (a failed turn): retrying the same"
+            " message continues from its result without running it again",
+            kept=broke.kept,
+            sent=True,
+        )
+
+    async def _failed_turn(
+        self, user_input: str | list[Item], replace_from: int | None
+    ) -> tuple[int, list[Item], TurnRecord] | None:
+        """The session's last turn, when it failed after tools ran and this turn retries it (`/retry`, or the same
+        message again): where it starts, its items and its record — the retry continues from them."""
+        if self.info is None:
+            return None
+        turns = await self._store.turns(self.session_id)
+        if not turns or turns[-1].outcome != "failed":
+            return None
+        items = await self._store.items(self.session_id)
+        index = last_user_index(items)
+        if index is None:
+            return None
+        same = replace_from == index or (replace_from is None and first_text(user_input) == item_text(items[index]))
+        return (index, items[index:], turns[-1]) if same else None
 
     def _count(self, record: TurnRecord) -> None:
         """The session's figures after a turn, without asking the store again (keeps a turn's overhead flat)."""

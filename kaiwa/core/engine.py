@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..store.base import Item, Store, TurnRecord, make_title
 from ..tools.approval import ApprovalPolicy
@@ -22,6 +22,7 @@ from .events import (
     ToolCalled,
     ToolReturned,
     TurnCompleted,
+    TurnRetrying,
 )
 from .history import first_text
 from .options import EngineConfig, TurnOptions
@@ -43,12 +44,16 @@ def _field(raw: Any, name: str) -> Any:
 
 class _TurnEvents:
     """The SDK's stream events → kaiwa's events; keeps the answer's text (the engine never reads it back from a
-    face) and each call's tool name (a tool's output names only its call)."""
+    face) and each call's tool name (a tool's output names only its call). What the model call in progress has
+    streamed is void if its stream breaks off: `rewind()` drops it from the answer."""
 
     def __init__(self, emit: Emit) -> None:
         self.emit = emit
         self.answer: list[str] = []
         self.tool_names: dict[str, str] = {}
+        self._kept = 0  # deltas of `answer` from completed model calls
+        self.streamed = False  # the call in progress has streamed text or reasoning
+        self.text_streamed = False  # … text
 
     def on(self, event: Any) -> None:
         if event.type == "raw_response_event":
@@ -56,9 +61,14 @@ class _TurnEvents:
             if kind in TEXT_EVENTS:
                 if event.data.delta:
                     self.answer.append(event.data.delta)
+                    self.streamed = self.text_streamed = True
                     self.emit(TextDelta(event.data.delta))
             elif kind in REASONING_EVENTS and event.data.delta:
+                self.streamed = True
                 self.emit(ReasoningDelta(event.data.delta))
+            elif kind == "response.completed":
+                self._kept = len(self.answer)
+                self.streamed = self.text_streamed = False
         elif event.type == "run_item_stream_event":
             raw = event.item.raw_item
             call_id = str(_field(raw, "call_id") or "")
@@ -68,6 +78,11 @@ class _TurnEvents:
                 self.emit(ToolCalled(name, str(_field(raw, "arguments") or ""), call_id))
             elif event.name == "tool_output":
                 self.emit(ToolReturned(self.tool_names.get(call_id, "tool"), event.item.output, call_id))
+
+    def rewind(self) -> None:
+        """Forget what the broken call streamed."""
+        del self.answer[self._kept :]
+        self.streamed = self.text_streamed = False
 
 
 def usage_record(
@@ -187,15 +202,18 @@ class ChatEngine:
         title: str | None = None,
         replace_from: int | None = None,
         approver: Approver | None = None,
+        redo_text: bool = True,
+        resume: tuple[list[Item], TurnRecord] | None = None,
     ) -> TurnCompleted:
-        """One turn under the session's lock; committed only when the answer is complete. Raises on failure
-        (`failures.explain` makes the line), and on cancellation: nothing is stored then. `approver`: asks the
-        user about a tool call that needs approval (None: no one to ask, such calls are declined)."""
-        from agents import Runner
-
-        from .agent import build_agent, model_settings, reported_cache_writes, reported_cost, run_config
-        from .approvals import settle
+        """One turn under the session's lock; committed only when the answer is complete. Raises `TurnBroke` on
+        failure (its cause: `failures.explain` makes the line), and on cancellation: nothing is stored then —
+        except the tools that already ran, kept as a failed turn (see stream_retry.py). `approver`: asks the user
+        about a tool call that needs approval (None: no one to ask, such calls are declined). `redo_text` False:
+        text already streamed cannot be taken back, so a stream cut after it is not retried. `resume`: a failed
+        turn's items (from `replace_from` on) and record, continued rather than run again."""
         from .flat_input import TurnOnlyBuffer, history_sent_first, prepare_history, slow_history
+        from .stream_retry import Attempts, TurnBroke
+        from .stream_watch import StreamWatch
         from .turn_buffer import TurnBuffer
 
         started = time.monotonic()
@@ -211,46 +229,18 @@ class ChatEngine:
             slow = slow_history()
             buffer = TurnBuffer(session_id, stored) if slow else TurnOnlyBuffer(session_id, stored)
             history = [] if slow else prepare_history(stored)
-            agent = build_agent(
-                options.model,
-                self.client,
-                model_settings(
-                    session_id,
-                    options.reasoning,
-                    options.temperature,
-                    options.max_output_tokens,
-                    verbosity=sent.verbosity,
-                    service_tier=sent.service_tier,
-                    prompt_cache=self.config.prompt_cache,
-                ),
-                self.tools(),
-                self.mcp_servers if self.config.use_tools else [],
-                instructions=options.instructions,
-                output_type=options.output_type,
-            )
-            run_input: Any = user_input  # plain JSON items, as the SDK stores them
-            with history_sent_first(history):
-                while True:
-                    result = Runner.run_streamed(
-                        agent, run_input, session=buffer, run_config=run_config(), max_turns=MAX_TOOL_ROUNDS
-                    )
-                    async for event in result.stream_events():
-                        events.on(event)
-                    if not result.interruptions:
-                        break
-                    # Calls wait for approval (core/approvals.py): decide them, then resume the same run. The
-                    # turn's items stay in `buffer` meanwhile; nothing is stored until the commit below.
-                    run_input = await settle(result, self.policy, self.mcp_servers, approver, emit)
-            usage = result.context_wrapper.usage
-            record = usage_record(
-                options.model,
-                usage,
-                self.receipts.request_ids,
-                reported_cost(result.raw_responses),
-                started,
-                reported_cache_writes(result.raw_responses),
-                self.spender,
-            )
+            watch = StreamWatch(self.config.stream_idle_timeout)
+            agent = self._agent(options, sent, session_id, watch)
+            attempts = Attempts(self.config.stream_retries, redo_text)
+            run_input: Any = user_input if resume is None else resume[0]  # plain JSON items, as the SDK stores them
+            try:
+                with history_sent_first(history):
+                    result = await self._attempts(agent, run_input, buffer, events, attempts, approver, emit)
+            except Exception as exc:
+                kept = await self._keep_ran_tools(store, session_id, buffer, attempts, options, started, user_input,
+                                                  title, replace_from, resume)  # fmt: skip
+                raise TurnBroke(exc, sent=bool(self.receipts.request_ids), kept=kept) from exc
+            record = self._record(options, attempts, started, "length" if watch.stop_reason else "", resume)
             await store.commit_turn(
                 session_id,
                 buffer.pending,
@@ -260,4 +250,111 @@ class ChatEngine:
                 replace_from=replace_from,
                 role=options.role,
             )
-        return TurnCompleted(session_id, record, "".join(events.answer), result.final_output)
+        return TurnCompleted(session_id, record, "".join(events.answer), result.final_output,
+                             stop_reason="length" if watch.stop_reason else "stop")  # fmt: skip
+
+    def _agent(self, options: TurnOptions, sent: Any, session_id: str, watch: Any) -> Any:
+        from .agent import build_agent, model_settings
+
+        return build_agent(
+            options.model,
+            self.client,
+            model_settings(
+                session_id,
+                options.reasoning,
+                options.temperature,
+                options.max_output_tokens,
+                verbosity=sent.verbosity,
+                service_tier=sent.service_tier,
+                prompt_cache=self.config.prompt_cache,
+            ),
+            self.tools(),
+            self.mcp_servers if self.config.use_tools else [],
+            instructions=options.instructions,
+            output_type=options.output_type,
+            watch=watch,
+        )
+
+    async def _attempts(
+        self, agent: Any, run_input: Any, buffer: Any, events: _TurnEvents, attempts: Any, approver: Any, emit: Emit
+    ) -> Any:
+        """Run the turn, again from what it produced so far each time a stream breaks off (stream_retry.py)."""
+        import asyncio
+
+        from .stream_retry import complete_items, ran_tools
+        from .stream_watch import StreamCut
+
+        while True:
+            attempts.begin()
+            try:
+                return await self._run(agent, run_input, buffer, events, attempts, approver, emit)
+            except StreamCut as cut:
+                attempts.check(cut, events.text_streamed)  # raises when it may not be tried again
+                stage: Literal["before_output", "during_output"] = (
+                    "during_output" if events.streamed else "before_output"
+                )
+                events.rewind()
+                run_input = complete_items(buffer.pending)  # the message and every finished step, tools included
+                buffer.pending = []
+                emit(TurnRetrying(attempts.number + 1, attempts.most, cut.reason, stage, "".join(events.answer),
+                                  ran_tools(run_input)))  # fmt: skip
+                await asyncio.sleep(attempts.delay())  # Ctrl-C here cancels the turn as anywhere else
+
+    async def _run(
+        self, agent: Any, run_input: Any, buffer: Any, events: _TurnEvents, attempts: Any, approver: Any, emit: Emit
+    ) -> Any:
+        """One attempt: a Runner run, resumed after each batch of approvals."""
+        from agents import Runner
+
+        from .agent import run_config
+        from .approvals import settle
+
+        while True:
+            result = Runner.run_streamed(
+                agent, run_input, session=buffer, run_config=run_config(), max_turns=MAX_TOOL_ROUNDS
+            )
+            attempts.ran(result)
+            async for event in result.stream_events():
+                events.on(event)
+            if not result.interruptions:
+                return result
+            # Calls wait for approval (core/approvals.py): decide them, then resume the same run. The turn's
+            # items stay in `buffer` meanwhile; nothing is stored until the commit.
+            run_input = await settle(result, self.policy, self.mcp_servers, approver, emit)
+
+    def _record(
+        self, options: TurnOptions, attempts: Any, started: float, outcome: str, resume: Any = None
+    ) -> TurnRecord:
+        from dataclasses import replace
+
+        from .agent import reported_cache_writes, reported_cost
+        from .stream_retry import merged_record
+
+        raw = attempts.raw_responses()
+        record = usage_record(options.model, attempts.usage(), self.receipts.request_ids, reported_cost(raw),
+                              started, reported_cache_writes(raw), self.spender)  # fmt: skip
+        record = replace(record, attempts=attempts.number, outcome=outcome)
+        return record if resume is None else merged_record(resume[1], record)
+
+    async def _keep_ran_tools(
+        self, store: Store, session_id: str, buffer: Any, attempts: Any, options: TurnOptions, started: float,
+        user_input: Any, title: str | None, replace_from: int | None, resume: Any,
+    ) -> tuple[str, ...]:  # fmt: skip
+        """A turn that failed after tools ran keeps them: the message, the calls and their results are stored as a
+        failed turn (what they did cannot be undone, and a retry continues from them). Returns their names."""
+        from .stream_retry import complete_items, ran_tools
+
+        kept = complete_items(buffer.pending)
+        names = ran_tools(kept)
+        if not names:
+            return ()
+        await store.commit_turn(
+            session_id,
+            kept,
+            self._record(options, attempts, started, "failed", resume),
+            title=title or make_title(first_text(user_input)),
+            instructions=options.instructions,
+            replace_from=replace_from,
+            role=options.role,
+        )
+        return names

@@ -5,9 +5,10 @@ terminal, the REPL, JSON Lines, ACP) decide how each looks. Failures are events 
 `errors.FailureKind` and structured fields (the model, the setting; the options its hint names as `$model`).
 
 A turn emits, in order: any `Notice` and `LockWaiting`, then `TextDelta` / `ReasoningDelta` / `ToolCalled` /
-`ToolReturned` as the answer streams, then exactly one of `TurnCompleted` or `TurnFailed`. A call that needs
-approval comes after its `ToolCalled`: `ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its
-`ToolReturned` (its output, or the SDK's rejection).
+`ToolReturned` as the answer streams (with a `TurnRetrying` where a stream broke off and is tried again), then
+exactly one of `TurnCompleted` or `TurnFailed`. A call that needs approval comes after its `ToolCalled`:
+`ApprovalRequested` (when someone is asked), then `ApprovalDecided`, then its `ToolReturned` (its output, or the
+SDK's rejection).
 
 How to add an event type:
   1. Here: a frozen dataclass with a `type: Literal["name"] = "name"` field (plain data: no SDK, store or gateway
@@ -148,22 +149,43 @@ class LockWaiting:
 
 
 @dataclass(frozen=True)
+class TurnRetrying:
+    """A model call's stream broke off (dropped, failed mid-answer, or silent for KAIWA_STREAM_IDLE_TIMEOUT) and is
+    tried again. What the cut call streamed is void: a reader drops the text and reasoning deltas since the turn
+    began or since its last `tool_result`; `text` is the turn's answer so far that stays (what earlier model calls
+    of the turn said). Tool results already in (`kept`, their names) stay too: those tools are not run again.
+    `stage`: "before_output" (the call had streamed nothing yet) or "during_output"."""
+
+    attempt: int  # the attempt that starts now: 2 for the first retry
+    of: int  # attempts at most (1 + KAIWA_STREAM_RETRIES)
+    reason: str
+    stage: Literal["before_output", "during_output"]
+    text: str = ""
+    kept: tuple[str, ...] = ()
+    type: Literal["retry"] = "retry"
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
-    """The turn is stored. `output`: the checked JSON value of a `--schema` answer."""
+    """The turn is stored. `output`: the checked JSON value of a `--schema` answer. `stop_reason`: "length" when
+    the answer stopped at its output limit (it is stored as it is), else "stop"."""
 
     session_id: str
     record: TurnRecord
     answer: str
     output: Any = None
+    stop_reason: Literal["stop", "length"] = "stop"
     type: Literal["done"] = "done"
 
 
 @dataclass(frozen=True)
 class TurnFailed:
     """The turn (or what was to start it) did not complete; the session is as it was (except `kind ==
-    "bad_answer"`: the answer is stored but does not follow the schema). `hint` names options as `$model` …
-    (`errors.spelled`); `model` / `setting`: what the failure is about; `session_id`: the stored session it leaves
-    (None: none, e.g. a new session whose first turn failed)."""
+    "bad_answer"`: the answer is stored but does not follow the schema; and `kept`: tools that ran before the
+    failure, stored with the session as a failed turn, so a retry continues from their results). `hint` names
+    options as `$model` … (`errors.spelled`); `model` / `setting`: what the failure is about; `session_id`: the
+    stored session it leaves (None: none, e.g. a new session whose first turn failed). `sent`: the message reached
+    the proxy (it is never "not sent" then, though nothing of it may be saved)."""
 
     kind: FailureKind
     message: str
@@ -172,6 +194,8 @@ class TurnFailed:
     model: str | None = None
     setting: str | None = None
     session_id: str | None = None
+    kept: tuple[str, ...] = ()
+    sent: bool = False
     type: Literal["error"] = "error"
     cause: BaseException | None = field(default=None, compare=False, repr=False)  # for --debug's traceback
 
@@ -193,6 +217,7 @@ Event = (
     | Notice
     | GatewayProgress
     | LockWaiting
+    | TurnRetrying
     | TurnCompleted
     | TurnFailed
 )

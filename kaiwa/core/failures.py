@@ -132,6 +132,24 @@ def _stream_failure(text: str, model: str, api_key: str | None) -> KaiwaError:
     )
 
 
+def _cut_failure(cut: Any) -> KaiwaError:
+    """A stream that broke off and was not tried again (stream_retry.py)."""
+    if getattr(cut, "written", False):
+        return _failure(
+            "stream",
+            f"the answer was cut off mid-stream ({cut.reason}) after part of it was written to stdout; not retried,"
+            " so nothing is written twice",
+            "nothing was saved for this turn; run it again",
+        )
+    tries = getattr(cut, "attempts", 1)
+    times = f" {tries} times" if tries > 1 else ""
+    return _failure(
+        "stream",
+        f"the answer broke off{times} ({cut.reason})",
+        "nothing was saved for this turn; try again (KAIWA_STREAM_RETRIES sets how often kaiwa retries by itself)",
+    )
+
+
 _BUDGET = re.compile(r"Budget has been exceeded|ExceededBudget")
 _BUDGET_FIGURES = re.compile(
     r"(?:Current cost: |Spend=)(?P<spent>[0-9.e+-]+),? (?:Max budget: |Budget=)(?P<limit>[0-9.e+-]+)"
@@ -180,6 +198,10 @@ def explain(
     """The one line a failed turn (or a command that talks to the proxy or the store) shows."""
     if isinstance(exc, KaiwaError):
         return exc
+    from .stream_watch import StreamCut
+
+    if isinstance(exc, StreamCut):
+        return _cut_failure(exc)
     if store is not None:
         from ..store import store_failure
 

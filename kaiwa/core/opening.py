@@ -62,7 +62,8 @@ async def open_conversation(
         config = EngineConfig(
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=settings.timeout,
             max_retries=settings.max_retries, use_tools=use_tools, mcp_specs=servers,
-            prompt_cache=settings.prompt_cache, approve=setup.approve,
+            prompt_cache=settings.prompt_cache, approve=setup.approve, stream_retries=settings.stream_retries,
+            stream_idle_timeout=settings.stream_idle_timeout,
         )  # fmt: skip
         answer = last_answer(await store.items(info.session_id)) if info is not None else ""
         conversation = Conversation(

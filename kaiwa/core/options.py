@@ -27,6 +27,8 @@ class EngineConfig:
     mcp_specs: list[Any] = field(default_factory=list)
     prompt_cache: bool = True  # False (KAIWA_PROMPT_CACHE=0): no prompt_cache_key
     approve: tuple[str, ...] = ()  # --approve: `tool`, `server/tool` or `all` (tools/approval.py)
+    stream_retries: int = 2  # KAIWA_STREAM_RETRIES: a model call whose stream breaks off is tried again this often
+    stream_idle_timeout: float = 90.0  # KAIWA_STREAM_IDLE_TIMEOUT: seconds without an event that count as a cut
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Setup:
     verbosity: str | None = None  # --verbosity
     service_tier: str | None = None  # --service-tier
     approve: tuple[str, ...] = ()  # --approve names, already checked (tools/approval.parse_approve_names)
+    # False: the face cannot take back text it has shown (plain text into a pipe), so a stream cut after text
+    # went out is not retried
+    redo_text: bool = True
     role: Role | None = None  # -r NAME (None: the role a resumed session remembers, if any)
     given: frozenset[str] = frozenset()  # the fields above set on the command line: they win over the role's
     mcp_servers: tuple[Any, ...] = ()  # McpServerSpecs handed over by the face (an editor's): join the config's

@@ -19,7 +19,8 @@ def as_event(exc: KaiwaError, cause: BaseException | None = None, *, session_id:
 
 def as_error(failed: TurnFailed) -> KaiwaError:
     return KaiwaError(failed.message, failed.hint, failed.exit_code, failed.kind, model=failed.model,
-                      setting=failed.setting, session_id=failed.session_id)  # fmt: skip
+                      setting=failed.setting, session_id=failed.session_id, sent=failed.sent,
+                      kept=failed.kept)  # fmt: skip
 
 
 def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:

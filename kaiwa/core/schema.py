@@ -133,13 +133,25 @@ class AnswerSchema:
             value = json.loads(fenced.group(1) if fenced else text)
         except json.JSONDecodeError as exc:
             where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-            raise KaiwaError(f"the answer is not JSON ({where})", kept) from None
+            raise KaiwaError(f"the answer is not JSON ({where}){_begins(text)}", kept) from None
         validator_class = validators.validator_for(self.schema, default=Draft202012Validator)
         error = best_match(validator_class(self.schema).iter_errors(value))
         if error is not None:
             where = "" if error.json_path == "$" else f" at {error.json_path}"
-            raise KaiwaError(f"the answer does not follow the schema: {error.message}{where}", kept)
+            raise KaiwaError(f"the answer does not follow the schema: {error.message}{where}{_begins(text)}", kept)
         return value
+
+
+BEGINS_LENGTH = 80
+
+
+def _begins(text: str) -> str:
+    """How a failed answer starts, on the failure's one line (the whole of it is kept in the session)."""
+    words = " ".join(text.split())
+    if not words:
+        return "; the answer is empty"
+    shown = words if len(words) <= BEGINS_LENGTH else words[: BEGINS_LENGTH - 1] + "…"
+    return f"; it begins: {shown}"
 
 
 def load_schema(given: str) -> AnswerSchema:

@@ -44,6 +44,10 @@ class TurnRecord:
     created_at: float = 0.0  # set by the store when 0
     cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (Anthropic, Bedrock)
     spender: str = ""  # who paid: a fingerprint of the proxy key (core/spending.py), never the key; "" unknown
+    attempts: int = 1  # model attempts the turn took: more than 1 when a stream broke off and was tried again
+    # "": complete; "length": the answer stopped at its output limit; "failed": the turn failed after tools ran
+    # (their calls and results are kept, and a retry continues from them)
+    outcome: str = ""
 
     def replacing(self, earlier_cost: float | None) -> TurnRecord:
         """This record in place of a replaced answer's (/retry) that cost `earlier_cost`: both attempts were paid

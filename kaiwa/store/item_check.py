@@ -85,6 +85,10 @@ def turn_problem(index: int, turn: Any) -> str | None:
                  "duration_ms"):  # fmt: skip
         if name in turn and not _count(turn[name]):
             return f"{where} has {name} {str(turn[name])[:20]!r}, not a whole number of 0 or more"
+    if "attempts" in turn and not (_count(turn["attempts"]) and turn["attempts"] >= 1):
+        return f"{where} has attempts {str(turn['attempts'])[:20]!r}, not a whole number of 1 or more"
+    if turn.get("outcome", "") not in ("", "length", "failed"):
+        return f"{where} has outcome {str(turn['outcome'])[:20]!r}, not one of '', 'length', 'failed'"
     cost = turn.get("cost")
     if cost is not None and not (
         isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0

@@ -28,6 +28,7 @@ from ..core.events import (
     ToolReturned,
     TurnCompleted,
     TurnFailed,
+    TurnRetrying,
 )
 from ..core.history import json_arguments, json_output
 from ..pipe import write
@@ -78,6 +79,9 @@ class JsonLines:
                                soft_wrap=True)  # fmt: skip
             case LockWaiting():
                 self.err.print(Text(event.line(), style="dim"), highlight=False, soft_wrap=True)
+            case TurnRetrying(attempt=attempt, of=of, reason=reason, stage=stage, text=text, kept=kept):
+                self.emit(lines.RetryLine(attempt=attempt, of=of, reason=reason, stage=stage, text=text,
+                                          kept=list(kept)))  # fmt: skip
             case GatewayProgress():  # on stderr, as on a terminal: stdout is JSON only
                 if self._gateway is None:
                     self._gateway = GatewayView(self.err)
@@ -98,7 +102,7 @@ class JsonLines:
             cost=record.cost,
         )
         done = lines.DoneLine(session_id=event.session_id, model=record.model, text=event.answer, usage=usage,
-                              output=event.output)  # fmt: skip
+                              stop_reason=event.stop_reason, attempts=record.attempts, output=event.output)  # fmt: skip
         self.emit(done, frozenset() if self.has_schema else frozenset({"output"}))
 
     def error(self, event: TurnFailed) -> None:

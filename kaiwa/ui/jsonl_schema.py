@@ -88,6 +88,21 @@ class ApprovalDecidedLine(LineModel):
     by: str
 
 
+class RetryLine(LineModel):
+    """A stream broke off (dropped, failed mid-answer, or silent for KAIWA_STREAM_IDLE_TIMEOUT) and is tried again:
+    drop the `text` and `reasoning` deltas since the turn began or its last `tool_result`. `text`: the answer so far
+    that stays (earlier model calls of the turn); `kept`: tools whose results stay (they are not run again).
+    `attempt`: the attempt that starts now (2 for the first retry), of `of` at most."""
+
+    type: Literal["retry"] = "retry"
+    attempt: int
+    of: int
+    reason: str
+    stage: Literal["before_output", "during_output"]
+    text: str
+    kept: list[str]
+
+
 class Usage(LineModel):
     input_tokens: int
     output_tokens: int
@@ -112,6 +127,8 @@ class DoneLine(LineModel):
     model: str
     text: str
     usage: Usage
+    stop_reason: Literal["stop", "length"] = "stop"  # "length": stopped at its output limit (kept as it is)
+    attempts: int = 1  # model attempts: more than 1 when a stream broke off and was tried again
     output: Any = None
 
 
@@ -128,7 +145,15 @@ class ErrorLine(LineModel):
 
 Approval = Annotated[ApprovalRequestedLine | ApprovalDecidedLine, Field(discriminator="state")]
 Line = Annotated[
-    SessionLine | TextLine | ReasoningLine | ToolCallLine | ToolResultLine | Approval | DoneLine | ErrorLine,
+    SessionLine
+    | TextLine
+    | ReasoningLine
+    | ToolCallLine
+    | ToolResultLine
+    | Approval
+    | RetryLine
+    | DoneLine
+    | ErrorLine,
     Field(discriminator="type"),
 ]
 

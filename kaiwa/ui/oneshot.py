@@ -68,7 +68,10 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
     approver = ask_on_terminal if not face.json_lines and asked_on_terminal() else None
 
     async def one_turn() -> tuple[TurnCompleted | TurnFailed, str]:
-        async with open_conversation(settings, setup, emit, approver) as conversation:
+        # Plain text into a pipe cannot be taken back: a stream cut after text went there is not retried.
+        redo_text = not isinstance(shown, Renderer) or held or shown.out.is_terminal
+        async with open_conversation(settings, dataclasses.replace(setup, redo_text=redo_text), emit,
+                                     approver) as conversation:  # fmt: skip
             return await conversation.send(message.turn_input(), emit), conversation.session_id
 
     try:
@@ -78,11 +81,12 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
             shown.finish()  # Ctrl-C: the partial answer stays visible; nothing of it is stored
         raise
     if isinstance(result, TurnFailed):
-        if result.kind == "bad_answer" and not face.json_lines:
+        if (result.kind == "bad_answer" or result.kept) and not face.json_lines:
             _session_line(err, session_id)
         # A new session exists once its first turn is stored: a failed one leaves none to name (`--json`'s
         # error then says "session_id": null), a `--schema` answer that does not follow the schema is stored.
-        left = session_id if result.kind == "bad_answer" or not (opened and opened[0].new) else None
+        stored = result.kind == "bad_answer" or result.kept or not (opened and opened[0].new)
+        left = session_id if stored else None
         raise as_error(dataclasses.replace(result, session_id=left)) from result.cause
     if held:
         write(sys.stdout, json.dumps(result.output, ensure_ascii=False, indent=2) + "\n")

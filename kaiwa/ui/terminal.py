@@ -21,6 +21,7 @@ from ..core.events import (
     ToolReturned,
     TurnCompleted,
     TurnFailed,
+    TurnRetrying,
 )
 from ..pipe import write
 from .format import record_usage_line
@@ -84,10 +85,15 @@ class Renderer:
                 self.notice(line, "yellow" if level == "warning" else "dim")
             case LockWaiting():
                 self.notice(event.line())
+            case TurnRetrying():
+                self.cut(event)
             case GatewayProgress():
                 self.gateway(event)
             case TurnCompleted(record=record):
                 self.finish()
+                if event.stop_reason == "length":
+                    self.notice("(cut off at the output limit: the answer is kept as it is; raise --max-output-tokens"
+                                " for a longer one)")  # fmt: skip
                 self.usage(record_usage_line(record))
             case TurnFailed():
                 self.finish()  # the face prints the failure's line itself (it knows what else to say)
@@ -172,6 +178,13 @@ class Renderer:
         from ..tools.display import describe_result
 
         self.tool_result(describe_result(output))
+
+    def cut(self, event: TurnRetrying) -> None:
+        """A stream broke off: what it showed stays, marked as cut, and the new answer follows below it."""
+        shown = self._in_segment or self._in_reasoning
+        self.finish()
+        where = "the answer above was cut off" if shown else "the answer's stream broke off"
+        self.notice(f"↻ {where} ({event.reason}); trying again ({event.attempt} of {event.of})", "yellow")
 
     def notice(self, line: str, style: str = "dim") -> None:
         self._make_room()

@@ -49,7 +49,19 @@ def session_fields(info: SessionInfo) -> dict[str, Any]:
 
 
 def _record_line(record: TurnRecord) -> str:
-    return record_usage_line(record)
+    return record_usage_line(record) + turn_fate(record)
+
+
+def turn_fate(record: TurnRecord) -> str:
+    """How a stored turn went, when it was not simply answered (shown after its usage)."""
+    parts = []
+    if record.attempts > 1:
+        parts.append(f"retried: {record.attempts} attempts (a stream broke off)")
+    if record.outcome == "length":
+        parts.append("cut off at the output limit")
+    elif record.outcome == "failed":
+        parts.append("failed after its tools ran (their results are kept)")
+    return "".join(f" · {part}" for part in parts)
 
 
 def _summary_line(info: SessionInfo) -> str:

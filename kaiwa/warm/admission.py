@@ -27,22 +27,24 @@ class Admission:
     def stale(self, request: dict[str, Any]) -> bool:
         return request.get("code") != self.code or request.get("interpreter") != self.interpreter
 
-    def refusal(self, request: dict[str, Any], fds: int, running: int) -> str | None:
-        """Why this call runs cold (the warm process stays), or None."""
+    def refusal(self, request: dict[str, Any], fds: int, running: int) -> tuple[str, bool] | None:
+        """Why this call runs cold (the warm process stays), and whether a warm process of the call's own import-
+        time environment could serve it (one started by that call has its namespaces, limits, settings); None:
+        serve it."""
         env = request.get("env") or {}
+        if request.get("flags") != self.flags:  # a warm process starts without them: cold, always
+            return "the call's interpreter options (-X, -W, -O, …) differ from the warm process's", False
         if request.get("context") != self.context:
-            return "the call runs in another namespace or root, as other ids or groups, or under other limits"
-        if request.get("flags") != self.flags:
-            return "the call's interpreter options (-X, -W, -O, …) differ from the warm process's"
+            return "the call runs in another namespace or root, as other ids or groups, or under other limits", True
         if startup_env(env) != self.startup:
-            return "the call's PYTHON*/LANG/LC_* settings differ from the warm process's"
+            return "the call's PYTHON*/LANG/LC_* settings differ from the warm process's", True
         for key, value in self.import_env.items():
             if env.get(key) != value:
-                return f"{key} differs from the warm process's (read when kaiwa's libraries load)"
+                return f"{key} differs from the warm process's (read when kaiwa's libraries load)", True
         if fds not in (3, 4):
-            return "the call's file descriptors did not arrive"
+            return "the call's file descriptors did not arrive", False
         if running >= self.max_calls:
-            return f"{self.max_calls} calls already running"
+            return f"{self.max_calls} calls already running", False
         return None
 
 

@@ -16,6 +16,7 @@ class Call:
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock  # None: a spare child, forked before any call
+        self.peer = 0  # the caller's pid (SO_PEERCRED)
         self.reader = protocol.Reader()
         self.request: dict[str, Any] | None = None
         self.accepted = False

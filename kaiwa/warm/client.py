@@ -14,13 +14,14 @@ import os
 import sys
 
 from . import protocol
-from .paths import Files, Unavailable, exit_file, runtime_dir
-from .stamp import code_stamp, context, flags, interpreter
+from .paths import Files, Unavailable, exit_file, runtime_dir, variants
+from .stamp import code_stamp, context, flags, interpreter, variant
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the caller milliseconds (mypy knows the name)
 if TYPE_CHECKING:
     from typing import Any
 
+MAX_VARIANTS = 2  # warm processes for other import-time environments, besides the first one (each idles out)
 ANSWER_TIMEOUT = 3.0  # connect and accept; after that the call has started and may take as long as it takes
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGWINCH", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 COLD_OPTIONS = ("--install-completion", "--show-completion")
@@ -49,9 +50,25 @@ def handoff() -> int | None:
     try:
         return _Call(files, code).run()
     except Unavailable as exc:
+        if exc.names is not None:  # it serves another import-time environment: this one's own may serve it
+            return _elsewhere(files, code, exc, debug)
         if exc.spawn and not _about_warm(sys.argv[1:]):
             spawn(files, code, debug)
         return _cold(str(exc), debug)
+
+
+def _elsewhere(files: Files, code: list[Any], refused: Unavailable, debug: bool) -> int | None:
+    """The call to the warm process of its own import-time environment (PATH, OPENAI_LOG, a locale, …), started
+    by this call if there is none and room for one; a few at most, each idling out as the first does."""
+    own = Files(files.folder, variant(files.key, refused.names or [], dict(os.environ)))
+    try:
+        return _Call(own, code).run()
+    except Unavailable as exc:
+        room = len([f for f in variants(files) if f.key != own.key]) < MAX_VARIANTS
+        if exc.spawn and room and not _about_warm(sys.argv[1:]):
+            spawn(own, code, debug)
+        full = "" if room else f"; {MAX_VARIANTS + 1} warm processes already serve other environments"
+        return _cold(f"{refused}; its own warm process: {exc}{full}", debug)
 
 
 def _about_warm(args: list[str]) -> bool:
@@ -156,7 +173,8 @@ class _Call:
         if not answer or answer[0] != "ok":
             self.sock.close()
             why = answer[1] if answer else "the warm process closed the connection"
-            raise Unavailable(why, spawn=bool(answer and answer[2]))
+            names = answer[3] if answer and len(answer) > 3 else None
+            raise Unavailable(why, spawn=bool(answer and answer[2]), names=names)
         # From here on the call is the warm process's: never run it here too.
         self.sock.settimeout(None)
         self._forward_signals()

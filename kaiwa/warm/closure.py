@@ -135,7 +135,6 @@ class Closure:
                     return f"{os.path.join(self.folders[wd], name)} changed"
 
 
-
 def _changed_since(files: list[str], since: float) -> str:
     since_ns = int((since - CLOCK_SLACK) * 1e9)
     for file in files:

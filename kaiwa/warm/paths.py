@@ -15,11 +15,13 @@ SUN_PATH_MAX = 107  # AF_UNIX addresses longer than this do not fit in sockaddr_
 
 
 class Unavailable(Exception):
-    """Why a call cannot be handed over (said with --debug); `spawn`: worth starting a warm process."""
+    """Why a call cannot be handed over (said with --debug); `spawn`: worth starting a warm process; `names`: the
+    variables the warm process's imports read, when a warm process of the call's own values could serve it."""
 
-    def __init__(self, reason: str, spawn: bool = False) -> None:
+    def __init__(self, reason: str, spawn: bool = False, names: list[str] | None = None) -> None:
         super().__init__(reason)
         self.spawn = spawn
+        self.names = names
 
 
 def package_dir() -> str:
@@ -46,7 +48,8 @@ def runtime_dir() -> str:
 
 
 class Files:
-    """The files of one installation's warm process, in the runtime folder."""
+    """The files of one installation's warm process, in the runtime folder; `warm-<key>-<variant>.*` are those of
+    a warm process of the same installation serving another import-time environment."""
 
     def __init__(self, folder: str, key: str | None = None) -> None:
         self.folder = folder
@@ -64,6 +67,16 @@ class Files:
             return self.socket, None
         fd = os.open(self.folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         return f"/proc/self/fd/{fd}/{os.path.basename(self.socket)}", fd
+
+
+def variants(files: Files) -> list[Files]:
+    """The warm processes of this installation for other import-time environments (by their sockets)."""
+    try:
+        names = os.listdir(files.folder)
+    except OSError:
+        return []
+    prefix = f"warm-{files.key}-"
+    return [Files(files.folder, n[5:-5]) for n in sorted(names) if n.startswith(prefix) and n.endswith(".sock")]
 
 
 def exit_file(folder: str, pid: int) -> str:

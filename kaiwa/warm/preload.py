@@ -138,7 +138,7 @@ def preload(log: Any) -> dict[str, str | None]:
     those a Console reads when made: each call makes its Consoles again, see renew_consoles)."""
     from rich.console import Console
 
-    from .rehearse import rehearse
+    from .rehearse import rehearse, rehearse_platform
 
     reads = EnvReads()
     init = Console.__init__
@@ -160,6 +160,7 @@ def preload(log: Any) -> dict[str, str | None]:
                 except Exception as exc:  # an optional part missing: the call imports it (or fails) as cold
                     log(f"preload: {name} not imported ({type(exc).__name__})")
             rehearse(log)
+        rehearse_platform()
     finally:
         Console.__init__ = init  # type: ignore[method-assign]
     return {k: v for k, v in reads.seen.items() if k not in FIXED_PER_CALL}

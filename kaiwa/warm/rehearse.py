@@ -39,11 +39,17 @@ def rehearse(log: Any) -> None:
         tls_context()
     builtin_tools()  # their schemas, made once a process
     run_config()  # the SDK's trace provider (its exporter's HTTP client and TLS context; no thread until a trace)
+    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command, TLS, the trace provider")
+
+
+def rehearse_platform() -> None:
+    """What openai asks on a client's first request (cached by the platform module; `uname -p` runs as a
+    subprocess otherwise). Not recorded as an import-time read: finding `uname` reads PATH, and which `uname` a
+    PATH finds does not change the machine it names (recorded, every shell with another PATH ran cold)."""
     import platform
 
-    platform.platform()  # what openai asks on a client's first request (cached by the platform module; `uname -p`
-    platform.machine()  # runs as a subprocess otherwise)
-    log(f"rehearse: {built} deferred models, {adapters} union adapters, the CLI's command, TLS, the trace provider")
+    platform.platform()
+    platform.machine()
 
 
 def _openai_unions(log: Any) -> int:

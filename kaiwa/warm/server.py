@@ -206,13 +206,14 @@ class Zygote(Children):
             except OSError as exc:
                 self.log(f"accept failed: {exc}")
                 return
-            uid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            peer, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
             if uid != os.getuid():
                 self.log(f"refused a caller with uid {uid}")
                 sock.close()
                 continue
             sock.setblocking(False)
             call = Call(sock)
+            call.peer = peer
             self.calls[sock] = call
             self.selector.register(sock, selectors.EVENT_READ, call)
 
@@ -236,7 +237,7 @@ class Zygote(Children):
         if isinstance(message, dict):
             op = message.get("op")
             if op == "status":
-                self._reply(call, self.status())
+                self._reply(call, self.status(asker=call.peer))
             elif op == "stop":
                 self.retire("asked to stop")
                 self._reply(call, ("ok",))
@@ -261,8 +262,11 @@ class Zygote(Children):
         if self.admission.stale(request):
             self.retire("a call came with other code or another interpreter")
             return ("no", "kaiwa's code or interpreter changed since the warm process started", True)
-        why = self.admission.refusal(request, len(call.reader.fds), len(self.children))
-        return ("no", why, False) if why else ("ok",)
+        refused = self.admission.refusal(request, len(call.reader.fds), len(self.children))
+        if refused is None:
+            return ("ok",)
+        why, elsewhere = refused  # elsewhere: the names a call's own warm process is keyed by
+        return ("no", why, False, sorted(self.admission.import_env) if elsewhere else None)
 
     def _reply(self, call: Call, message: Any, close: bool = False) -> None:
         try:
@@ -277,12 +281,14 @@ class Zygote(Children):
             del self.calls[call.sock]
             call.close()
 
-    def status(self) -> dict[str, Any]:
+    def status(self, asker: int = 0) -> dict[str, Any]:
+        """`asker`: the pid that asks; not a running call, when it is one of this process's own children (a
+        `warm status` served warm)."""
         return {
             "pid": os.getpid(),
             "started": self.started,
             "served": self.served,
-            "running": len(self.children),
+            "running": sum(1 for call in self.children.values() if call.pid != asker),
             "spare": self.spare is not None,
             "rss": rss(),
             "idle_minutes": self.idle / 60,

@@ -83,5 +83,15 @@ def context() -> tuple[object, ...]:
     return (tuple(namespaces), root.st_dev, root.st_ino, ids, limits)
 
 
+def variant(key: str, names: list[str], env: dict[str, str]) -> str:
+    """The key of the warm process for this call's own import-time environment: its start-up settings, the values
+    of `names` (what the libraries read while loading) and its context. The warm process checks them all the same:
+    two environments sharing a key only share a cold run."""
+    import zlib  # paths.py has imported it already
+
+    seen = (startup_env(env), [(name, env.get(name)) for name in names], context())
+    return f"{key}-{zlib.crc32(repr(seen).encode()):08x}"
+
+
 def startup_env(env: dict[str, str]) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in env.items() if k.startswith("PYTHON") or k in STARTUP_ENV)

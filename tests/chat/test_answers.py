@@ -110,6 +110,16 @@ def test_short_form_and_file_schemas(tmp_path: Path) -> None:
         spec.check("Sure! Here it is", "sid")
 
 
+def test_a_schema_failure_shows_how_the_answer_begins() -> None:
+    """Issue 32.9: the line says what came back, not only that it failed (the whole answer stays in the session)."""
+    spec = from_json_schema({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    with pytest.raises(KaiwaError, match=r"; it begins: I'm sorry,\s+I cannot do that") as refused:
+        spec.check("I'm sorry,\n I cannot do that " + "x" * 200, "sid")
+    assert len(refused.value.message) < 200 and refused.value.message.endswith("…")
+    with pytest.raises(KaiwaError, match=r'it begins: \{"n": "three"\}'):
+        spec.check('{"n": "three"}', "sid")
+
+
 @pytest.mark.parametrize("alias", CLOUDS)
 def test_schema_on_each_cloud(alias: str, kaiwa: Kaiwa, request: pytest.FixtureRequest) -> None:
     stand_in = request.getfixturevalue(FIXTURE[alias])

@@ -24,7 +24,10 @@ def post(port: int, path: str, body: Any, headers: dict[str, str] | None = None)
     try:
         conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **(headers or {})})
         resp = conn.getresponse()
-        return resp.status, resp.read()
+        try:
+            return resp.status, resp.read()
+        except http.client.IncompleteRead as cut:  # a chunked stream cut short: what arrived
+            return resp.status, cut.partial
     finally:
         conn.close()
 

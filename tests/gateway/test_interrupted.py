@@ -7,12 +7,14 @@ model server, interrupted before they answer)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,9 @@ sleep 600 &
 echo $! >> "$KAIWA_TEST_PIDS"
 while :; do echo "   Building llama-cpp-python==0.3.36"; sleep 0.3; done
 """
+
+# A Ctrl-C as the set-up starts: the stand-in presses it for the user, on kaiwa, as soon as it has said its pid.
+EARLY_CTRL_C_UV = SLOW_UV.replace('echo $$ >> "$KAIWA_TEST_PIDS"', 'echo $$ >> "$KAIWA_TEST_PIDS"\nkill -INT $PPID', 1)
 
 
 def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -73,6 +78,16 @@ def start(tmp_path: Path, env: dict[str, str], *, read_output: bool = False) -> 
     )
 
 
+@pytest.fixture(autouse=True)
+def no_stand_in_left(tmp_path: Path) -> Iterator[None]:
+    """Whatever a failing test leaves of its stand-in uv (one that ignores SIGTERM runs for ever) is killed."""
+    yield
+    pids = tmp_path / "uv.pids"
+    for pid in [int(p) for p in pids.read_text().split()] if pids.is_file() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def uv_stand_in(tmp_path: Path, text: str) -> tuple[dict[str, str], Path]:
     script = tmp_path / "uv"
     script.write_text(text)
@@ -93,6 +108,17 @@ def started_pids(pids: Path) -> list[int]:
     return [int(p) for p in pids.read_text().split()]
 
 
+def ended(proc: subprocess.Popen[bytes], uv: list[int], way_out: str) -> bytes:
+    """kaiwa's stderr once it has exited; if it does not within 30 s, a failure that says where it was."""
+    try:
+        return proc.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        err = proc.communicate()[1].decode(errors="replace")
+        still = f"kaiwa still ran 30 s after {way_out} (uv alive: {alive(uv)}); stderr:\n{err[-3000:]}"
+        raise AssertionError(still) from None
+
+
 @pytest.mark.parametrize("way_out", ["SIGINT to the process group (Ctrl-C)", "SIGTERM", "SIGHUP"])
 def test_preparing_the_environment_stops_with_kaiwa(
     tmp_path: Path, slow_uv: tuple[dict[str, str], Path], way_out: str
@@ -104,7 +130,7 @@ def test_preparing_the_environment_stops_with_kaiwa(
         os.killpg(proc.pid, signal.SIGINT)
     else:
         proc.send_signal(getattr(signal, way_out))
-    _, err = proc.communicate(timeout=30)
+    err = ended(proc, uv, way_out)
     wait_for(lambda: not alive(uv), 10, f"uv and its child to stop after {way_out}")
     lines = [line for line in err.decode().splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in err.decode(), err.decode()
@@ -116,6 +142,19 @@ def test_preparing_the_environment_stops_with_kaiwa(
         assert "nothing kaiwa started for it is left running" in lines[0]
 
 
+def test_a_ctrl_c_as_the_set_up_starts_stops_it(tmp_path: Path) -> None:
+    """Ctrl-C while kaiwa started uv (before it held the process's handle): kaiwa exited 130 and uv's build ran on
+    (18 runs in 20 before the fix, here)."""
+    env, pid_file = uv_stand_in(tmp_path, EARLY_CTRL_C_UV)
+    proc = start(tmp_path, env)
+    wait_for(pid_file.is_file, 30, "the uv stand-in")
+    err = ended(proc, [], "a Ctrl-C as uv started")
+    uv = [int(p) for p in pid_file.read_text().split()]  # its child too, if it got as far as starting it
+    wait_for(lambda: not alive(uv), 10, "uv and its child to stop after a Ctrl-C as uv started")
+    lines = [line for line in err.decode().splitlines() if line.startswith("error:")]
+    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], err.decode()
+
+
 def test_a_second_ctrl_c_does_not_cut_the_stop_short(tmp_path: Path) -> None:
     """Ctrl-C pressed again while kaiwa stops a set-up that is slow to stop (as people press it): the second one
     broke off the stop after SIGTERM, before SIGKILL, and left the build running after kaiwa had exited."""
@@ -125,7 +164,7 @@ def test_a_second_ctrl_c_does_not_cut_the_stop_short(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     wait_for(Path(f"{pid_file}.term").is_file, 30, "kaiwa to ask the set-up to stop (SIGTERM)")
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    err = ended(proc, uv, "two Ctrl-C")
     wait_for(lambda: not alive(uv), 10, "uv and its child to stop after two Ctrl-C")
     lines = [line for line in err.decode().splitlines() if line.startswith("error:")]
     assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], err.decode()

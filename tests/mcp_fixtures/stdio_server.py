@@ -1,8 +1,10 @@
 """A real MCP server over stdio for kaiwa's tests: `python stdio_server.py [--fail-on-start | --hang]`.
 
 Tools: `lookup_word(word)` and `add_numbers(a, b)`, whose outputs are recognisable (they carry "[words-fixture]"),
-and `read_env(name)` to check the environment the client passed. With $KAIWA_FIXTURE_PID_FILE set it writes its
-PID there on start, so a test can check that the process is gone after the client cleans up.
+`read_env(name)` to check the environment the client passed, and `count_up()`: a tool with an effect, which adds
+one to the number in $KAIWA_FIXTURE_COUNTER_FILE (a test counts how often it really ran). With
+$KAIWA_FIXTURE_PID_FILE set it writes its PID there on start, so a test can check that the process is gone after
+the client cleans up.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 MARK = "[words-fixture]"
 WORDS = {
@@ -52,6 +55,15 @@ def main() -> None:
     def read_env(name: str) -> str:
         """Return the value of an environment variable of this server process (for tests)."""
         return f"{MARK} {name}={os.environ.get(name, '<unset>')}"
+
+    @server.tool()
+    def count_up() -> str:
+        """Add one to the counter and return its new value (a tool with an effect)."""
+        path = os.environ["KAIWA_FIXTURE_COUNTER_FILE"]
+        count = int(Path(path).read_text() or 0) + 1 if os.path.exists(path) else 1
+        with open(path, "w") as f:
+            f.write(str(count))
+        return f"{MARK} counter is now {count}"
 
     server.run("stdio")
 

@@ -174,7 +174,7 @@ class AnthropicStandIn(StandIn):
             self.reject(h, 400, anthropic_error(400, TOO_MANY_POINTS.format(n=cached.markers)), "cache-points-max-4")
             return
 
-        reply = self.next_reply()
+        reply = self.next_reply().capped(body.get("max_tokens") if isinstance(body, dict) else None)
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
@@ -202,6 +202,8 @@ class AnthropicStandIn(StandIn):
     # -- rendering ------------------------------------------------------------------------------
     @staticmethod
     def _stop_reason(reply: Reply) -> str:
+        if reply.stop == "length":
+            return "max_tokens"  # Anthropic's own words for an answer that reached its limit
         return "tool_use" if reply.tool_calls else "end_turn"
 
     @staticmethod

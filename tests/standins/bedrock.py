@@ -360,7 +360,8 @@ class BedrockStandIn(StandIn):
             message = "The model returned the following errors: " + TOO_MANY_POINTS.format(n=cached.markers)
             self.refuse(h, 400, message, "cache-points-max-4")
             return
-        reply = self.next_reply()
+        limit = (body.get("inferenceConfig") or {}).get("maxTokens") if isinstance(body, dict) else None
+        reply = self.next_reply().capped(limit)
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
@@ -396,6 +397,8 @@ class BedrockStandIn(StandIn):
 
     @staticmethod
     def stop_reason(reply: Reply) -> str:
+        if reply.stop == "length":
+            return "max_tokens"  # Converse's stopReason for an answer that reached inferenceConfig.maxTokens
         return "tool_use" if reply.tool_calls else "end_turn"
 
     def _respond(self, h: BaseHTTPRequestHandler, reply: Reply, cache: CacheUsage) -> None:

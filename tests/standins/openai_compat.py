@@ -76,6 +76,18 @@ def check_tool_messages(messages: list[dict[str, Any]]) -> tuple[str, str, str] 
     return None
 
 
+def user_text(messages: list[dict[str, Any]]) -> str:
+    """The words of the request's user messages (where a test puts its fault markers)."""
+    words: list[str] = []
+    for msg in messages:
+        if msg.get("role") != "user":
+            continue
+        content = msg.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        words += [str(p.get("text") or "") for p in parts if isinstance(p, dict)]
+    return "\n".join(words)
+
+
 class OpenAIChatStandIn(StandIn):
     """`POST /v1/chat/completions` (streaming and not) and `GET /v1/models`, strict about tool messages.
 
@@ -116,7 +128,8 @@ class OpenAIChatStandIn(StandIn):
             self.reject(h, 400, openai_error(400, message, param), rule)
             return
 
-        reply = self.next_reply()
+        reply = self.next_reply().capped(body.get("max_completion_tokens") or body.get("max_tokens"))
+        reply = self.faults.apply(reply, user_text(messages), after_tool=messages[-1].get("role") == "tool")
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
@@ -142,6 +155,8 @@ class OpenAIChatStandIn(StandIn):
 
     @staticmethod
     def _finish_reason(reply: Reply) -> str:
+        if reply.stop == "length":
+            return "length"
         return "tool_calls" if reply.tool_calls else "stop"
 
     def _completion(self, reply: Reply, model: str) -> dict[str, Any]:
@@ -205,9 +220,9 @@ class OpenAIChatStandIn(StandIn):
             last["usage"] = self._usage(reply)
             events.append(last)
 
-        self.start_stream(h, "text/event-stream; charset=utf-8")
+        self.start_stream(h, "text/event-stream; charset=utf-8", chunked=True)
         for n, event in enumerate(events):
             if reply.cut_after is not None and n >= reply.cut_after:
-                return  # the handler returns and the server closes the socket: no [DONE]
-            self.write(h, f"data: {json.dumps(event)}\n\n".encode(), reply.chunk_delay if n else 0.0)
-        self.write(h, b"data: [DONE]\n\n")
+                return  # the server closes the socket: no [DONE], and the chunked body is never completed
+            self.write(h, self.chunk(f"data: {json.dumps(event)}\n\n".encode()), self.pieces_paused(reply, n))
+        self.write(h, self.chunk(b"data: [DONE]\n\n") + self.chunk(b""))

@@ -3,7 +3,8 @@ in its own wire format, so a test reads the same whichever cloud it drives."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -28,6 +29,9 @@ class Reply:
     delay: float = 0.0  # seconds before the first byte
     chunk_delay: float = 0.0  # seconds between streamed pieces
     cut_after: int | None = None  # close the connection after this many pieces, mid-stream
+    stall_after: int | None = None  # go silent after this many pieces, for `stall` seconds, then go on
+    stall: float = 0.0
+    stop: str | None = None  # "length": the answer stopped at its output limit (each cloud's own stop reason)
     # None: the stand-in counts the request's tokens (and runs its prompt cache, where the cloud has one);
     # a number: reported as scripted (with `cached_tokens`), the cache's own figures left aside.
     input_tokens: int | None = None
@@ -38,6 +42,13 @@ class Reply:
     def scripted_input(self) -> int:
         """The input tokens of a stand-in that does not count them (OpenAI-compatible ones)."""
         return 11 if self.input_tokens is None else self.input_tokens
+
+    def capped(self, limit: int | None) -> Reply:
+        """The reply as a cloud gives it under an output limit of `limit` tokens: cut at about 4 characters a
+        token, with the cloud's "length" stop, when it would run longer."""
+        if limit is None or self.output_tokens <= limit or self.tool_calls:
+            return self
+        return replace(self, text=self.text[: max(1, limit * 4)], output_tokens=limit, stop="length")
 
     def text_pieces(self) -> list[str]:
         if not self.text:
@@ -62,3 +73,30 @@ class Recorded:
             if key.lower() == name.lower():
                 return value
         return None
+
+
+# Faults a test asks for in the user's message, each played ONCE per marker (the retry then succeeds):
+#   [[cut:N#id]]         close the connection after N pieces of the answer
+#   [[stall:S#id]]       go silent for S seconds after the first piece of text
+#   [[cut-after-tool#id]] cut (after a piece of text) the request that follows a tool result
+MARKER = re.compile(r"\[\[(cut|stall|cut-after-tool)(?::([\d.]+))?(?:#([\w-]+))?\]\]")
+
+
+class Faults:
+    """The markers a stand-in has already played (a marker plays once, so kaiwa's retry meets a healthy stream)."""
+
+    def __init__(self) -> None:
+        self.fired: set[str] = set()
+
+    def apply(self, reply: Reply, user_text: str, after_tool: bool) -> Reply:
+        for match in MARKER.finditer(user_text):
+            kind, number, marker = match.group(1), match.group(2), match.group(0)
+            if marker in self.fired or (kind == "cut-after-tool") != after_tool:
+                continue
+            self.fired.add(marker)
+            if kind == "cut":
+                return replace(reply, cut_after=int(float(number or 1)))
+            if kind == "stall":
+                return replace(reply, stall_after=2, stall=float(number or 5))
+            return replace(reply, cut_after=2)
+        return reply

@@ -10,7 +10,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from .script import Recorded, Reply
+from .script import Faults, Recorded, Reply
 
 
 class StandIn:
@@ -28,6 +28,7 @@ class StandIn:
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
         self.rejections: list[str] = []
+        self.faults = Faults()  # markers in a request's user message: cut, stall (script.py)
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,6 +82,7 @@ class StandIn:
             self._replies.clear()
             self.requests.clear()
             self.rejections.clear()
+            self.faults.fired.clear()
 
     def next_reply(self) -> Reply:
         with self._lock:
@@ -106,13 +108,28 @@ class StandIn:
         h.wfile.write(data)
 
     @staticmethod
-    def start_stream(h: BaseHTTPRequestHandler, content_type: str) -> None:
-        # No Content-Length: the body ends when the connection closes, as a cut stream would.
+    def start_stream(h: BaseHTTPRequestHandler, content_type: str, chunked: bool = False) -> None:
+        # No Content-Length: the body ends when the connection closes, as a cut stream would. `chunked`: in
+        # chunks, as OpenAI sends it, so a cut (no closing chunk) is a body that was never completed.
         h.send_response(200)
         h.send_header("Content-Type", content_type)
         h.send_header("Connection", "close")
+        if chunked:
+            h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         h.close_connection = True
+
+    @staticmethod
+    def chunk(data: bytes) -> bytes:
+        """`data` as one chunk of a chunked body (b"" closes the body)."""
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    @staticmethod
+    def pieces_paused(reply: Reply, n: int) -> float:
+        """The pause before piece `n` of a streamed reply: its chunk delay, or the stall it was told to make."""
+        if reply.stall_after is not None and n == reply.stall_after:
+            return reply.stall
+        return reply.chunk_delay if n else 0.0
 
     @staticmethod
     def write(h: BaseHTTPRequestHandler, data: bytes, pause: float = 0.0) -> None:

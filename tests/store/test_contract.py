@@ -449,6 +449,23 @@ def test_cache_write_tokens_are_kept_per_turn(store: Store) -> None:
     run(body)
 
 
+def test_how_a_turn_went_is_kept_per_turn(store: Store) -> None:
+    """`attempts` (a stream broke off and was tried again) and `outcome` (cut at the output limit, or failed after
+    its tools ran), kept per turn and replaced with the turn (`/retry`, continuing a failed turn)."""
+
+    async def body() -> None:
+        async with opened(store):
+            await turn(store, "h", "first", "whole")
+            await store.commit_turn("h", [user("cut"), answer("par")], record(attempts=3, outcome="length"), title="x")
+            assert [(t.attempts, t.outcome) for t in await store.turns("h")] == [(1, ""), (3, "length")]
+            await store.commit_turn(
+                "h", [user("cut"), answer("part two")], record(attempts=2, outcome="failed"), title="x", replace_from=2
+            )
+            assert [(t.attempts, t.outcome) for t in await store.turns("h")] == [(1, ""), (2, "failed")]
+
+    run(body)
+
+
 def test_create_session_carries_the_role_and_cache_writes(store: Store) -> None:
     async def body() -> None:
         async with opened(store):

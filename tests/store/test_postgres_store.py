@@ -305,16 +305,22 @@ def test_schema_1_moves_forward_to_2_keeping_search(pg_url: str) -> None:
     assert asyncio.run(sql(pg_url, "SELECT to_regclass('kaiwa_agent_messages_fts')"))[0][0] is None
 
 
+def one_turn_at_version(pg_url: str, version: int, *undo: str) -> None:
+    """A database with one stored turn, taken back to schema `version` by the `undo` statements."""
+    with_store(pg_url, one_turn)
+    for statement in (*undo, f"UPDATE kaiwa_meta SET value = '{version}' WHERE key = 'schema_version'"):
+        asyncio.run(sql(pg_url, statement))
+
+
 def test_schema_2_moves_forward_to_3_keeping_every_row(pg_url: str) -> None:
     """Schema 3 adds kaiwa_sessions.role and kaiwa_turns.cache_write_tokens to a round-3 database, in one
     transaction, keeping its sessions and turns."""
-    with_store(pg_url, one_turn)
-    for statement in (
+    one_turn_at_version(
+        pg_url,
+        2,
         "ALTER TABLE kaiwa_sessions DROP COLUMN role",
         "ALTER TABLE kaiwa_turns DROP COLUMN cache_write_tokens",
-        "UPDATE kaiwa_meta SET value = '2' WHERE key = 'schema_version'",
-    ):
-        asyncio.run(sql(pg_url, statement))
+    )
 
     async def body(store: PostgresStore) -> tuple[Any, ...]:
         before = await store.get_session(SID)
@@ -327,3 +333,18 @@ def test_schema_2_moves_forward_to_3_keeping_every_row(pg_url: str) -> None:
     version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
     assert version[0][0] == str(SCHEMA_VERSION)  # and on to the newest
     assert asyncio.run(sql(pg_url, "SELECT count(*) FROM agent_messages"))[0][0] == 3
+
+
+def test_schema_4_moves_forward_to_5_keeping_every_row(pg_url: str) -> None:
+    """Schema 5 adds kaiwa_turns.attempts and .outcome (how a turn went) to a schema-4 database, keeping its turns."""
+    one_turn_at_version(
+        pg_url, 4, "ALTER TABLE kaiwa_turns DROP COLUMN attempts", "ALTER TABLE kaiwa_turns DROP COLUMN outcome"
+    )
+
+    async def body(store: PostgresStore) -> list[tuple[int, str]]:
+        await store.commit_turn(SID, [], TurnRecord(model="fake-b", attempts=3, outcome="length"), title="t")
+        return [(t.attempts, t.outcome) for t in await store.turns(SID)]
+
+    assert with_store(pg_url, body) == [(1, ""), (3, "length")]
+    version = asyncio.run(sql(pg_url, "SELECT value FROM kaiwa_meta WHERE key = 'schema_version'"))
+    assert version[0][0] == "5" == str(SCHEMA_VERSION)

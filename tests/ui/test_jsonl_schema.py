@@ -16,7 +16,7 @@ from tests.harness.jsonl import check_json_lines
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
-LINE_TYPES = {"session", "text", "reasoning", "tool_call", "tool_result", "approval", "done", "error"}
+LINE_TYPES = {"session", "text", "reasoning", "tool_call", "tool_result", "approval", "retry", "done", "error"}
 
 
 def test_schema_command_prints_a_versioned_draft_2020_12_schema_of_every_line(kaiwa: Kaiwa) -> None:

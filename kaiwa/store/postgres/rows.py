@@ -118,4 +118,6 @@ def _turn_row(session_id: str, r: TurnRecord, now: Any) -> dict[str, Any]:
         "duration_ms": r.duration_ms,
         "cache_write_tokens": r.cache_write_tokens,
         "spender": r.spender,
+        "attempts": r.attempts,
+        "outcome": r.outcome,
     }

@@ -30,8 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 # 1: search by an expression index over agent_messages; 2: kaiwa_search; 3: kaiwa_sessions.role and
-# kaiwa_turns.cache_write_tokens; 4: kaiwa_turns.spender (whose key paid) and an index on created_at
-SCHEMA_VERSION = 4
+# kaiwa_turns.cache_write_tokens; 4: kaiwa_turns.spender (whose key paid) and an index on created_at;
+# 5: kaiwa_turns.attempts and .outcome
+SCHEMA_VERSION = 5
 TS_CONFIG = "english"  # stems English words; text it drops (CJK runs, stop words) is found by the ILIKE fallback
 
 metadata = MetaData()
@@ -99,6 +100,8 @@ kaiwa_turns = Table(
     Column("request_ids", Text, nullable=False, server_default=""),
     Column("duration_ms", BigInteger, nullable=False, server_default="0"),
     Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("attempts", BigInteger, nullable=False, server_default="1"),
+    Column("outcome", Text, nullable=False, server_default=""),
     Column("spender", Text, nullable=False, server_default=""),
     Index("idx_kaiwa_turns_session", "session_id", "id"),
     Index("idx_kaiwa_turns_created", "created_at"),
@@ -202,6 +205,12 @@ MIGRATE_TO_3 = [
 MIGRATE_TO_4 = [
     "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS spender TEXT NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS idx_kaiwa_turns_created ON kaiwa_turns (created_at)",
+]
+
+# Schema 5: how a turn went (create_all makes them on new tables).
+MIGRATE_TO_5 = [
+    "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS attempts BIGINT NOT NULL DEFAULT 1",
+    "ALTER TABLE kaiwa_turns ADD COLUMN IF NOT EXISTS outcome TEXT NOT NULL DEFAULT ''",
 ]
 
 # Serialises the first open of an empty database by several processes at once (any fixed 64-bit number).

@@ -103,6 +103,9 @@ class PostgresStore(Store):
             if version is None or version < 4:
                 for statement in S.MIGRATE_TO_4:
                     await conn.execute(text(statement))
+            if version is None or version < 5:
+                for statement in S.MIGRATE_TO_5:
+                    await conn.execute(text(statement))
             await conn.execute(
                 pg_insert(S.kaiwa_meta)
                 .values(key="schema_version", value=str(S.SCHEMA_VERSION))
@@ -192,6 +195,8 @@ class PostgresStore(Store):
                     created_at=r.created_at,
                     cache_write_tokens=r.cache_write_tokens,
                     spender=r.spender,
+                    attempts=r.attempts,
+                    outcome=r.outcome,
                 )
                 for r in await conn.execute(query)
             ]

@@ -6,7 +6,9 @@ Versions (kept in `kaiwa_meta.schema_version`):
      tokenizer, so Japanese text without spaces is found too) kept in step with `agent_messages` by triggers,
      and the half-written turns round 2 could leave behind (it wrote the user's message before the answer) removed;
   3. `kaiwa_sessions.role` (the role a session runs as) and `kaiwa_turns.cache_write_tokens` (prompt caching);
-  4. `kaiwa_turns.spender` (whose key paid: spending caps and `usage`) and an index on `kaiwa_turns.created_at`.
+  4. `kaiwa_turns.spender` (whose key paid: spending caps and `usage`) and an index on `kaiwa_turns.created_at`;
+  5. `kaiwa_turns.attempts` (a turn whose stream broke off and was tried again) and `.outcome` (an answer cut by its
+     output limit, or a turn that failed after its tools ran).
 
 A new file is created at version 1 and migrated like an old one, so the migration path runs on every new store.
 Each migration runs in one transaction with the version bump: a killed migration leaves the file as it was.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The Agents SDK's own tables, exactly as its SQLiteSession creates them (it reads them back).
 SDK_TABLES = """
@@ -155,7 +157,14 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS idx_kaiwa_turns_created ON kaiwa_turns (created_at)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}  # N to N + 1
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    _add_column(conn, "kaiwa_turns", "attempts", "INTEGER NOT NULL DEFAULT 1")
+    _add_column(conn, "kaiwa_turns", "outcome", "TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5
+}  # N to N + 1
 
 
 def _statements(script: str) -> list[str]:

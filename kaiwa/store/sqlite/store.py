@@ -39,7 +39,7 @@ INFO = (
 )
 TURN_COLUMNS = (
     "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
-    " cache_write_tokens, spender"
+    " cache_write_tokens, spender, attempts, outcome"
 )
 
 
@@ -135,6 +135,8 @@ class SQLiteStore(Store):
                 created_at=r[0],
                 cache_write_tokens=r[9],
                 spender=r[10],
+                attempts=r[11],
+                outcome=r[12],
             )
             for r in rows
         ]
@@ -217,7 +219,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _add_turns(conn: sqlite3.Connection, session_id: str, records: list[TurnRecord], now: float) -> None:
         conn.executemany(
-            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO kaiwa_turns (session_id, {TURN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     session_id,
@@ -232,6 +234,8 @@ class SQLiteStore(Store):
                     r.duration_ms,
                     r.cache_write_tokens,
                     r.spender,
+                    r.attempts,
+                    r.outcome,
                 )
                 for r in records
             ],

@@ -22,7 +22,7 @@ from acp.helpers import (
     update_user_message_text,
 )
 
-from ...core.events import Event, ReasoningDelta, TextDelta, ToolCalled, ToolReturned
+from ...core.events import Event, ReasoningDelta, TextDelta, ToolCalled, ToolReturned, TurnRetrying
 from ...core.history import json_arguments, json_output
 from ...core.inputs import (
     Attachment,
@@ -121,6 +121,10 @@ def update_for(event: Event) -> Update | None:
         return tool_started(event.call_id, event.name, event.arguments)
     if isinstance(event, ToolReturned):
         return tool_finished(event.call_id, event.output, failed=event.output == REJECTED)
+    if isinstance(event, TurnRetrying):  # sent text cannot be taken back: it stays, marked, and the new answer follows
+        return update_agent_message_text(
+            f"\n\n↻ cut off ({event.reason}); trying again ({event.attempt} of {event.of})\n\n"
+        )
     return None
 
 
