@@ -206,3 +206,23 @@ def test_a_retried_answer_still_counts_toward_the_caps(kaiwa: Kaiwa, upstream: O
     assert len(upstream.model_requests()) == 2
     report = usage(kaiwa, KAIWA_MAX_COST_DAY="1")
     assert report["today"]["cost"] == pytest.approx(2 * FIRST_COST)
+
+
+def test_a_compaction_that_would_pass_a_cap_is_refused_before_it_is_sent(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn
+) -> None:
+    """A compaction sends the whole conversation: it answers to the day and month caps as a turn does (not the
+    session cap: starting a new session is what it is for)."""
+    upstream.script(BIG, Reply(text="The summary.", input_tokens=300, output_tokens=40))
+    first = kaiwa("--input", "start")
+    assert first.code == 0 and first.session_id, first.err
+    sent = len(upstream.model_requests())
+
+    refused = kaiwa("sessions", "compact", first.session_id, KAIWA_MAX_COST_DAY="0.15")
+    assert refused.code != 0
+    assert "your day cap (KAIWA_MAX_COST_DAY=$0.15)" in refused.err and "nothing was sent" in refused.err
+    assert "Traceback" not in refused.err
+    assert len(upstream.model_requests()) == sent  # nothing reached the cloud
+
+    passed = kaiwa("sessions", "compact", first.session_id, KAIWA_MAX_COST_DAY="1", KAIWA_MAX_COST_SESSION="0.15")
+    assert passed.code == 0, passed.err
