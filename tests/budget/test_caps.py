@@ -226,3 +226,15 @@ def test_a_compaction_that_would_pass_a_cap_is_refused_before_it_is_sent(
 
     passed = kaiwa("sessions", "compact", first.session_id, KAIWA_MAX_COST_DAY="1", KAIWA_MAX_COST_SESSION="0.15")
     assert passed.code == 0, passed.err
+
+
+def test_a_spent_cap_refuses_a_model_the_proxy_has_no_price_for(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    """An unpriced model (the shipped `local` alias) is never refused on a guess of its cost, but a cap already
+    spent is not a guess: switching models must not get past it."""
+    upstream.script(BIG)
+    assert kaiwa("--input", "start").code == 0
+    refused = kaiwa("--input", "more", "-m", "local", "--json", KAIWA_MAX_COST_DAY="0.1")
+    assert refused.code != 0
+    error = last_json(refused.out)
+    assert error["kind"] == "budget" and "your day cap (KAIWA_MAX_COST_DAY=$0.1)" in error["message"], error
+    assert "KAIWA_MAX_COST_DAY" in error["hint"]
