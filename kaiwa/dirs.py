@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 
 
-def state_dir() -> str:
+def state_dir_path() -> str:
+    """Where the state folder is, whether or not it exists yet."""
     raw = os.environ.get("KAIWA_STATE_DIR", "").strip()
-    path = os.path.expanduser(raw) if raw else os.path.join(os.path.expanduser("~"), ".local", "state", "kaiwa")
+    return os.path.expanduser(raw) if raw else os.path.join(os.path.expanduser("~"), ".local", "state", "kaiwa")
+
+
+def state_dir() -> str:
+    path = state_dir_path()
     if not os.path.isdir(path):
         make_private_dir(path)
     return path

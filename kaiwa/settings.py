@@ -223,3 +223,50 @@ def check_cost(value: float, name: str) -> None:
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
     """`value` lower-cased if it is one of `choices`."""
     return values.choice(value, choices, name)
+
+
+def setting_source(name: str, env_file: Path = Path(".env.app")) -> str | None:
+    """Where load_settings found `name`: "the environment", the `.env.app` file that sets it, or None (unset).
+    Said by `status`; the value itself is never shown here."""
+    if name in os.environ:  # set in the environment, even empty, it wins over the files (as in _env)
+        return "the environment" if os.environ[name].strip() else None
+    for path in (env_file, user_config_dir() / ".env.app"):
+        if path.is_file() and read_env_file(path).get(name, "").strip():
+            return str(path.resolve())
+    return None
+
+
+def update_user_env(changes: dict[str, str | None]) -> Path:
+    """Set (or, with None, remove) variables in ~/.config/kaiwa/.env.app, keeping its other lines. The file is
+    written whole to a temporary file beside it and renamed over it (0600, never through a link: a link there is
+    replaced, not followed), so a failure leaves the old file as it was."""
+    from .dirs import make_private_dir
+
+    folder = user_config_dir()
+    make_private_dir(str(folder))
+    target = folder / ".env.app"
+    kept: list[str] = []
+    if target.is_file() and not target.is_symlink():
+        for line in target.read_text(encoding="utf-8").splitlines():
+            name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if name not in changes:
+                kept.append(line)
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if any(c in value for c in "\n\r'\"\\") or not value.isprintable():
+            raise UsageError(f"the value for {name} holds a quote, a backslash or a line break", "check what you typed")
+        kept.append(f"{name}='{value}'")
+    tmp = folder / f".env.app.tmp{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(kept) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

@@ -168,7 +168,10 @@ def main() -> None:
         chat_format=CHAT_FORMAT,
         verbose=False,  # else thousands of loader lines in the gateway log on every start
     )
-    server = ServerSettings(host="127.0.0.1", port=args.port)
+    # kaiwa's local gateway gives each start a key (only its proxy knows it): a port on 127.0.0.1 is open to every
+    # user of the machine. In Docker the server is reachable only inside the proxy's container, and runs without.
+    key = os.environ.pop("KAIWA_LOCAL_MODEL_KEY", "") or None
+    server = ServerSettings(host="127.0.0.1", port=args.port, api_key=key)
     app = create_app(server_settings=server, model_settings=[model])
     uvicorn.run(TolerantChatRequests(app), host="127.0.0.1", port=args.port)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer.main
 
-from . import acp, main, migrate, schema, sessions_copy, trust, usage  # noqa: F401  (registers the commands)
+from . import acp, main, migrate, schema, sessions_copy, setup, status, trust, usage  # noqa: F401  (registers the commands)
 from .common import app
 from .gateway import gateway_app
 from .migrate import migrate_command

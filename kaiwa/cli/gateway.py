@@ -15,6 +15,7 @@ gateway_app = typer.Typer(
     help="The local gateway (LiteLLM proxy + offline model on 127.0.0.1) that kaiwa starts when no proxy answers.",
 )
 
+_STATE_HINT = "set KAIWA_STATE_DIR to a folder you can write"
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -46,6 +47,11 @@ def start(debug: DebugOption = False) -> None:
         gateway.touch()
     except KaiwaError as exc:
         raise fail(exc, debug) from None
+    except OSError as exc:  # e.g. a read-only HOME: the state folder cannot be made
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise fail(
+            KaiwaError(f"cannot start the local gateway: {exc.strerror or exc}{where}", _STATE_HINT), debug
+        ) from None
     out.print(f"local gateway: {mask_url(state.url)}", markup=False)
     out.print(f"logs: {state.log_path}", markup=False)
     out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
@@ -75,11 +81,18 @@ def status() -> None:
 
 
 @gateway_app.command()
-def stop() -> None:
+def stop(debug: DebugOption = False) -> None:
     """Stop the local gateway (the proxy and the model server)."""
     from ..gateway import endpoint as gateway
 
-    if gateway.stop_gateway():
+    try:
+        stopped = gateway.stop_gateway()
+    except OSError as exc:  # e.g. a read-only HOME: the lock file cannot be made
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise fail(
+            KaiwaError(f"cannot stop the local gateway: {exc.strerror or exc}{where}", _STATE_HINT), debug
+        ) from None
+    if stopped:
         out.print("local gateway: stopped", markup=False)
     else:
         out.print("local gateway: was not running", markup=False)

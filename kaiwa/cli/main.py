@@ -170,8 +170,10 @@ def main(
             from ..ui.oneshot import json_error
 
             json_error(exc)
-        # --json: the message is the caller's own (stderr stays quiet but for the one line)
-        raise fail(exc, debug, None if json_lines or exc.kind in ("usage", "bad_answer") else text) from None
+        # --json: the message is the caller's own (stderr stays quiet but for the one line); an answered turn's
+        # message was sent, so it is never echoed as "not sent"
+        quiet = json_lines or exc.answered or exc.kind in ("usage", "bad_answer")
+        raise fail(exc, debug, None if quiet else text) from None
     except KeyboardInterrupt:
         from ..core.outcome import interrupted
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings
 from .common import err_console, fail, load_settings
+
+if TYPE_CHECKING:
+    from ..store.migrate import MigrateReport
 
 TO_HELP = (
     "The Postgres to copy into (postgresql://USER:PASSWORD@HOST:5432/DB). Default: SESSION_DB_URL — better than"
@@ -50,13 +53,24 @@ def migrate_command(
             raise KaiwaError(f"no SQLite store at {path}", "give --from FILE or set SESSION_DB_PATH")
         if not url and path.resolve() == settings.db_path.resolve():
             raise UsageError(f"{path} is kaiwa's store itself", "give --from another file")
-        line = asyncio.run(_migrate(path, url, settings))
+        report, line = asyncio.run(_migrate(path, url, settings))
     except KaiwaError as exc:
         raise fail(exc, debug) from None
+    except KeyboardInterrupt:
+        raise fail(KaiwaError("interrupted", "run it again: it goes on where it stopped", 130), False) from None
+    except Exception as exc:  # a bug, not the user's doing
+        from ..core.outcome import unexpected
+
+        raise fail(unexpected(exc), debug) from None
     typer.echo(line)
+    if report.skipped:
+        raise fail(
+            KaiwaError(report.skipped_line(), "fix or delete them in the source and migrate again: the rest is copied"),
+            False,
+        )
 
 
-async def _migrate(path: Path, url: str | None, settings: Settings) -> str:
+async def _migrate(path: Path, url: str | None, settings: Settings) -> tuple[MigrateReport, str]:
     from ..store.base import Store
     from ..store.migrate import migrate
     from ..store.sqlite import SQLiteStore
@@ -87,4 +101,4 @@ async def _migrate(path: Path, url: str | None, settings: Settings) -> str:
             err_console.print()
         await target.close()
         await source.close()
-    return report.line(source.location, target.location)
+    return report, report.line(source.location, target.location)

@@ -88,7 +88,17 @@ def _list(limit: int, as_json: bool) -> None:
     from ..ui.sanitize import clean as safe
     from ..ui.transcript import session_fields
 
-    rows = with_store(load_settings(), lambda store: store.list_sessions(limit))
+    async def work(store: Store) -> tuple[list[SessionInfo], list[str]]:
+        return await store.list_sessions(limit), await store.unlisted()
+
+    rows, unlisted = with_store(load_settings(), work)
+    if unlisted:  # one bad row never breaks the listing: left out, and said
+        shown = ", ".join(sid[-8:] for sid in unlisted[:5]) + (" …" if len(unlisted) > 5 else "")
+        _note(
+            f"left out {counted(len(unlisted), 'session')} whose stored times are out of range ({shown});"
+            " `chat.py sessions delete ID` removes one",
+            "yellow",
+        )
     if as_json:
         _print_json([session_fields(s) for s in rows])
         return
@@ -102,25 +112,54 @@ def _list(limit: int, as_json: bool) -> None:
             fields += [str(s.input_tokens + s.output_tokens), money(s.cost), safe(_one_line(s.title))]
             sys.stdout.write("\t".join(fields) + "\n")
         return
+    cells = [
+        [s.short_id, relative_time(s.updated_at), s.model, str(s.turns), tokens(s.input_tokens + s.output_tokens),
+         money(s.cost), safe(_one_line(s.title))]
+        for s in rows
+    ]  # fmt: skip
+    out.print(_table(cells, out.width))
+
+
+HEADERS = ("id", "last used", "model", "turns", "tokens", "cost", "title")
+RIGHT = {"turns", "tokens", "cost"}
+MODEL, TITLE = 2, 6
+MIN_MODEL, MIN_TITLE = 8, 12
+
+
+def _widths(cells: list[list[str]], width: int) -> list[int]:
+    """Each column's width in a `width`-wide terminal: the id, times, counts and cost are never cut (what you copy
+    and compare); the title gives way first, down to MIN_TITLE, then the model, down to MIN_MODEL; narrower still,
+    the line wraps (rich folds it) rather than cut an id."""
+    natural = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(HEADERS)]
+    room = width - (len(HEADERS) - 1)  # one space between columns
+    over = sum(natural) - room
+    widths = list(natural)
+    for column, floor in ((TITLE, MIN_TITLE), (MODEL, MIN_MODEL)):
+        if over <= 0:
+            break
+        give = min(over, max(0, widths[column] - min(floor, natural[column])))
+        widths[column] -= give
+        over -= give
+    return widths
+
+
+def _table(cells: list[list[str]], width: int) -> Any:
     from rich.table import Table
 
-    table = Table(box=None, header_style="dim", pad_edge=False)
-    for name, justify in (("id", "left"), ("last used", "left"), ("model", "left"), ("turns", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    table.add_column("tokens", justify="right", no_wrap=True)
-    table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", no_wrap=True)
-    for s in rows:
-        table.add_row(
-            s.short_id,
-            relative_time(s.updated_at),
-            s.model,
-            str(s.turns),
-            tokens(s.input_tokens + s.output_tokens),
-            money(s.cost),
-            safe(_one_line(s.title)),
+    widths = _widths(cells, width)
+    table = Table(box=None, header_style="dim", pad_edge=False, padding=(0, 1, 0, 0), collapse_padding=True)
+    for i, name in enumerate(HEADERS):
+        table.add_column(
+            name,
+            justify="right" if name in RIGHT else "left",
+            no_wrap=True,
+            overflow="ellipsis" if i in (MODEL, TITLE) else "fold",
+            width=widths[i],
+            min_width=widths[i],
         )
-    out.print(table)
+    for row in cells:
+        table.add_row(*row)
+    return table
 
 
 @sessions_app.callback(invoke_without_command=True)
@@ -280,11 +319,10 @@ def delete(
                 turns = counted(s.turns, "turn")
                 _note(f"  {s.short_id}  {relative_time(s.updated_at)}  {turns}  {safe(_one_line(s.title))}", "")
             many = f"these {len(chosen)} sessions" if len(chosen) > 1 else "this session"
-            try:
-                agreed = typer.confirm(f"Delete {many}? This cannot be undone", default=False, err=True)
-            except typer.Abort:
-                agreed = False
-            if not agreed:  # the user's answer, not a failure: said plainly, exit 0 (as `rm -i` does)
+            from ..ui.ask import confirm
+
+            # Declining is the user's answer, not a failure: said plainly, exit 0 (as `rm -i` does).
+            if not confirm(f"Delete {many}? This cannot be undone", "delete"):
                 _note("nothing deleted")
                 return
         removed = with_store(settings, lambda store: store.delete([s.session_id for s in chosen]))

@@ -6,6 +6,10 @@ state (`result.to_state()`): approved or declined by the policy without a questi
 `Approver`. The engine resumes the run from that state (`Runner.run_streamed(agent, state)`), which streams on,
 until a run ends without interruptions.
 
+A call that needs asking is first checked against the tool's input schema (`tools/arguments.py`): names the
+tool does not declare, a missing or mistyped argument are refused back to the model as the call's output, as the
+built-in tools refuse them, and no one is asked — a question shows exactly what the server would act on.
+
 Turns stay atomic: all the while, the turn's items (the user's message, the calls that wait) are only in the
 turn's buffer in memory, as for any turn, and the session's lock is held; a question never answered (Ctrl-C, a
 killed process) stores nothing. A declined call gets the SDK's rejection ("Tool execution was not approved.") as
@@ -26,25 +30,37 @@ def _field(raw: Any, name: str) -> Any:
     return raw.get(name) if isinstance(raw, dict) else getattr(raw, name, None)
 
 
-def _read_only(servers: Sequence[Any], server: str, tool: str) -> bool | None:
-    from ..tools.mcp import read_only_hint
+# What the user is told of a call refused for its arguments (the model gets the reason, naming them).
+BAD_ARGUMENTS = "its arguments do not fit the tool (the model is told why)"
 
+
+def _listed(servers: Sequence[Any], server: str, tool: str) -> Any:
+    """The MCP tool as its server listed it, or None."""
     for candidate in servers:
         if candidate.name == server:
             for listed in getattr(candidate, "cached_tools", None) or []:
                 if listed.name == tool:
-                    return read_only_hint(listed)
+                    return listed
     return None
 
 
-def request_for(item: Any, servers: Sequence[Any]) -> ApprovalRequested:
-    """What a face shows of the SDK's `ToolApprovalItem`."""
+def request_for(item: Any, servers: Sequence[Any]) -> tuple[ApprovalRequested, str | None]:
+    """What a face shows of the SDK's `ToolApprovalItem`, and what is wrong with its arguments (None: nothing,
+    or no schema to check them against)."""
+    from ..tools.arguments import argument_problem, declared_order
+    from ..tools.mcp import input_schema, read_only_hint
+
     raw = item.raw_item
     server = _field(getattr(item, "tool_origin", None), "mcp_server_name") or ""
     tool = str(item.tool_name or _field(raw, "name") or "tool")
     arguments = str(_field(raw, "arguments") or "")
     call_id = str(_field(raw, "call_id") or "")
-    return ApprovalRequested(call_id, server, tool, arguments, _read_only(servers, server, tool))
+    listed = _listed(servers, server, tool)
+    schema = input_schema(listed) if listed is not None else None
+    read_only = read_only_hint(listed) if listed is not None else None
+    order = declared_order(schema) if schema else ()
+    problem = argument_problem(tool, schema, arguments) if schema is not None else None
+    return ApprovalRequested(call_id, server, tool, arguments, read_only, order), problem
 
 
 async def settle(
@@ -54,9 +70,13 @@ async def settle(
     `approver` None: no one can be asked, so a call that needs asking is declined."""
     state = result.to_state()
     for item in result.interruptions:
-        request = request_for(item, servers)
+        request, problem = request_for(item, servers)
         # Judged again now, not only when the run stopped: an `a` for an earlier call of this batch counts.
         verdict = policy.verdict(request.server, request.tool, request.read_only)
+        if verdict.action == "ask" and problem is not None:
+            state.reject(item, rejection_message=problem)
+            emit(ApprovalDecided(request.call_id, request.server, request.tool, "decline", BAD_ARGUMENTS))
+            continue
         if verdict.action == "ask":
             emit(request)
             answer: Answer = "decline" if approver is None else await approver(request)

@@ -143,4 +143,3 @@ def warnings(caps: Caps, spent: Spent) -> list[Warning_]:
         if cap is not None and spent.of(period) >= WARN_AT * cap and spent.of(period) > 0:
             out.append(Warning_(period, cap, spent.of(period), caps.source(period)))
     return out
-

@@ -139,7 +139,10 @@ class ChatEngine:
 
             self.mcp_servers = await self._stack.enter_async_context(
                 connected_mcp_servers(
-                    self.config.mcp_specs, lambda line: self._emit(Notice(line, "warning")), policy=self.policy
+                    self.config.mcp_specs,
+                    lambda line: self._emit(Notice(line, "warning")),
+                    policy=self.policy,
+                    reserved=[tool.name for tool in self.tools()],
                 )
             )
             await self._check_approve_names()
@@ -241,15 +244,20 @@ class ChatEngine:
                                                   title, replace_from, resume)  # fmt: skip
                 raise TurnBroke(exc, sent=bool(self.receipts.request_ids), kept=kept) from exc
             record = self._record(options, attempts, started, "length" if watch.stop_reason else "", resume)
-            await store.commit_turn(
-                session_id,
-                buffer.pending,
-                record,
-                title=title or make_title(first_text(user_input)),
-                instructions=options.instructions,
-                replace_from=replace_from,
-                role=options.role,
-            )
+            try:
+                await store.commit_turn(
+                    session_id,
+                    buffer.pending,
+                    record,
+                    title=title or make_title(first_text(user_input)),
+                    instructions=options.instructions,
+                    replace_from=replace_from,
+                    role=options.role,
+                )
+            except Exception as exc:  # after the answer: it was sent and paid, only storing it failed
+                from .failures import not_stored
+
+                raise not_stored(exc, store) from exc
         return TurnCompleted(session_id, record, "".join(events.answer), result.final_output,
                              stop_reason="length" if watch.stop_reason else "stop")  # fmt: skip
 

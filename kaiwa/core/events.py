@@ -77,13 +77,15 @@ Answer = Literal["allow", "allow_tool", "decline"]  # y: this call; a: this tool
 @dataclass(frozen=True)
 class ApprovalRequested:
     """A tool call waits for the user's answer (`core/approvals.py`). `read_only`: the tool's own `readOnlyHint`,
-    shown but not trusted unless its server's config says so."""
+    shown but not trusted unless its server's config says so. `order`: the tool's declared arguments, required
+    ones first, each group as its schema lists them: the order a question shows them in."""
 
     call_id: str
     server: str
     tool: str
-    arguments: str  # as the model sent it (JSON text)
+    arguments: str  # as the model sent it (JSON text), already checked against the tool's input schema
     read_only: bool | None = None
+    order: tuple[str, ...] = ()
     type: Literal["approval"] = "approval"
     state: Literal["requested"] = "requested"
 
@@ -127,10 +129,11 @@ class Notice:
 @dataclass(frozen=True)
 class GatewayProgress:
     """The local gateway is being set up (before any turn): `state` "begin", "step" (a new step), "detail" (a line
-    of uv's progress), "tick" (time passes) or "end"; `elapsed` seconds since it began. A face that finds its
-    output closed while drawing it raises `gateway.progress.GatewayInterrupted` (the set-up stops cleanly)."""
+    of uv's progress), "tick" (time passes), "ready" (it succeeded; `step` says what) or "end"; `elapsed` seconds
+    since it began. A face that finds its output closed while drawing it raises `gateway.progress.GatewayInterrupted`
+    (the set-up stops cleanly)."""
 
-    state: Literal["begin", "step", "detail", "tick", "end"]
+    state: Literal["begin", "step", "detail", "tick", "ready", "end"]
     step: str = ""
     detail: str = ""
     elapsed: float = 0.0

@@ -61,6 +61,24 @@ def _failure(kind: FailureKind, message: str, hint: str = "", *, model: str | No
     return KaiwaError(message, hint, kind=kind, model=model, setting=setting)
 
 
+def not_stored(exc: Exception, store: Any) -> KaiwaError:
+    """The answer came (and is on the screen) but the store failed to keep the turn: said as such, never as a
+    message not sent. The store's own line says why (a lost Postgres connection, a full disk)."""
+    from ..store import store_failure
+
+    cause = exc if isinstance(exc, KaiwaError) else store_failure(exc, store)
+    why = cause.message if cause is not None else f"{type(exc).__name__}: {short(str(exc))}"
+    failed = KaiwaError(
+        f"the answer was received but could not be stored ({why})",
+        "the session is as it was before this turn; ask again once the store works"
+        + (f" ({cause.hint})" if cause is not None and cause.hint else ""),
+        kind="store",
+    )
+    failed.answered = True
+    failed.__cause__ = exc
+    return failed
+
+
 def _status_failure(exc: Any, model: str, cloud: str | None, message: str) -> KaiwaError:
     """An HTTP error status from the proxy (the cloud's own words quoted when LiteLLM wrapped them)."""
     import openai

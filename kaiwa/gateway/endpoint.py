@@ -22,6 +22,7 @@ from ..errors import KaiwaError
 from ..redact import mask_url
 from ..settings import Settings
 from ..values import EXAMPLE_BASE_URL
+from . import sockets
 from . import state as gs
 from .launch import (
     VERTEX_SECRET,
@@ -69,13 +70,15 @@ def ensure_running(
     """Reuse the running gateway or start one; returns its state and master key. Safe across processes."""
     p = gs.paths()
     state = gs.read_state(p)
-    if state is not None and gs.is_ours(state.supervisor_pid, "gateway/supervisor.py") and healthy(state):
-        return state, gs.master_key(p)
+    key = gs.master_key(p)
+    if state is not None and key and gs.is_ours(state.supervisor_pid, "gateway/supervisor.py") and healthy(state):
+        return state, key
     with gs.locked(p, waiting=lambda: progress.set("waiting for another kaiwa that is starting the gateway")):
         state = gs.read_state(p)  # again, under the lock: another process may have started it meanwhile
+        key = gs.master_key(p)
         if state is not None and gs.is_ours(state.supervisor_pid, "gateway/supervisor.py"):
-            if healthy(state):
-                return state, gs.master_key(p)
+            if key and healthy(state):
+                return state, key
             stop_pid(state.supervisor_pid)  # alive but not answering: nobody is starting it (we hold the lock)
         if state is not None:
             kill_leftovers(state)
@@ -87,17 +90,25 @@ def ensure_running(
                 state = start_gateway(p, progress, env_litellm)
         except KeyboardInterrupt:  # Ctrl-C: what it started is stopped already; say so in one line
             raise GatewayInterrupted("interrupted while setting up the local gateway", 130) from None
-        return state, gs.master_key(p)
+        return state, gs.master_key(p) or ""
 
 
 def resolve_endpoint(settings: Settings, notify: Callable[[str], None], report: Report) -> Endpoint:
-    """The proxy to talk to: the user's, a proxy at the default URL, or kaiwa's own local gateway (`report`: where
-    its start's progress goes, `Progress`)."""
+    """The proxy to talk to: the user's, a proxy of the user's at the default URL, or kaiwa's own local gateway
+    (`report`: where its start's progress goes, `Progress`). A key or a prompt goes only where kaiwa has reason to
+    trust: what the user configured, a listener that runs as the user (or root), or the gateway it started itself."""
     if settings.base_url_from_user:
         return Endpoint(settings.base_url, settings.api_key, managed=False, log_path=None)
-    if http_ok(f"{url_root(settings.base_url)}/health/liveliness", 1.0):
-        return Endpoint(settings.base_url, settings.api_key, managed=False, log_path=None)
     where = mask_url(url_root(settings.base_url)).split("://", 1)[-1]
+    found = discovered(settings.base_url)
+    if isinstance(found, str):
+        notify(f"kaiwa: using the proxy found at {where} (set LITELLM_BASE_URL to choose one)")
+        return Endpoint(found, settings.api_key, managed=False, log_path=None)
+    if found is not None:
+        notify(
+            f"kaiwa: the server at {where} runs as another user (uid {found.uid}): it gets neither your key nor your"
+            " messages; using the local gateway instead (set LITELLM_BASE_URL to choose a proxy)"
+        )
     with Progress(report) as progress:
         state, key = ensure_running(
             progress,
@@ -105,6 +116,22 @@ def resolve_endpoint(settings: Settings, notify: Callable[[str], None], report: 
         )
     gs.touch_last_used(gs.paths())
     return Endpoint(state.url, key, managed=True, log_path=Path(state.log_path))
+
+
+def discovered(base_url: str) -> str | sockets.Listener | None:
+    """The unconfigured default URL: the URL to use when a proxy of the user's answers there (its host made the
+    loopback address that proxy listens on), the listener when another user's process holds the port, else None."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    stranger = sockets.stranger(port)
+    if stranger is not None:
+        return stranger
+    if not http_ok(f"{url_root(base_url)}/health/liveliness", 1.0):
+        return None
+    host = sockets.trusted_host(port)
+    if host is None or parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        return base_url
+    return parts._replace(netloc=f"{host}:{port}").geturl()
 
 
 def not_litellm(base_url: str, timeout: float = 2.0) -> KaiwaError | None:
@@ -131,7 +158,11 @@ def touch() -> None:
 
 def stop_gateway() -> bool:
     """Stop the local gateway and both its servers; False if none was running."""
-    p = gs.paths()
+    p = gs.paths(create=False)
+    if not p.root.is_dir():  # nothing was ever started here (and a read-only HOME stays untouched)
+        return False
+    if not p.state.exists() and not os.access(p.root, os.W_OK):
+        return False  # nothing runs, and no gateway can be starting in a folder nobody can write
     with gs.locked(p):
         state = gs.read_state(p)
         if state is None:
@@ -188,14 +219,14 @@ def missing_cloud_settings(alias: str, env_litellm: Path = Path(".env.litellm"))
 
 
 def status() -> dict[str, Any]:
-    """The gateway as `chat.py gateway status` shows it."""
-    p = gs.paths()
+    """The gateway as `chat.py gateway status` shows it (reads only: it works on a read-only HOME)."""
+    p = gs.paths(create=False)
     state = gs.read_state(p)
     info: dict[str, Any] = {"running": False, "log_path": str(p.log), "state_dir": str(p.root)}
     if state is None or not gs.is_ours(state.supervisor_pid, "gateway/supervisor.py"):
         info["stale"] = state is not None
         return info
-    last = max((f.stat().st_mtime for f in (p.last_used, p.log) if f.exists()), default=time.time())
+    last = p.last_used.stat().st_mtime if p.last_used.exists() else time.time()
     info.update(
         running=True,
         healthy=port_open(state.proxy_port) and port_open(state.model_port),

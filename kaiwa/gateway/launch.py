@@ -22,6 +22,7 @@ from .. import trust, values
 from ..errors import KaiwaError
 from ..redact import redact
 from ..settings import read_env_file
+from . import sockets
 from . import state as gs
 from .progress import Progress, held_signals
 
@@ -39,6 +40,7 @@ REPO_ROOT = _resource_root()
 INSTALLED = REPO_ROOT.name == "_proxy"
 GATEWAY_PROJECT = REPO_ROOT / "proxy"
 MODEL_LAUNCHER = GATEWAY_PROJECT / "serve_local_model.py"
+PROXY_LAUNCHER = GATEWAY_PROJECT / "serve_proxy.py"
 SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"
 START_TIMEOUT = 240.0  # seconds for both servers to answer (the proxy alone takes 10-30 s on 2 cores)
 VERTEX_SECRET = Path("secrets") / "vertex-service-account.json"
@@ -46,6 +48,7 @@ VERTEX_SECRET = Path("secrets") / "vertex-service-account.json"
 # LiteLLM fall back to a public API). When the port is taken, the gateway runs a copy with only that changed.
 LOCAL_MODEL_PORT = 8089
 LOCAL_MODEL_URL = f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1"
+LOCAL_MODEL_KEY_PLACEHOLDER = "api_key: no-key-needed"
 
 
 def config_path() -> Path:
@@ -62,15 +65,16 @@ def idle_minutes() -> float:
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_ok(url: str, timeout: float) -> bool:
-    answer = http_get(url, timeout)
+def http_ok(url: str, timeout: float, key: str | None = None) -> bool:
+    answer = http_get(url, timeout, key=key)
     return answer is not None and 200 <= answer[0] < 300
 
 
-def http_get(url: str, timeout: float, limit: int = 512) -> tuple[int, str] | None:
+def http_get(url: str, timeout: float, limit: int = 512, key: str | None = None) -> tuple[int, str] | None:
     """(status, the start of the body) of a GET, or None when nothing answers HTTP there."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        with _OPENER.open(url, timeout=timeout) as response:
+        with _OPENER.open(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
             return response.status, response.read(limit).decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, ""
@@ -84,7 +88,10 @@ def url_root(base_url: str) -> str:
 
 
 def healthy(state: gs.State) -> bool:
-    return http_ok(f"http://127.0.0.1:{state.proxy_port}/health/liveliness", 2.0)
+    """The proxy answers, and on its port listens the very process the supervisor started, nobody else."""
+    return sockets.held_by(state.proxy_port, state.proxy_pid) and http_ok(
+        f"http://127.0.0.1:{state.proxy_port}/health/liveliness", 2.0
+    )
 
 
 def port_open(port: int) -> bool:
@@ -186,17 +193,22 @@ def folder_trusted() -> bool:
     return trust.is_trusted(trust.current_folder())
 
 
-def _config_for_model_port(config: Path, model_port: int, state_dir: Path) -> Path:
+def _gateway_config(config: Path, model_port: int, state_dir: Path) -> Path:
+    """The gateway's copy of the config: the `local` alias at the model server's port, sending its per-start key
+    (the config's placeholder is for Docker, where the model server is reachable only inside the proxy's container)."""
     text = config.read_text(encoding="utf-8")
-    if LOCAL_MODEL_URL not in text:
-        raise KaiwaError(f"{config} has no `local` alias at {LOCAL_MODEL_URL}", "restore litellm_config.yaml from git")
-    moved = state_dir / "litellm_config.yaml"
-    with os.fdopen(gs.open_private(moved, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
-        f.write(text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1"))
-    return moved
+    for needed in (LOCAL_MODEL_URL, LOCAL_MODEL_KEY_PLACEHOLDER):
+        if needed not in text:
+            raise KaiwaError(f"{config} has no `local` alias with {needed}", "restore litellm_config.yaml from git")
+    text = text.replace(LOCAL_MODEL_URL, f"http://127.0.0.1:{model_port}/v1")
+    text = text.replace(LOCAL_MODEL_KEY_PLACEHOLDER, f"api_key: os.environ/{gs.MODEL_KEY_ENV}")
+    copy = state_dir / "litellm_config.yaml"
+    with os.fdopen(gs.open_private(copy, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
+        f.write(text)
+    return copy
 
 
-def _gateway_env(key: str, env_litellm: Path) -> dict[str, str]:
+def _gateway_env(keys: gs.Keys, env_litellm: Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("LITELLM_BASE_URL", "LITELLM_API_KEY", "VIRTUAL_ENV", "CONFIG_FILE"):
         env.pop(name, None)  # kaiwa's client settings, not the proxy's
@@ -208,7 +220,8 @@ def _gateway_env(key: str, env_litellm: Path) -> dict[str, str]:
         if secret.is_file() and not env.get("GOOGLE_APPLICATION_CREDENTIALS"):
             env["GOOGLE_APPLICATION_CREDENTIALS"] = str(secret)
     env.update(
-        LITELLM_MASTER_KEY=key,
+        {gs.MODEL_KEY_ENV: keys.model},
+        LITELLM_MASTER_KEY=keys.master,
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         PYTHONUNBUFFERED="1",
     )
@@ -219,7 +232,7 @@ def kill_leftovers(state: gs.State) -> None:
     """After a crash: stop whatever of an old gateway still runs (only processes that are still ours)."""
     for pid, marker in (
         (state.supervisor_pid, "gateway/supervisor.py"),
-        (state.proxy_pid, "litellm"),
+        (state.proxy_pid, "serve_proxy"),
         (state.model_pid, "serve_local_model"),
     ):
         if gs.is_ours(pid, marker):
@@ -241,11 +254,11 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
     model_port = LOCAL_MODEL_PORT if gs.port_free(LOCAL_MODEL_PORT) and proxy_port != LOCAL_MODEL_PORT else 0
     while model_port in (0, proxy_port):
         model_port = gs.free_port()
-    if model_port != LOCAL_MODEL_PORT:
-        config = _config_for_model_port(config, model_port, p.root)
+    config = _gateway_config(config, model_port, p.root)
     if p.log.exists():
         os.replace(p.log, p.log.with_suffix(".log.1"))
-    env = _gateway_env(gs.master_key(p), env_litellm)
+    keys = gs.new_keys(p)  # per start: a key that leaked from an earlier gateway opens nothing on this one
+    env = _gateway_env(keys, env_litellm)
     progress.set("starting the local gateway (LiteLLM proxy and offline model)")
     with os.fdopen(gs.open_private(p.log), "ab") as log, held_signals():  # obeyed once `supervisor` is known
         supervisor = subprocess.Popen(
@@ -260,6 +273,8 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
                 str(config),
                 "--model-launcher",
                 str(MODEL_LAUNCHER),
+                "--proxy-launcher",
+                str(PROXY_LAUNCHER),
                 "--proxy-port",
                 str(proxy_port),
                 "--model-port",
@@ -277,29 +292,47 @@ def start_gateway(p: gs.Paths, progress: Progress, env_litellm: Path) -> gs.Stat
             start_new_session=True,  # outlives kaiwa, and Ctrl-C in kaiwa's terminal does not reach it
         )
     try:
-        return _wait_healthy(p, supervisor, progress)
+        state = _wait_healthy(p, supervisor, progress, keys)
     except BaseException:  # Ctrl-C, SIGTERM, a closed output, a timeout: a half-started gateway is stopped
         with held_signals():  # a second Ctrl-C does not cut the stop short
             stop_pid(supervisor.pid)
         raise
+    progress.finished(f"the local gateway is ready at 127.0.0.1:{state.proxy_port}")
+    return state
 
 
-def _wait_healthy(p: gs.Paths, supervisor: subprocess.Popen[bytes], progress: Progress) -> gs.State:
+def _wait_healthy(p: gs.Paths, supervisor: subprocess.Popen[bytes], progress: Progress, keys: gs.Keys) -> gs.State:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
+        state = gs.read_state(p)
+        if state is not None and state.supervisor_pid == supervisor.pid:
+            _refuse_strangers(state, p)
         if supervisor.poll() is not None:
             raise KaiwaError(f"the local gateway stopped while starting (exit {supervisor.returncode})", f"see {p.log}")
-        state = gs.read_state(p)
         if (
             state is not None
             and state.supervisor_pid == supervisor.pid
             and healthy(state)
-            and http_ok(f"http://127.0.0.1:{state.model_port}/v1/models", 2.0)
+            and sockets.held_by(state.model_port, state.model_pid)
+            and http_ok(f"http://127.0.0.1:{state.model_port}/v1/models", 2.0, key=keys.model)
         ):
             return state
         progress.tick()
         time.sleep(0.25)
     raise KaiwaError(f"the local gateway did not answer within {START_TIMEOUT:.0f}s", f"see {p.log}")
+
+
+def _refuse_strangers(state: gs.State, p: gs.Paths) -> None:
+    """Another user's process took one of the gateway's ports before its server did (the ports are on the
+    supervisor's command line, which everyone can read): nothing is sent there, the start fails in one line."""
+    for port in (state.proxy_port, state.model_port):
+        stranger = sockets.stranger(port)
+        if stranger is not None:
+            raise KaiwaError(
+                f"port {port} was taken by another user's process (uid {stranger.uid}) while the local gateway"
+                " started; nothing was sent to it",
+                "run kaiwa again (it picks a free port), or set KAIWA_GATEWAY_PORT to a port of your choice",
+            )
 
 
 def stop_pid(pid: int) -> None:

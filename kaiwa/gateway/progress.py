@@ -70,9 +70,9 @@ Report = Callable[[str, str, str, float], None]  # (state, step, detail, seconds
 
 class Progress:
     """What the gateway start is doing, reported as it happens: `state` "begin", "step" (a new step), "detail" (a
-    line of a subprocess's progress, uv's), "tick" (time passes) or "end". Drawing it is a face's business
-    (`ui/progress.py`, through the core's `GatewayProgress` event); a face that finds its output closed raises
-    `GatewayInterrupted`, which ends the set-up like Ctrl-C."""
+    line of a subprocess's progress, uv's), "tick" (time passes), "ready" (it succeeded) or "end". Drawing it is a
+    face's business (`ui/progress.py`, through the core's `GatewayProgress` event); a face that finds its output
+    closed raises `GatewayInterrupted`, which ends the set-up like Ctrl-C."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
@@ -104,3 +104,8 @@ class Progress:
 
     def tick(self) -> None:
         self._say("tick")
+
+    def finished(self, what: str) -> None:
+        """The set-up succeeded: "ready", with `what` as the step (a face sums it up in one line at "end")."""
+        self.step, self.detail = what, ""
+        self._say("ready")

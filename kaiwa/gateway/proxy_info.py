@@ -8,6 +8,7 @@ rather than failing: a proxy that cannot say is no reason to fail a turn or a li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -16,6 +17,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 TIMEOUT = 3.0
+# No HTTP(S)_PROXY for the proxy's own questions: kaiwa's turns do not go through one either.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,29 @@ def supported_params(base_url: str, api_key: str | None, alias: str, timeout: fl
     body = _get(base_url, api_key, path, timeout)
     params = body.get("supported_openai_params") if isinstance(body, dict) else None
     return frozenset(str(p) for p in params) if isinstance(params, list) else None
+
+
+def model_ids(base_url: str, api_key: str | None, timeout: float = TIMEOUT) -> list[str] | int | None:
+    """The aliases the proxy offers (`/v1/models`), the HTTP status when it refuses (401: the key), or None when
+    nothing answers there."""
+    request = urllib.request.Request(
+        _root(base_url) + "/v1/models", headers={"Authorization": f"Bearer {api_key or ''}"}
+    )
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            body = json.loads(response.read(4 * 2**20))
+    except urllib.error.HTTPError as error:
+        # LiteLLM without a database answers a key it does not know with 400 "No connected db.": a refused key.
+        with contextlib.suppress(OSError):
+            if error.code == 400 and b"no_db_connection" in error.read(4096):
+                return 401
+        return error.code
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    entries = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        return None
+    return [str(entry["id"]) for entry in entries if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
 
 @dataclass(frozen=True)

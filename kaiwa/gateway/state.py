@@ -67,8 +67,9 @@ class Paths:
         return self.root / "gateway.last-used"
 
 
-def paths() -> Paths:
-    return Paths(state_dir())
+def paths(create: bool = True) -> Paths:
+    """create=False: where the state would be, without creating the folder (a status on a read-only HOME)."""
+    return Paths(state_dir() if create else Path(dirs.state_dir_path()))
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,32 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def master_key(p: Paths) -> str:
-    """The managed gateway's own key: generated once, kept 0600, never printed."""
-    with contextlib.suppress(FileNotFoundError):
-        key = p.key.read_text().strip()
-        if key:
-            return key
-    key = "sk-kaiwa-" + secrets.token_hex(24)
-    fd = os.open(p.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-    return key
+MODEL_KEY_ENV = "KAIWA_LOCAL_MODEL_KEY"  # how the supervisor hands the model server's key to it and to LiteLLM
+
+
+@dataclass(frozen=True)
+class Keys:
+    master: str  # the proxy's: kaiwa's turns send it; kept in gateway.key (0600) for the next kaiwa process
+    model: str  # the model server's: only the proxy sends it; in no file, only in the gateway's environment
+
+
+def new_keys(p: Paths) -> Keys:
+    """Fresh keys for a gateway start: a key from an earlier start opens nothing on this one."""
+    keys = Keys("sk-kaiwa-" + secrets.token_hex(24), "sk-kaiwa-model-" + secrets.token_hex(24))
+    tmp = p.key.with_suffix(f".tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as f:
+        f.write(keys.master + "\n")
+    os.replace(tmp, p.key)
+    return keys
+
+
+def master_key(p: Paths) -> str | None:
+    """The running gateway's key (never printed), or None when there is none to read."""
+    try:
+        return p.key.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def touch_last_used(p: Paths) -> None:
@@ -124,7 +140,13 @@ def touch_last_used(p: Paths) -> None:
 @contextlib.contextmanager
 def locked(p: Paths, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """An exclusive lock around check-then-start/stop, so two kaiwa processes start one gateway."""
-    fd = os.open(p.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(p.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:  # a read-only folder: an existing lock file still locks (flock needs no write access)
+        try:
+            fd = os.open(p.lock, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise error from None  # what stopped kaiwa making it (a read-only file system), not "no such file"
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,7 +23,8 @@ def store_failure(exc: BaseException, store: Store) -> KaiwaError | None:
         from .sqlite.files import explain
 
         return explain(exc, store.path)
-    return None
+    explain_pg = getattr(store, "explain", None)  # the Postgres store, without importing SQLAlchemy here
+    return explain_pg(exc) if callable(explain_pg) else None
 
 
 def open_store(settings: Settings, warn: Callable[[str], None] | None = None) -> Store:

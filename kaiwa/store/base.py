@@ -1,10 +1,10 @@
-"""The one interface every session store implements (SQLite today, Postgres next).
+"""The one interface every session store implements (SQLite and Postgres).
 
 The conversation items themselves live in the Agents SDK's own tables (`agent_sessions`, `agent_messages`, one
 JSON item per row, exactly as the SDK's `SQLiteSession` / `SQLAlchemySession` write them), so the SDK's session
 classes can read them back; kaiwa keeps what users need on top (`kaiwa_sessions`, `kaiwa_turns`).
 
-A turn is atomic: the turn's items are buffered in memory while the model answers (see `chat/turn.py`) and
+A turn is atomic: the turn's items are buffered in memory while the model answers (kaiwa/core) and
 written by `commit_turn` in ONE transaction together with kaiwa's rows. A process that dies mid-turn therefore
 leaves the session exactly as it was — nothing to clean up afterwards.
 
@@ -21,11 +21,26 @@ from typing import Any
 
 Item = dict[str, Any]  # one Responses input item, as the SDK stores it (JSON object)
 
+# A stored time is believed from 1970 to a day ahead of this machine's clock (clocks differ): a session "used" in
+# year 9999 would sort first for everyone forever (`-c` would pick it) and cannot be shown as a date.
+TIME_AHEAD = 86400.0
+
+
+def latest_time() -> float:
+    """The latest stored time believed now (seconds since the epoch)."""
+    import time
+
+    return time.time() + TIME_AHEAD
+
+
 TITLE_LENGTH = 60
+_CONTROLS = {c: " " for c in [*range(0x20), 0x7F]}
 
 
 def make_title(text: str) -> str:
-    line = " ".join(text.split())
+    """The first line of `text`, whitespace collapsed and control characters (a NUL from a piped file) made
+    spaces, at most TITLE_LENGTH characters: the same title on every backend."""
+    line = " ".join(text.translate(_CONTROLS).split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
 
 
@@ -123,7 +138,12 @@ class Store(ABC):
     # -- reading -----------------------------------------------------------------------------------
     @abstractmethod
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        """Most recently used first."""
+        """Most recently used first; sessions whose times are out of range are left out (`unlisted`)."""
+
+    @abstractmethod
+    async def unlisted(self) -> list[str]:
+        """Sessions whose stored times are out of range (see `latest_time`): `list_sessions` leaves them out so one
+        bad row never breaks a listing or `-c`; callers say so."""
 
     @abstractmethod
     async def get_session(self, session_id: str) -> SessionInfo | None: ...

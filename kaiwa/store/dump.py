@@ -10,35 +10,44 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from ..errors import KaiwaError
-from .base import SessionDump, SessionInfo, Store, TurnRecord
+from .base import SessionDump, SessionInfo, Store, TurnRecord, latest_time
 from .ids import new_session_id
-from .item_check import dump_problem
+from .item_check import MAX_DEPTH, deeper_than, dump_problem
 
 FORMAT = "kaiwa-session"
 VERSION = 1
 
 
 def iso(timestamp: float) -> str:
-    """An epoch time as ISO 8601 in UTC (what every --json output and export carries)."""
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+    """An epoch time as ISO 8601 in UTC (what every --json output and export carries); a stored time that is no
+    date at all (a row from before imports were range-checked) reads "invalid" rather than failing the command."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+    except (OverflowError, ValueError, OSError, TypeError):
+        return "invalid"
 
 
 def _epoch(value: Any, what: str) -> float:
+    """A time from an export, in seconds since the epoch, believed only from 1970 to a day ahead of this clock."""
+    hint = "export the session again"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise KaiwaError(
-            f"the export's {what} is not a time: {str(value)[:40]!r}", "export the session again"
-        ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+        seconds = float(value)
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+            seconds = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+        except (ValueError, OverflowError):
+            raise KaiwaError(f"the export's {what} is not a time: {str(value)[:40]!r}", hint) from None
+    if not (math.isfinite(seconds) and 0 <= seconds <= latest_time()):
+        raise KaiwaError(f"the export's {what} is out of range: {str(value)[:40]!r} (not between 1970 and now)", hint)
+    return seconds
 
 
 def with_totals(info: SessionInfo, turns: list[TurnRecord]) -> SessionInfo:
@@ -127,6 +136,8 @@ def from_json(data: Any, source: str = "the file") -> SessionDump:
     session, items, turns = data.get("session"), data.get("items"), data.get("turns", [])
     if not isinstance(session, dict) or not isinstance(items, list) or not isinstance(turns, list):
         raise KaiwaError(f"{source} is an incomplete kaiwa export (session, items or turns missing)", hint)
+    if deeper_than(data, MAX_DEPTH):
+        raise KaiwaError(f"{source} nests deeper than {MAX_DEPTH} levels; nothing was imported", hint)
     problem = _document_problem(data, session, items, turns)
     if problem is not None:
         raise KaiwaError(f"{source} is a damaged kaiwa export: {problem}; nothing was imported", hint)
@@ -160,11 +171,15 @@ def read_file(path: Path) -> SessionDump:
         raise KaiwaError(f"cannot read {path}: {exc}", "give the path of an exported session") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise KaiwaError(f"{path} nests too deeply to read; nothing was imported", "give a kaiwa export") from None
     except json.JSONDecodeError as exc:
         raise KaiwaError(
             f"{path} is not JSON (line {exc.lineno}: {exc.msg})",
             "import reads the JSON export (`sessions export ID --format json`), not the Markdown one",
         ) from None
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        raise KaiwaError(f"{path} cannot be read as a kaiwa export ({exc})", "give a kaiwa export") from None
     return from_json(data, str(path))
 
 

@@ -23,6 +23,9 @@ ITEM_TYPES = frozenset(
         "custom_tool_call", "compaction_trigger", "item_reference", "program", "program_output",
     }
 )  # fmt: skip
+MAX_COUNT = 10**12  # tokens or milliseconds in one turn: a trillion is no real turn, and sums stay in 64 bits
+MAX_COST = 1e9  # dollars for one turn
+MAX_DEPTH = 200  # levels of nesting in an export (SQLite's JSON functions stop at 1000; real items use ~10)
 ROLES = frozenset({"user", "assistant", "system", "developer"})
 _CALLS = {"function_call": "function_call_output", "custom_tool_call": "custom_tool_call_output"}
 
@@ -74,7 +77,21 @@ def turn_count(items: list[Any]) -> int:
 
 
 def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
+
+
+def deeper_than(data: Any, limit: int) -> bool:
+    """Whether `data` (parsed JSON) nests more than `limit` levels; without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
 
 
 def turn_problem(index: int, turn: Any) -> str | None:
@@ -84,16 +101,16 @@ def turn_problem(index: int, turn: Any) -> str | None:
     for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens",
                  "duration_ms"):  # fmt: skip
         if name in turn and not _count(turn[name]):
-            return f"{where} has {name} {str(turn[name])[:20]!r}, not a whole number of 0 or more"
+            return f"{where} has {name} {str(turn[name])[:20]!r}, not a whole number from 0 to {MAX_COUNT:.0e}"
     if "attempts" in turn and not (_count(turn["attempts"]) and turn["attempts"] >= 1):
         return f"{where} has attempts {str(turn['attempts'])[:20]!r}, not a whole number of 1 or more"
     if turn.get("outcome", "") not in ("", "length", "failed"):
         return f"{where} has outcome {str(turn['outcome'])[:20]!r}, not one of '', 'length', 'failed'"
     cost = turn.get("cost")
     if cost is not None and not (
-        isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0
+        isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and 0 <= cost <= MAX_COST
     ):
-        return f"{where} has cost {str(cost)[:20]!r}, not a number of dollars (or null)"
+        return f"{where} has cost {str(cost)[:20]!r}, not a number of dollars up to {MAX_COST:.0e} (or null)"
     if not isinstance(turn.get("spender", ""), str) or len(turn.get("spender", "")) > 64:
         return f"{where} has a spender that is not a short text"
     ids = turn.get("request_ids") or []

@@ -23,7 +23,7 @@ def _candidates(matches: list[SessionInfo], more: bool) -> str:
 
 
 async def resolve(store: Store, ref: str) -> SessionInfo:
-    """The one stored session `ref` names, or a KaiwaError line (unknown: exit 1; ambiguous or too short: 2)."""
+    """The one stored session `ref` names, or a UsageError line (unknown, ambiguous or too short: bad input, exit 2)."""
     raw = ref.strip().lower()
     if not raw:
         raise UsageError("the session id is empty", _LIST_HINT)
@@ -31,7 +31,7 @@ async def resolve(store: Store, ref: str) -> SessionInfo:
     if full is not None:
         info = await store.get_session(full)
         if info is None:
-            raise KaiwaError(f"no session {full} in {store.location}", f"check the id (or the store); {_LIST_HINT}")
+            raise UsageError(f"no session {full} in {store.location}", f"check the id (or the store); {_LIST_HINT}")
         return info
     if len(raw) < MIN_FRAGMENT:
         raise UsageError(
@@ -40,7 +40,7 @@ async def resolve(store: Store, ref: str) -> SessionInfo:
         )
     matches = await store.find_sessions(raw, limit=MAX_COUNTED + 1)
     if not matches:
-        raise KaiwaError(f"no session matches {ref.strip()!r} in {store.location}", _LIST_HINT)
+        raise UsageError(f"no session matches {ref.strip()!r} in {store.location}", _LIST_HINT)
     if len(matches) == 1:
         return matches[0]
     # The short id is a name of its own: a fragment that is exactly one session's short id names that one.

@@ -24,6 +24,13 @@ def signature(name: str, schema: dict[str, Any]) -> str:
     return f"{name}(" + ", ".join(f"{key}: {_type_names(value)}" for key, value in props.items()) + ")"
 
 
+def declared_order(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The arguments a schema declares, required ones first, each group in the schema's own order."""
+    props: dict[str, Any] = schema.get("properties") or {}
+    required = [key for key in props if key in set(schema.get("required") or [])]
+    return (*required, *(key for key in props if key not in required))
+
+
 def argument_problem(name: str, schema: dict[str, Any], raw: str) -> str | None:
     """None when `raw` (the call's JSON arguments) fits `schema`; else one line the model can act on."""
     from jsonschema import Draft202012Validator
@@ -36,7 +43,10 @@ def argument_problem(name: str, schema: dict[str, Any], raw: str) -> str | None:
     if not isinstance(args, dict):
         return f"error: the arguments must be a JSON object; {expected}"
     props: dict[str, Any] = schema.get("properties") or {}
-    unknown = [key for key in args if key not in props]
+    # Undeclared names are refused unless the schema itself takes others (JSON Schema allows them by default,
+    # and a server ignores them: shown in a question, they would only hide what runs).
+    takes_others = schema.get("additionalProperties", False) not in (False, None) or "patternProperties" in schema
+    unknown = [] if takes_others else [key for key in args if key not in props]
     if unknown:
         listed = ", ".join(repr(key) for key in unknown)
         return f"error: {name} has no argument {listed}; {expected}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from .approval import ApprovalPolicy
@@ -97,6 +97,12 @@ def read_only_hint(tool: Any) -> bool | None:
     return hint if isinstance(hint, bool) else None
 
 
+def input_schema(tool: Any) -> dict[str, Any] | None:
+    """An MCP tool's input schema (the mcp package spells it either way by version)."""
+    schema = getattr(tool, "input_schema", None) or getattr(tool, "inputSchema", None)
+    return schema if isinstance(schema, dict) else None
+
+
 def _requires_approval(policy: ApprovalPolicy, server: str) -> Callable[[Any, Any, Any], bool]:
     """The SDK's `require_approval` for one server: asked at every call, so a grant (`a`) counts from the next
     call on. Declined calls need "approval" too: the engine rejects them through the SDK without a question."""
@@ -108,7 +114,12 @@ def _requires_approval(policy: ApprovalPolicy, server: str) -> Callable[[Any, An
 
 
 def _build_server(
-    spec: McpServerSpec, errlog: TextIO, call_timeout: float, statuses: list[str], policy: ApprovalPolicy
+    spec: McpServerSpec,
+    errlog: TextIO,
+    call_timeout: float,
+    statuses: list[str],
+    policy: ApprovalPolicy,
+    left_out: list[str],
 ) -> MCPServer:
     from agents.mcp import MCPServerSse, MCPServerStdio, MCPServerStreamableHttp
     from mcp.client.stdio import stdio_client
@@ -118,6 +129,9 @@ def _build_server(
         "cache_tools_list": True,  # tools rarely change mid-session; saves a round trip per model call
         "client_session_timeout_seconds": call_timeout,
         "require_approval": _requires_approval(policy, spec.name),
+        # The SDK's own filter, read at every listing: filled once every server has listed its tools
+        # (`_leave_out_clashes`), with the names an earlier claimant keeps.
+        "tool_filter": {"blocked_tool_names": left_out},
     }
     if spec.transport == "stdio":
 
@@ -152,6 +166,24 @@ async def _cleanup(server: MCPServer, warn: Callable[[str], None], spec: McpServ
         warn(f"MCP server {spec.name!r} did not shut down cleanly: {_reason(error, spec, '', CLEANUP_TIMEOUT)}")
 
 
+async def _leave_out_clashes(
+    servers: Sequence[tuple[MCPServer, list[str]]], reserved: Collection[str], warn: Callable[[str], None]
+) -> None:
+    """Apply `mcp_names.left_out` to the connected servers (in the config's order): each loses the tool names an
+    earlier claimant holds, in one line. A server that cannot list its tools now is left to the turn to report."""
+    from .mcp_names import left_out
+
+    listed: list[tuple[str, list[str]]] = []
+    for server, _ in servers:
+        with contextlib.suppress(Exception):
+            listed.append((server.name, [tool.name for tool in await server.list_tools()]))
+    lost, lines = left_out(reserved, listed)
+    for server, blocked in servers:
+        blocked.extend(lost.get(server.name, []))
+    for line in lines:
+        warn(line)
+
+
 @contextlib.asynccontextmanager
 async def connected_mcp_servers(
     specs: Sequence[McpServerSpec],
@@ -161,6 +193,7 @@ async def connected_mcp_servers(
     call_timeout: float = CALL_TIMEOUT,
     server_stderr: TextIO | None = None,
     policy: ApprovalPolicy | None = None,
+    reserved: Collection[str] = (),
 ) -> AsyncIterator[list[MCPServer]]:
     """Connect every server (concurrently, each within `connect_timeout`) and yield those that started.
 
@@ -168,12 +201,14 @@ async def connected_mcp_servers(
     left out. On leaving the block, normally, by an exception or by cancellation (Ctrl-C), every server is
     cleaned up (stdio children are stopped). `server_stderr`: where stdio servers' stderr goes (for --debug);
     by default a temporary file, whose last line explains a failed start. `policy`: which calls need approval
-    (by default mcp.json's rules alone: calls not allowed there ask).
+    (by default mcp.json's rules alone: calls not allowed there ask). `reserved`: the built-in tools' names; a
+    server's tool of a name already taken is left out, in one line (`mcp_names.py`).
     """
     if policy is None:
         policy = ApprovalPolicy({spec.name: spec.approval for spec in specs})
     async with contextlib.AsyncExitStack() as stack:
         entries: list[tuple[McpServerSpec, MCPServer, IO[str] | None, list[str]]] = []
+        left_out: dict[str, list[str]] = {}
         for spec in specs:
             log: IO[str] | None = None
             if spec.transport == "stdio" and server_stderr is None:
@@ -183,7 +218,8 @@ async def connected_mcp_servers(
                 )
             statuses: list[str] = []
             try:
-                server = _build_server(spec, server_stderr or log, call_timeout, statuses, policy)  # type: ignore[arg-type]
+                left_out[spec.name] = []
+                server = _build_server(spec, server_stderr or log, call_timeout, statuses, policy, left_out[spec.name])  # type: ignore[arg-type]
             except Exception as error:
                 warn(f"MCP server {spec.name!r} did not start: {_reason(error, spec, '', connect_timeout)}")
                 continue
@@ -218,4 +254,6 @@ async def connected_mcp_servers(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        yield [entry[1] for entry, task in zip(entries, tasks, strict=True) if task.result()]
+        connected = [entry[1] for entry, task in zip(entries, tasks, strict=True) if task.result()]
+        await _leave_out_clashes([(server, left_out[server.name]) for server in connected], reserved, warn)
+        yield connected

@@ -1,86 +1,108 @@
-"""The faces of a tool approval (issue 19): the one-line question, answered with one key, and the line that says
-what was decided.
+"""The faces of a tool approval (issue 19): the question, answered with one key, and the line that says what was
+decided.
 
-    allow git/git_add(repo_path='/tmp/r', files=['a.txt'])? [y/a/n]
+    allow git/git_add(repo_path='/tmp/r', files=['a.txt'])? [y/a/n/v]
 
-y allows this call, a allows this tool for the rest of the session, n declines it (the model is told and goes
-on), Ctrl-C stops the turn (nothing of it is stored). The question is asked through prompt_toolkit (imported only
-when a question is asked), on the terminal, or on stderr when stdout is not one.
+y allows this call, a allows this tool for the rest of the session, n declines it (the model is told and goes on),
+v shows the whole call and asks again, Ctrl-C stops the turn (nothing of it is stored). What you approve is what
+runs: the arguments were checked against the tool's schema before asking (`core/approvals.py`); they are shown in
+the tool's order (required ones first), names and values spelt out (`tools/display.py`), and a call too long for
+one line gets one line per argument, each cut with a visible `…(+N chars)` — no argument pushes another out of
+sight. Only a key pressed after the question appeared answers it (`ui/ask.py`).
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shlex
 import shutil
 import sys
-import unicodedata
 from typing import Any
 
+from rich.cells import cell_len
+
 from ..core.events import NO_TERMINAL, Answer, ApprovalDecided, ApprovalRequested
+from ..tools.display import argument_name, argument_value, cut, in_order, spelt_out
 from .sanitize import clean
 
-KEYS: dict[str, Answer] = {"y": "allow", "a": "allow_tool", "n": "decline"}
-CHOICES = " [y/a/n] "
+KEYS: dict[str, Answer | str] = {"y": "allow", "a": "allow_tool", "n": "decline", "v": "view"}
+CHOICES = " [y/a/n/v] "
 
 
 def _shown(text: str) -> str:
-    """`text` without control characters, and with its invisible format characters (Unicode's Cf: bidi
-    overrides and isolates, zero-width spaces) spelt out: a line you approve from must read as it is, and U+202E
-    in an argument's name would show the rest of the line reversed."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in clean(text))
+    """`text` harmless and as it is: controls as visible stand-ins, invisible characters as their \\u code."""
+    return spelt_out(clean(text))
+
+
+def _arguments(request: ApprovalRequested) -> list[tuple[str, str]] | None:
+    """(name, value) as shown, in the tool's order; None when the arguments are not a JSON object."""
+    try:
+        parsed: Any = json.loads(request.arguments) if request.arguments.strip() else {}
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    return [(argument_name(key), argument_value(value)) for key, value in in_order(parsed, request.order)]
 
 
 def question(request: ApprovalRequested, width: int | None = None) -> str:
-    """The question, in one line cut to the screen's width; arguments shown harmlessly."""
-    from ..tools.display import describe_call
-
+    """The question: one line when the whole call fits the screen's width; else the call's name, then one line
+    per argument (each cut to the width, visibly), then the choices."""
     width = width or shutil.get_terminal_size((100, 24)).columns
+    name = _shown(request.name)
     note = " (it says it is read-only)" if request.read_only else ""
-    room = max(24, width - len("allow ?") - len(note) - len(CHOICES) - 1)
-    return _shown(f"allow {describe_call(request.name, request.arguments, limit=room)}?{note}{CHOICES}")
+    shown = _arguments(request)
+    if shown is None:
+        shown = [("", _shown(request.arguments))]
+    inline = ", ".join(f"{key}={value}" if key else value for key, value in shown)
+    line = f"allow {name}({inline})?{note}{CHOICES}"
+    if cell_len(line) < width:
+        return line
+    rows = [f"allow {name} with{note}:"]
+    for key, value in shown:
+        label = f"  {key}=" if key else "  "
+        rows.append(label + cut(value, max(16, width - len(label) - 1)))
+    rows.append(f"allow it?{CHOICES}")
+    return "\n".join(rows)
 
 
-def waiting(request: ApprovalRequested) -> str:
-    """The toolbar while the question waits."""
-    keys = "y allow · a allow for this session · n decline · Ctrl-C stop"
+def whole_call(request: ApprovalRequested) -> str:
+    """`v`: the call as it will run, every argument whole, pretty-printed, spelt out."""
+    try:
+        parsed: Any = json.loads(request.arguments) if request.arguments.strip() else {}
+    except json.JSONDecodeError:
+        return f"the whole call to {_shown(request.name)} (its arguments as sent):\n{_shown(request.arguments)}"
+    if isinstance(parsed, dict):
+        parsed = dict(in_order(parsed, request.order))
+    body = json.dumps(parsed, indent=2, ensure_ascii=False)
+    return f"the whole call to {_shown(request.name)}:\n{_shown(body)}"
+
+
+def waiting(request: ApprovalRequested, listening: bool = True) -> str:
+    """The toolbar while the question waits: what the keys do once it listens."""
+    if not listening:
+        from .ask import NOT_YET
+
+        return NOT_YET
+    keys = "y allow · a allow for this session · n decline · v whole call · Ctrl-C stop"
     return f" waiting for your answer: {_shown(request.name)} · {keys}"
 
 
-async def ask_key(message: str, toolbar: Any = None) -> Answer | None:
-    """One key: y/a/n (either case) → the answer; Ctrl-C → None. Other keys (Enter too) are ignored."""
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-    from prompt_toolkit.output.defaults import create_output
+async def ask(request: ApprovalRequested, width: int | None = None) -> Answer | None:
+    """The question until it is answered (`v` shows the whole call, then asks again); Ctrl-C → None."""
+    from .ask import ask_key
 
-    bindings = KeyBindings()
-
-    def answer_with(result: Answer | None) -> Any:
-        def handler(event: KeyPressEvent) -> None:
-            event.app.exit(result=result)
-
-        return handler
-
-    for key, answer in KEYS.items():
-        bindings.add(key)(answer_with(answer))
-        bindings.add(key.upper())(answer_with(answer))
-    bindings.add("c-c")(answer_with(None))
-
-    @bindings.add("<any>")
-    @bindings.add("enter")
-    def _ignore(event: KeyPressEvent) -> None:
-        pass
-
-    # stdout may be a pipe (answers piped on): the question then draws on stderr, as the input line does.
-    output = None if os.isatty(1) else create_output(stdout=sys.stderr)
-    session: Any = PromptSession(key_bindings=bindings, bottom_toolbar=toolbar, output=output)
-    result: Answer | None = await session.prompt_async(message, handle_sigint=False)
-    return result
+    while True:
+        answer = await ask_key(question(request, width), KEYS, toolbar=lambda listening: waiting(request, listening))
+        if answer != "view":
+            return answer  # type: ignore[return-value]
+        stream = sys.stdout if sys.stdout.isatty() else sys.stderr  # where the question drew
+        print(whole_call(request), file=stream, flush=True)
 
 
 async def ask_on_terminal(request: ApprovalRequested) -> Answer:
-    """One-shot's approver on a terminal: the question on stderr; Ctrl-C stops the turn (KeyboardInterrupt)."""
-    answer = await ask_key(question(request), toolbar=lambda: waiting(request))
+    """One-shot's approver on a terminal: Ctrl-C stops the turn (KeyboardInterrupt)."""
+    answer = await ask(request)
     if answer is None:
         raise KeyboardInterrupt
     return answer
@@ -93,13 +115,13 @@ def asked_on_terminal() -> bool:
 
 def decided_line(event: ApprovalDecided, asked: ApprovalRequested | None) -> tuple[str, str]:
     """The line (and its style) that says what became of a call that needed approval."""
-    name = clean(event.name)
+    name = _shown(event.name)
     if event.by == NO_TERMINAL:
         from ..tools.display import describe_call
 
         call = describe_call(event.name, asked.arguments, limit=80) if asked else name
         return (f"declined {clean(call)}: it needs your approval and there is no terminal to ask on — "
-                f"allow it with --approve {clean(shlex.quote(event.name))}", "yellow")  # fmt: skip
+                f"allow it with --approve {_shown(shlex.quote(event.name))}", "yellow")  # fmt: skip
     if event.by == "you":
         return {
             "allow": ("  ✓ allowed", "green"),

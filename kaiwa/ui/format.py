@@ -76,8 +76,15 @@ def cache_totals(turns: list[TurnRecord], prices: dict[str, Prices] | None) -> s
 
 
 def relative_time(timestamp: float, now: float | None = None) -> str:
-    """ "just now", "3 min ago", "2 h ago", "yesterday", "4 days ago", then the date (local time)."""
-    now = time.time() if now is None else now
+    """ "just now", "3 min ago", "2 h ago", "yesterday", "4 days ago", then the date (local time); "?" for a
+    stored time that is no date."""
+    try:
+        return _relative_time(timestamp, time.time() if now is None else now)
+    except (OverflowError, ValueError, OSError):
+        return "?"
+
+
+def _relative_time(timestamp: float, now: float) -> str:
     seconds = now - timestamp
     if seconds < 0:
         return "just now" if seconds > -60 else dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d")

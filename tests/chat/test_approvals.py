@@ -8,22 +8,22 @@ from __future__ import annotations
 import json
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
-import pexpect
 import pytest
 
-from tests.chat.repl_term import Term, session_id_in
+from tests.chat.repl_term import session_id_in
 from tests.conftest import Kaiwa
 from tests.harness.db import stored_items
+from tests.mcp_fixtures import stdio_server_config
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
 REJECTED = "Tool execution was not approved."  # the SDK's own rejection, sent and stored as the call's output
-QUESTION = "[y/a/n]"
+QUESTION = "[y/a/n/v]"
+LISTENING = "waiting for your answer"  # the toolbar, once the question takes an answer (ui/ask.py)
 AFTER_TURN = re.compile(r" in · (.|\n)*›")  # the usage line, then the input line again
 
 
@@ -54,19 +54,6 @@ def outputs(items: list[dict[str, Any]]) -> dict[str, str]:
 # -- the interactive mode --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def term_for(kaiwa: Kaiwa) -> Any:
-    terms: list[Term] = []
-
-    def make(*args: str) -> Term:
-        terms.append(Term(kaiwa, *args))
-        return terms[-1]
-
-    yield make
-    for t in terms:
-        t.close()
-
-
 def test_repl_y_runs_the_call_after_asking(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
 ) -> None:
@@ -78,7 +65,7 @@ def test_repl_y_runs_the_call_after_asking(
     asked = term.wait_for(QUESTION)
     line = next(line for line in asked.splitlines() if QUESTION in line)
     assert "git/git_add" in line and "a.txt" in line  # one line: the tool, its server, its arguments
-    term.wait_for("waiting for your answer")  # the toolbar
+    term.wait_for(LISTENING)  # the toolbar
     assert staged(repo) == []  # nothing ran before the answer
     term.mark()
     term.send("y")
@@ -95,7 +82,7 @@ def test_repl_n_declines_and_the_model_is_told(
     term = term_for()
     term.ready()
     term.enter("stage a.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.mark()
     term.send("n")
     assert "I did not stage it." in term.wait_for(AFTER_TURN)
@@ -112,7 +99,7 @@ def test_repl_a_allows_the_tool_for_the_rest_of_the_session(
     term = term_for()
     term.ready()
     term.enter("stage a.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.mark()
     term.send("a")
     term.wait_for(AFTER_TURN)
@@ -131,7 +118,7 @@ def test_repl_a_does_not_outlive_its_session(
     term = term_for()
     term.ready()
     term.enter("stage a.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.mark()
     term.send("a")
     term.wait_for(AFTER_TURN)
@@ -139,7 +126,7 @@ def test_repl_a_does_not_outlive_its_session(
     term.enter("/new")
     term.mark()
     term.enter("and b.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     assert staged(repo) == ["a.txt"]
     term.mark()
     term.send("n")
@@ -169,7 +156,7 @@ def test_repl_ctrl_c_at_the_question_stops_the_turn_and_stores_nothing(
     term = term_for()
     term.ready()
     term.enter("stage a.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.mark()
     term.ctrl("c")
     assert "nothing of this turn was saved" in term.wait_for(re.compile(r"interrupted(.|\n)*› stage a.txt"))
@@ -177,7 +164,7 @@ def test_repl_ctrl_c_at_the_question_stops_the_turn_and_stores_nothing(
     assert len(upstream.model_requests()) == 1  # the run did not go on
     term.mark()
     term.send("\r")  # the message is back on the input line: Enter sends it again, and it asks again
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.mark()
     term.send("n")
     term.wait_for(AFTER_TURN)
@@ -195,7 +182,7 @@ def test_a_process_killed_at_the_question_stores_nothing(
     term.ready()
     term.turn("hello")
     term.enter("stage a.txt")
-    term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
     term.kill(signal.SIGKILL)
     assert term.exit_status() == 128 + signal.SIGKILL
     items = stored_items(kaiwa.db)
@@ -237,18 +224,37 @@ def test_the_declined_lines_hint_is_a_command_that_can_be_pasted(
     assert staged(repo) == []
 
 
-def test_two_servers_with_the_same_tools_is_one_line(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+def test_a_tool_name_taken_earlier_is_left_out_in_one_line(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    # One rule for every clash: the first to claim a name keeps it (built-in tools, then servers in the config's
+    # order); a later tool of that name is left out, and one line per server says so. kaiwa goes on.
     repo = git_repo(tmp_path / "repo", "a.txt")
     config = tmp_path / "mcp.json"
-    servers = {"g1": git_server_config(repo, approve="always"), "g2": git_server_config(repo)}
+    servers = {
+        "g1": git_server_config(repo, approve="always"),
+        "g2": git_server_config(repo),
+        "words": stdio_server_config("--calculate"),
+    }
     config.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
     kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
-    run = kaiwa("--input", "stage a.txt")
-    assert run.code == 2 and "Traceback" not in run.err, run.err
-    [line] = [line for line in run.err.splitlines() if line.startswith("error:")]
-    assert line.startswith("error: two MCP servers offer tools of the same name ('git_add'"), line
-    assert "unexpected" not in line and '"disabled": true' in line
-    assert upstream.model_requests() == [] and staged(repo) == []
+    upstream.script(
+        add(repo, "a.txt", "call_g"),
+        Reply(text="", tool_calls=[ToolCall("calculate", {"expression": "6*7"}, id="call_c")]),
+        Reply(text="done"),
+    )
+    run = kaiwa("--input", "stage a.txt, then work out 6*7")
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert staged(repo) == ["a.txt"]  # g1's git_add ran, as g1's rule says, with no question
+    told = tool_messages(upstream)
+    assert "staged successfully" in told[0] and told[1] == "42"  # kaiwa's calculator, not the server's
+    [g2] = [line for line in run.err.splitlines() if "MCP server 'g2'" in line]
+    assert "tools 'git_status'" in g2 and "left out — MCP server 'g1', earlier in the MCP config" in g2
+    assert '"disabled": true' in g2
+    [words] = [line for line in run.err.splitlines() if "MCP server 'words'" in line]
+    assert "its tool 'calculate' left out — kaiwa's built-in tool has that name" in words
+    sent = {tool["function"]["name"] for tool in upstream.model_requests()[0].body["tools"]}
+    assert "calculate" in sent and "lookup_word" in sent and "git_add" in sent
 
 
 @pytest.mark.parametrize("name", ["git/git_add", "git_add", "all"])
@@ -315,52 +321,33 @@ def test_json_carries_approval_events(kaiwa: Kaiwa, upstream: OpenAIChatStandIn,
     assert staged(repo) == []
 
 
-def spawn(kaiwa: Kaiwa, *args: str) -> pexpect.spawn:
-    command = kaiwa.command(*args)
-    return pexpect.spawn(
-        command[0], command[1:], cwd=str(kaiwa.home), env={**kaiwa.env, "TERM": "xterm-256color"},
-        dimensions=(30, 140), encoding="utf-8", timeout=90,
-    )  # fmt: skip
-
-
-def test_one_shot_on_a_terminal_asks_on_stderr(kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path) -> None:
+def test_one_shot_on_a_terminal_asks_on_stderr(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
+) -> None:
     repo = with_git(kaiwa, tmp_path)
     upstream.script(add(repo, "a.txt", "call_t"), Reply(text="Staged on a terminal."))
-    child = spawn(kaiwa, "--input", "stage a.txt")
-    try:
-        child.expect_exact(QUESTION)
-        assert "git/git_add" in child.before
-        assert staged(repo) == []
-        time.sleep(0.2)
-        child.send("y")
-        child.expect_exact("Staged on a terminal.")
-        child.expect(pexpect.EOF)
-        rest = child.before
-        child.close()
-        assert child.exitstatus == 0
-    finally:
-        child.terminate(force=True)
+    term = term_for("--input", "stage a.txt")
+    assert "git/git_add" in term.wait_for(QUESTION)
+    term.wait_for(LISTENING)
+    assert staged(repo) == []
+    term.mark()
+    term.send("y")
+    term.wait_for("Staged on a terminal.")
+    assert term.exit_status() == 0
     assert staged(repo) == ["a.txt"]
-    assert session_id_in(rest) is not None
+    assert session_id_in(term.text) is not None
     assert "staged successfully" in tool_messages(upstream)[0]
 
 
 def test_ctrl_c_at_the_one_shot_question_stops_and_stores_nothing(
-    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn, tmp_path: Path, term_for: Any
 ) -> None:
     repo = with_git(kaiwa, tmp_path)
     upstream.script(add(repo, "a.txt", "call_s"), Reply(text="never"))
-    child = spawn(kaiwa, "--input", "stage a.txt")
-    try:
-        child.expect_exact(QUESTION)
-        time.sleep(0.2)
-        child.sendcontrol("c")
-        child.expect(pexpect.EOF)
-        shown = child.before
-        child.close()
-        assert child.exitstatus == 130, shown
-    finally:
-        child.terminate(force=True)
-    assert "Traceback" not in shown and "interrupted" in shown
+    term = term_for("--input", "stage a.txt")
+    term.wait_for(QUESTION)  # Ctrl-C is never held back: stopping is always safe
+    term.ctrl("c")
+    assert term.exit_status() == 130, term.text
+    assert "Traceback" not in term.text and "interrupted" in term.text
     assert staged(repo) == [] and stored_items(kaiwa.db) == []
     assert len(upstream.model_requests()) == 1

@@ -230,7 +230,7 @@ def test_failed_resumed_turn_is_rolled_back_and_sent_once_on_retry(kaiwa: Kaiwa,
         (["--input", ""], 2, "empty"),
         (["--input", "   "], 2, "empty"),
         (["--input", "hi", "--session-id", "nope"], 2, "too short"),
-        (["--input", "hi", "--session-id", "0190a000-0000-7000-8000-000000000000"], 1, "no session"),
+        (["--input", "hi", "--session-id", "0190a000-0000-7000-8000-000000000000"], 2, "no session"),
         (["--input", "hi", "--reasoning", "extreme"], 2, "--reasoning"),
     ],
 )
@@ -247,7 +247,7 @@ def test_mistyped_session_id_never_starts_an_empty_conversation(kaiwa: Kaiwa, up
     assert sid
     wrong = sid[:-1] + ("0" if sid[-1] != "0" else "1")
     run = kaiwa("--input", "two", "--session-id", wrong)
-    assert_one_line_failure(run, 1, "no session")
+    assert_one_line_failure(run, 2, "no session")  # bad input, as README says
     with sqlite3.connect(kaiwa.db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM agent_sessions").fetchone() == (1,)
 

@@ -3,6 +3,7 @@ proxy's config and locked project, and reads `.env.app` from the current folder,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,23 +16,52 @@ from tests.harness.proxy import _uv
 from tests.standins.script import Reply
 
 
+def readme_install_command() -> str:
+    """The install line of README.md's "Installing the `kaiwa` command" (the test runs what the README says)."""
+    section = (REPO / "README.md").read_text().split("## Installing the `kaiwa` command", 1)[1]
+    return next(line for line in section.splitlines() if line.startswith("uv tool install"))
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The `kaiwa` executable of a fresh tool install (its own tool and bin folders, never the user's)."""
+    """The `kaiwa` executable of a fresh tool install as the README says (its own tool and bin folders)."""
     root = tmp_path_factory.mktemp("tool")
     env = {**os.environ, "UV_TOOL_DIR": str(root / "tools"), "UV_TOOL_BIN_DIR": str(root / "bin")}
     env.pop("VIRTUAL_ENV", None)
     # The interpreter behind this venv: uv would otherwise try to download one (no network here).
-    python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    subprocess.run(
-        [*_uv(), "tool", "install", "--python", str(python), "--compile-bytecode", str(REPO)],
-        env=env,
-        cwd=root,
-        check=True,
-        capture_output=True,
-        timeout=600,
+    env["UV_PYTHON"] = str(Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
+    done = subprocess.run(
+        ["bash", "-c", readme_install_command()], env=env, cwd=REPO, capture_output=True, text=True, timeout=600
     )
+    assert done.returncode == 0, done.stderr
     return root / "bin" / "kaiwa"
+
+
+def locked_versions() -> dict[str, str]:
+    exported = subprocess.run(
+        [*_uv(), "export", "--frozen", "--no-dev", "--all-extras", "--no-hashes", "--no-emit-project"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    pins = [line.split(";")[0].strip() for line in exported.splitlines() if "==" in line and not line.startswith("#")]
+    return {canonical(name): version for name, version in (pin.split("==") for pin in pins)}
+
+
+def canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_the_readme_install_gets_the_locked_versions(installed: Path) -> None:
+    """Issue 32.8: a plain `uv tool install .` ignores uv.lock (openai 3.63.0 against the locked 3.54.0)."""
+    python = installed.parent.parent / "tools" / "kaiwa" / "bin" / "python"
+    code = "import json, importlib.metadata as m; print(json.dumps({d.name: d.version for d in m.distributions()}))"
+    found = {canonical(k): v for k, v in json.loads(subprocess.check_output([str(python), "-c", code])).items()}
+    locked = locked_versions()
+    assert "openai" in locked and found["openai"] == locked["openai"]
+    differ = {
+        name: (found[name], version) for name, version in locked.items() if name in found and found[name] != version
+    }
+    assert differ == {}
+    assert set(found) - set(locked) <= {"kaiwa"}  # nothing the lock does not name
 
 
 def _user_env(home: Path, **extra: str) -> dict[str, str]:

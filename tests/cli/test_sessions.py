@@ -16,6 +16,7 @@ from typing import Any
 import pexpect
 import pytest
 
+from tests.chat.repl_term import Term
 from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import CHAT, Kaiwa, Run
 from tests.harness.db import stored_items
@@ -105,9 +106,9 @@ def test_fragments_unique_ambiguous_unknown(kaiwa: Kaiwa, upstream: OpenAIChatSt
 
     ambiguous = kaiwa("sessions", "show", "0aaaa0")
     assert_one_line_failure(ambiguous, 2, "matches 2 sessions", "0aaaa001", "terraform state lock", "0aaaa002")
-    assert_one_line_failure(kaiwa("sessions", "show", "ffffff"), 1, "no session matches 'ffffff'")
+    assert_one_line_failure(kaiwa("sessions", "show", "ffffff"), 2, "no session matches 'ffffff'")
     assert_one_line_failure(kaiwa("sessions", "show", "aa01"), 2, "too short")
-    assert_one_line_failure(kaiwa("sessions", "show", "019ac0de-1111-7000-8000-00000000ffff"), 1, "no session")
+    assert_one_line_failure(kaiwa("sessions", "show", "019ac0de-1111-7000-8000-00000000ffff"), 2, "no session")
 
     # --session-id takes the same names; a bad one never reaches the model nor starts a session.
     for ref, code in (("0aaaa0", 2), ("ffffff", 1)):
@@ -188,7 +189,7 @@ def test_rename(kaiwa: Kaiwa) -> None:
     assert run.code == 0 and "renamed 0aaaa001: Terraform state lock" in run.err, run.err
     assert listed(kaiwa)[0]["title"] == "Terraform state lock"
     assert_one_line_failure(kaiwa("sessions", "rename", "0aaaa001", "  "), 2, "title is empty")
-    assert_one_line_failure(kaiwa("sessions", "rename", "zzzzzz", "x"), 1, "no session matches")
+    assert_one_line_failure(kaiwa("sessions", "rename", "zzzzzz", "x"), 2, "no session matches")
 
 
 def test_on_a_terminal_list_and_show_are_readable(kaiwa: Kaiwa) -> None:
@@ -313,23 +314,46 @@ def test_delete_asks_on_a_terminal_and_needs_yes_otherwise(kaiwa: Kaiwa) -> None
     assert_one_line_failure(kaiwa("sessions", "delete", "0aaaa001"), 2, "--yes")
     assert len(listed(kaiwa)) == 2
 
-    child = spawn(kaiwa, "sessions", "delete", "0aaaa001", "0aaaa002")
-    child.expect(r"Delete these 2 sessions\? This cannot be undone \[y/N\]: ")
-    assert "terraform state lock" in child.before and "pasta for four" in child.before
-    child.sendline("n")
-    child.expect(pexpect.EOF)
-    child.close()
-    # Declining is the user's answer, not a failure: said plainly, exit 0.
-    assert child.exitstatus == 0 and "nothing deleted" in child.before and "error" not in child.before
+    term = Term(kaiwa, "sessions", "delete", "0aaaa001", "0aaaa002")
+    try:
+        shown = term.wait_for("Delete these 2 sessions? This cannot be undone [y/N]")
+        assert "terraform state lock" in shown and "pasta for four" in shown
+        term.wait_for(" y delete ")  # the toolbar: the question listens
+        term.send("n")
+        assert term.exit_status() == 0  # declining is the user's answer, not a failure: said plainly, exit 0
+    finally:
+        term.close()
+    assert "nothing deleted" in term.text and "error" not in term.text
     assert len(listed(kaiwa)) == 2
 
-    child = spawn(kaiwa, "sessions", "delete", "aaaa001")
-    child.expect(r"Delete this session\? This cannot be undone \[y/N\]: ")
-    child.sendline("y")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0 and "deleted 1 session" in child.before
+    term = Term(kaiwa, "sessions", "delete", "aaaa001")
+    try:
+        term.wait_for("Delete this session? This cannot be undone [y/N]")
+        term.wait_for(" y delete ")
+        term.send("y")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    assert "deleted 1 session" in term.text
     assert [s["id"] for s in listed(kaiwa)] == [B]
+
+
+def test_keys_typed_before_delete_asks_do_not_answer(kaiwa: Kaiwa) -> None:
+    # `y` and Enter typed before the question appears (a command line pasted with its answer, a key pressed too
+    # early) must not confirm: only a key pressed once the question listens does.
+    put(kaiwa, export_doc(A, "terraform state lock", "why is my state locked?", "A lock."))
+    term = Term(kaiwa, "sessions", "delete", "0aaaa001")
+    try:
+        term.send("y\r")
+        term.wait_for("Delete this session? This cannot be undone [y/N]")
+        term.wait_for(" y delete ")
+        assert [s["id"] for s in listed(kaiwa)] == [A]  # nothing deleted by the keys typed ahead
+        term.send("n")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    assert "nothing deleted" in term.text
+    assert [s["id"] for s in listed(kaiwa)] == [A]
 
 
 # -- long conversations ------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_user_set_url_never_starts_anything(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
     closed = f"http://127.0.0.1:{free_port()}/v1"
     notes: list[str] = []
-    endpoint = gateway.resolve_endpoint(settings(closed, from_user=True), notes.append)
+    endpoint = gateway.resolve_endpoint(settings(closed, from_user=True), notes.append, lambda *_: None)
     assert (endpoint.base_url, endpoint.api_key, endpoint.managed) == (
         closed,
         "sk-user-key-not-for-the-gateway",
@@ -123,7 +123,7 @@ from kaiwa.gateway.endpoint import resolve_endpoint
 from kaiwa.settings import Settings
 s = Settings(base_url=sys.argv[1], base_url_from_user=False, api_key=None, model="local",
              db_path=Path("x"), reasoning=None, timeout=60.0, max_retries=0, mcp_config=None)
-e = resolve_endpoint(s, lambda line: print("NOTIFY", line, file=sys.stderr))
+e = resolve_endpoint(s, lambda line: print("NOTIFY", line, file=sys.stderr), lambda *_: None)
 print(json.dumps({"url": e.base_url, "managed": e.managed, "key": e.api_key, "log": str(e.log_path)}))
 """
 

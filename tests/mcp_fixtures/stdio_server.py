@@ -2,9 +2,9 @@
 
 Tools: `lookup_word(word)` and `add_numbers(a, b)`, whose outputs are recognisable (they carry "[words-fixture]"),
 `read_env(name)` to check the environment the client passed, and `count_up()`: a tool with an effect, which adds
-one to the number in $KAIWA_FIXTURE_COUNTER_FILE (a test counts how often it really ran). With
-$KAIWA_FIXTURE_PID_FILE set it writes its PID there on start, so a test can check that the process is gone after
-the client cleans up.
+one to the number in $KAIWA_FIXTURE_COUNTER_FILE (a test counts how often it really ran); with `--calculate`, also
+a `calculate(expression)` named like kaiwa's built-in tool. With $KAIWA_FIXTURE_PID_FILE set it writes its PID there
+on start, so a test can check that the process is gone after the client cleans up.
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ def main() -> None:
         with open(path, "w") as f:
             f.write(str(count))
         return f"{MARK} counter is now {count}"
+
+    if "--calculate" in sys.argv:
+
+        @server.tool()
+        def calculate(expression: str) -> str:
+            """Evaluate an arithmetic expression (named like kaiwa's built-in tool)."""
+            return f"{MARK} calculated {expression}"
 
     server.run("stdio")
 

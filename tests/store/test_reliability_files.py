@@ -291,3 +291,33 @@ def test_a_round_2_store_is_migrated_and_its_sessions_continue(kaiwa: Kaiwa, ups
     ]
     # The message round 2 left dangling (its process was killed mid-answer) is not sent again.
     assert said == [("user", "first"), ("assistant", "answer"), ("user", "続けて")]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_full_disk_when_the_store_opens_says_so(tmp_path: Path, existing: bool) -> None:
+    """A filled tmpfs (in a user and mount namespace of its own): the line says the disk is full and to free space,
+    not to set SESSION_DB_PATH."""
+    (tmp_path / "home").mkdir()
+    kaiwa = Kaiwa(tmp_path / "home", {})
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("needs unshare(1) and user namespaces")
+    source = tmp_path / "source.sqlite3"
+    kaiwa_db(source)
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    db = mnt / "sessions.sqlite3"
+    copy = f"cp {source} {db} && " if existing else ""
+    script = (
+        f"mount -t tmpfs -o size=4m tmpfs {mnt} && {copy}(dd if=/dev/zero of={mnt}/filler bs=1k 2>/dev/null; true)"
+        f" && {' '.join(kaiwa.command('sessions'))}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=kaiwa.home,
+        env={**kaiwa.env, "SESSION_DB_PATH": str(db), "KAIWA_WARM": "0"},  # the warm process sees no such mount
+        timeout=SLOW,
+    )
+    line = one_error_line(Run(proc.returncode, proc.stdout, proc.stderr))
+    assert "full" in line and "free some space" in line and "SESSION_DB_PATH" not in line, line

@@ -47,9 +47,7 @@ def test_a_caller_with_a_closed_stdio_fd_is_met_as_a_cold_call_is(
     for mode in ("warm", "cold"):
         upstream.script(Reply(text="an answer"))
         asked = len(upstream.model_requests())
-        runs[mode] = _run_with_closed(
-            kaiwa, fd, "--input", "hi", **({"KAIWA_WARM": "0"} if mode == "cold" else {})
-        )
+        runs[mode] = _run_with_closed(kaiwa, fd, "--input", "hi", **({"KAIWA_WARM": "0"} if mode == "cold" else {}))
         assert len(upstream.model_requests()) == asked + (fd != 1)  # a closed stdout: nothing sent
     warm_run, cold_run = runs["warm"], runs["cold"]
     uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}")

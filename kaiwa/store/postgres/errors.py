@@ -132,10 +132,11 @@ def translate(exc: BaseException, target: Target) -> KaiwaError | None:
                 f"the Postgres server at {target.host} is not accepting connections ({_first_line(text)})",
                 "try again in a moment",
             )
-        if {"ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError"} & names:
+        closed = "InterfaceError" in names and ("closed" in low or "connection" in low)
+        if closed or {"ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError"} & names:
             return KaiwaError(
                 f"lost the connection to the Postgres server at {target.host}",
-                "check that the server is running, then try again (the turn was not stored)",
+                "check that the server is running, then try again",
             )
         if isinstance(cur, TimeoutError) or "TimeoutError" in names:
             return KaiwaError(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import and_, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..base import Item, SessionInfo, TurnRecord
+from ..base import Item, SessionInfo, TurnRecord, latest_time
 from . import schema as S
 
 NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machines' clocks may disagree
@@ -18,6 +18,12 @@ NOW = text("extract(epoch from clock_timestamp())")  # the server's clock: machi
 def dump_item(item: Item) -> str:
     """An item as the SDK's SQLAlchemySession serialises it (ensure_ascii, compact separators)."""
     return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+
+
+def in_range() -> Any:
+    """The session's times are believable (NaN is greater than every number in Postgres: out too)."""
+    s, latest = S.kaiwa_sessions, latest_time()
+    return and_(s.c.updated_at.between(0, latest), s.c.created_at.between(0, latest))
 
 
 def info_query() -> Any:

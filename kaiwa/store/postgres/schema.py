@@ -28,6 +28,20 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.types import TypeDecorator
+
+
+class PlainText(TypeDecorator[str]):
+    """TEXT that takes any Python string: Postgres refuses a NUL character in text (SQLite stores it), so a NUL in
+    a session's metadata (its instructions from a role file, a model name) is written as U+FFFD instead of failing
+    the turn. The conversation's items are JSON text, where NUL is the escape \\u0000: kept exactly."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
 
 # 1: search by an expression index over agent_messages; 2: kaiwa_search; 3: kaiwa_sessions.role and
 # kaiwa_turns.cache_write_tokens; 4: kaiwa_turns.spender (whose key paid) and an index on created_at;
@@ -75,11 +89,11 @@ kaiwa_sessions = Table(
     Column("session_id", Text, primary_key=True),
     Column("created_at", Float(53), nullable=False),  # seconds since the epoch (the server's clock)
     Column("updated_at", Float(53), nullable=False),
-    Column("model", Text, nullable=False),
-    Column("title", Text, nullable=False, server_default=""),
-    Column("instructions", Text),
-    Column("origin", Text),
-    Column("role", Text),
+    Column("model", PlainText, nullable=False),
+    Column("title", PlainText, nullable=False, server_default=""),
+    Column("instructions", PlainText),
+    Column("origin", PlainText),
+    Column("role", PlainText),
     Index("idx_kaiwa_sessions_updated", "updated_at"),
 )
 
@@ -91,13 +105,13 @@ kaiwa_turns = Table(
         "session_id", Text, ForeignKey("kaiwa_sessions.session_id", ondelete="CASCADE"), nullable=False, index=False
     ),
     Column("created_at", Float(53), nullable=False),
-    Column("model", Text, nullable=False),
+    Column("model", PlainText, nullable=False),
     Column("input_tokens", BigInteger, nullable=False, server_default="0"),
     Column("output_tokens", BigInteger, nullable=False, server_default="0"),
     Column("reasoning_tokens", BigInteger, nullable=False, server_default="0"),
     Column("cached_tokens", BigInteger, nullable=False, server_default="0"),
     Column("cost", Float(53)),
-    Column("request_ids", Text, nullable=False, server_default=""),
+    Column("request_ids", PlainText, nullable=False, server_default=""),
     Column("duration_ms", BigInteger, nullable=False, server_default="0"),
     Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
     Column("attempts", BigInteger, nullable=False, server_default="1"),

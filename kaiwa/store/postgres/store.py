@@ -60,6 +60,10 @@ class PostgresStore(Store):
     def _fail(self, exc: BaseException) -> BaseException:
         return translate(exc, self._target) or exc
 
+    def explain(self, exc: BaseException) -> KaiwaError | None:
+        """The one line for a Postgres failure met outside the store's own methods, else None."""
+        return translate(exc, self._target)
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         try:
@@ -82,6 +86,8 @@ class PostgresStore(Store):
         async with self._tx() as conn:  # create or migrate, one process at a time
             await conn.execute(select(func.pg_advisory_xact_lock(S.SCHEMA_LOCK_KEY)))
             version = await self._version(conn)
+            if version == S.SCHEMA_VERSION:  # made while we waited: its DDL again would deadlock with its users
+                return
             if version is not None and version > S.SCHEMA_VERSION:
                 raise KaiwaError(
                     f"the kaiwa tables in {self.location} are from a newer kaiwa (schema {version}, "
@@ -97,7 +103,7 @@ class PostgresStore(Store):
             if version is None or version < 2:  # rows written before: the SDK's own, or schema 1's
                 for statement in S.MIGRATE_TO_2:
                     await conn.execute(text(statement))
-            if version is None or version < 3:
+            if version is not None and version < 3:  # new tables have the columns already (create_all)
                 for statement in S.MIGRATE_TO_3:
                     await conn.execute(text(statement))
             if version is None or version < 4:
@@ -144,9 +150,14 @@ class PostgresStore(Store):
 
     # -- reading -----------------------------------------------------------------------------------
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        query = R.info_query().order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
+        query = R.info_query().where(R.in_range()).order_by(S.kaiwa_sessions.c.updated_at.desc()).limit(limit)
         async with self._tx() as conn:
             return [R.to_info(r) for r in await conn.execute(query)]
+
+    async def unlisted(self) -> list[str]:
+        query = select(S.kaiwa_sessions.c.session_id).where(~R.in_range())
+        async with self._tx() as conn:
+            return [r[0] for r in await conn.execute(query)]
 
     async def get_session(self, session_id: str) -> SessionInfo | None:
         query = R.info_query().where(S.kaiwa_sessions.c.session_id == session_id)

@@ -118,6 +118,26 @@ def too_open(path: Path) -> str | None:
     return None
 
 
+FULL_BELOW = 64 * 1024  # bytes free: less than a few pages is a full disk to SQLite
+
+
+def disk_full(path: Path) -> bool:
+    try:
+        vfs = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return False
+    return vfs.f_bavail * vfs.f_frsize < FULL_BELOW
+
+
+def explain_os(exc: OSError, path: Path) -> KaiwaError:
+    """One line for an OS error making the store's files (kaiwa's own opens, before SQLite's)."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or disk_full(path):
+        return KaiwaError(f"the disk holding {path} is full", "free some space and try again")
+    return KaiwaError(f"cannot use the session database {path} ({exc.strerror or exc})", HINT)
+
+
 def explain(exc: sqlite3.Error, path: Path) -> KaiwaError:
     """One line for an SQLite error, or the error itself when it is a bug."""
     text = str(exc)
@@ -133,7 +153,7 @@ def explain(exc: sqlite3.Error, path: Path) -> KaiwaError:
             f"the session database {path} stayed busy: other kaiwa processes kept it locked",
             "try again in a moment",
         )
-    if "disk is full" in low or "full" in low:
+    if "disk is full" in low or "full" in low or disk_full(path):  # a full disk is often just "disk I/O error"
         return KaiwaError(f"the disk holding {path} is full", "free some space and try again")
     if "unable to open" in low or "disk i/o" in low:
         return KaiwaError(f"cannot use the session database {path} ({text})", HINT)

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from ...errors import KaiwaError
+from .files import explain_os
 from .owned import open_owned
 
 POLL = 0.05
@@ -49,7 +50,10 @@ async def session_lock(
     lock_path: Path, session_id: str, on_wait: Callable[[], None] | None, timeout: float
 ) -> AsyncIterator[None]:
     offset = _offset(session_id)
-    fd = open_owned(lock_path, os.O_RDWR)
+    try:
+        fd = open_owned(lock_path, os.O_RDWR)
+    except OSError as exc:
+        raise explain_os(exc, lock_path) from exc
     try:
         deadline = time.monotonic() + timeout
         waited = False

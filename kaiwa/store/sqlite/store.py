@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import KaiwaError
-from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, make_title
+from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, latest_time, make_title
 from . import files
 from .files import check_db_path
 from .lock import session_lock
@@ -37,6 +37,8 @@ INFO = (
     " s.role"
     " FROM kaiwa_sessions s LEFT JOIN kaiwa_turns t ON t.session_id = s.session_id"
 )
+# NaN is stored as NULL by SQLite: NOT (NULL …) is NULL, so `unlisted` counts those rows with COALESCE.
+IN_RANGE = "COALESCE(s.updated_at BETWEEN 0 AND ? AND s.created_at BETWEEN 0 AND ?, 0)"
 TURN_COLUMNS = (
     "created_at, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids, duration_ms,"
     " cache_write_tokens, spender, attempts, outcome"
@@ -93,10 +95,15 @@ class SQLiteStore(Store):
         return SessionInfo(*row)
 
     async def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
-        sql = INFO + " GROUP BY s.session_id ORDER BY s.updated_at DESC, s.session_id DESC"
+        sql = INFO + f" WHERE {IN_RANGE} GROUP BY s.session_id ORDER BY s.updated_at DESC, s.session_id DESC"
+        latest = latest_time()
         if limit is not None:
-            return [self._info(r) for r in await self._read(sql + " LIMIT ?", (limit,))]
-        return [self._info(r) for r in await self._read(sql)]
+            return [self._info(r) for r in await self._read(sql + " LIMIT ?", (latest, latest, limit))]
+        return [self._info(r) for r in await self._read(sql, (latest, latest))]
+
+    async def unlisted(self) -> list[str]:
+        rows = await self._read(f"SELECT session_id FROM kaiwa_sessions s WHERE NOT ({IN_RANGE})", (latest_time(),) * 2)
+        return [r[0] for r in rows]
 
     async def get_session(self, session_id: str) -> SessionInfo | None:
         rows = await self._read(INFO + " WHERE s.session_id = ? GROUP BY s.session_id", (session_id,))

@@ -44,6 +44,8 @@ class SQLiteWorker:
                 self._conn = open_connection(self.path, self._said.append, self._own_folder)
             except sqlite3.Error as exc:
                 raise files.explain(exc, self.path) from exc
+            except OSError as exc:  # making its files (-wal, -shm, the database) before SQLite opens it
+                raise files.explain_os(exc, self.path) from exc
         return self._conn
 
     def _job[T](self, work: Callable[[sqlite3.Connection], T], write: bool, stop: threading.Event) -> T:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ...store.base import Item, SessionInfo
 
 
+RESUME_TAIL = 20  # lines of the last answer shown on resume: all of a usual answer, the end of a long one
 # How a failure's hint names an option here: the REPL's command where one does the same, else the flag.
 REPL_NAMES = {**FLAGS, "model": "/model", "reasoning": "/reasoning", "system": "/system", "attach": "/attach"}
 
@@ -57,7 +58,6 @@ class Repl:
         self.stop_signal: int | None = None
         self._turn_task: asyncio.Future[Any] | None = None
         self._interrupted = False
-        self.waiting: ApprovalRequested | None = None  # a tool call's question, while it waits (the toolbar)
 
     # -- the conversation, as commands and tests read it ----------------------------------------------
     @property
@@ -105,10 +105,6 @@ class Repl:
             self.say(event.line, "yellow" if event.level == "warning" else "dim")
 
     def toolbar(self) -> str:
-        if self.waiting is not None:
-            from ..approval import waiting
-
-            return waiting(self.waiting)
         info = self.info
         parts = [self.model, clean(info.title) if info and info.title else "new"]
         if self.conversation.role is not None:
@@ -125,15 +121,15 @@ class Repl:
         return " " + " · ".join(parts)
 
     def describe(self, info: SessionInfo) -> None:
-        """Where a resumed session stands: title, turns, model, the last answer's first lines."""
+        """Where a resumed session stands: title, turns, model, the last answer (its end, when long)."""
         self.say(f"resumed {info.short_id}: “{info.title}” · {plural(info.turns, 'turn')} · last model {info.model}",
                  "bold")  # fmt: skip
-        if self.last_answer:
-            lines = [line for line in self.last_answer.strip().splitlines() if line.strip()]
-            for line in lines[:3]:
-                self.say("  │ " + (line if len(line) <= 100 else line[:99] + "…"))
-            if len(lines) > 3:
-                self.say(f"  │ … ({len(lines) - 3} more lines)")
+        if self.last_answer:  # the whole answer, or its last RESUME_TAIL lines: where the conversation stands
+            lines = self.last_answer.strip().splitlines()
+            if len(lines) > RESUME_TAIL:
+                self.say(f"  │ … ({len(lines) - RESUME_TAIL} earlier lines: /copy takes them all)")
+            for line in lines[-RESUME_TAIL:]:
+                self.say("  │ " + line)
 
     async def refresh_recent(self) -> None:
         with contextlib.suppress(Exception):
@@ -180,13 +176,9 @@ class Repl:
 
     async def approve(self, request: ApprovalRequested) -> Answer:
         """The conversation's approver: one line, one key. Ctrl-C there stops the turn, as while it streams."""
-        from ..approval import ask_key, question
+        from ..approval import ask
 
-        self.waiting = request
-        try:
-            answer = await ask_key(question(request, self.err.width), toolbar=self.toolbar)
-        finally:
-            self.waiting = None
+        answer = await ask(request, self.err.width)
         if answer is None:
             self._interrupted = True  # foreground() then reports it as Ctrl-C, not as a signal
             raise asyncio.CancelledError
