@@ -232,6 +232,7 @@ def test_the_local_gateway_takes_a_folders_env_litellm_only_once_trusted(
 ) -> None:
     """`.env.litellm` becomes the gateway's environment: a repository's PYTHONPATH would run its code there."""
     from kaiwa.gateway.launch import VERTEX_SECRET, _gateway_env
+    from kaiwa.gateway.state import Keys
 
     (tmp_path / ".env.litellm").write_text("PYTHONPATH=./evil\nAZURE_FOUNDRY_API_BASE=http://127.0.0.1:9\n")
     (tmp_path / VERTEX_SECRET).parent.mkdir()
@@ -240,10 +241,10 @@ def test_the_local_gateway_takes_a_folders_env_litellm_only_once_trusted(
     monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
     for name in ("PYTHONPATH", "AZURE_FOUNDRY_API_BASE", "GOOGLE_APPLICATION_CREDENTIALS"):
         monkeypatch.delenv(name, raising=False)
-    env = _gateway_env("key", Path(".env.litellm"))
+    env = _gateway_env(Keys("key", "model-key"), Path(".env.litellm"))
     assert not {"PYTHONPATH", "AZURE_FOUNDRY_API_BASE", "GOOGLE_APPLICATION_CREDENTIALS"} & set(env)
     trust.trust(tmp_path)
-    env = _gateway_env("key", Path(".env.litellm"))
+    env = _gateway_env(Keys("key", "model-key"), Path(".env.litellm"))
     assert env["PYTHONPATH"] == "./evil" and env["GOOGLE_APPLICATION_CREDENTIALS"] == str(tmp_path / VERTEX_SECRET)
 
 
