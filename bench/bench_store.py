@@ -2,7 +2,7 @@
 
     uv run python bench/bench_store.py [--turns 30] [--history 10,1000]
 
-What a turn asks of its store, in kaiwa's own process (kaiwa/chat/turn.py), timed around the store calls only:
+What a turn asks of its store, in kaiwa's own process (kaiwa/core/engine.py), timed around the store calls only:
 - `warm`: a process that keeps its store open (the REPL): lock → read the history through the SDK's own session
   class → commit the turn's items and usage in one transaction → unlock.
 - `one-shot`: the same plus what every `chat.py --input` pays: a new store object, `open()` (schema check),

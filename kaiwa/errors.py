@@ -71,8 +71,6 @@ class KaiwaError(Exception):
     about, for faces that say it their own way (the words already name them)."""
 
     default_kind: FailureKind = "failed"
-    # The model answered (and was paid) before this failed: the message was sent, so no face may say it was not.
-    answered: bool = False
 
     def __init__(
         self,

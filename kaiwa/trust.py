@@ -24,6 +24,7 @@ from typing import Literal
 
 from .dirs import state_dir
 from .errors import KaiwaError, UsageError
+from .words import program
 
 PROJECT_DIR = ".kaiwa"
 ROLES = Path(PROJECT_DIR) / "roles"
@@ -229,7 +230,7 @@ def notice(ignored: list[Ignored]) -> str | None:
     names = " and ".join(str(item.folder) for item in ignored)
     if all(item.state == "changed" for item in ignored):
         return (
-            f"ignored {what}: {names} changed since you trusted it — look at what changed, then `chat.py trust`"
+            f"ignored {what}: {names} changed since you trusted it — look at what changed, then `{program()} trust`"
             " to use it again"
         )
-    return f"ignored {what}: {names} is not trusted — if you trust it, `chat.py trust` (asked again if it changes)"
+    return f"ignored {what}: {names} is not trusted — if you trust it, `{program()} trust` (asked again if it changes)"

@@ -266,6 +266,16 @@ def warm_ready(warm_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
+def term(kaiwa: Kaiwa) -> Iterator[Any]:
+    """kaiwa's interactive mode in a real pseudo-terminal (tests/harness/term.py), closed after the test."""
+    from tests.harness.term import Term
+
+    t = Term(kaiwa)
+    yield t
+    t.close()
+
+
+@pytest.fixture
 def kaiwa(tmp_path: Path, proxy: object, warm_ready: None) -> Kaiwa:
     return Kaiwa(
         tmp_path,

@@ -30,6 +30,26 @@ def command() -> Any:
     return typer.main.get_command(app)
 
 
+def _named(command: Any) -> Any:
+    """The help texts (written with `chat.py`) in the name this call goes by (`words.as_called`): the installed
+    `kaiwa` shows `kaiwa …`. Per call: the warm process builds the command once for both names."""
+    from ..words import as_called, program
+
+    if program() == "chat.py":
+        return command
+    todo = [command]
+    while todo:
+        cmd = todo.pop()
+        for name in ("help", "epilog", "short_help"):
+            if isinstance(getattr(cmd, name, None), str):
+                setattr(cmd, name, as_called(getattr(cmd, name)))
+        for param in cmd.params:
+            if isinstance(getattr(param, "help", None), str):
+                param.help = as_called(param.help)
+        todo.extend(getattr(cmd, "commands", {}).values())
+    return command
+
+
 def run() -> None:
     """The entry point: every way out is one line or quiet (usage errors, undecodable arguments, a closed pipe)."""
     import sys
@@ -37,4 +57,4 @@ def run() -> None:
     from .entry import finish
 
     # What app(...) does, with the click command built once (pretty exceptions are off: no hook to set).
-    finish(lambda: command()(args=sys.argv[1:], standalone_mode=False))
+    finish(lambda: _named(command())(args=sys.argv[1:], standalone_mode=False))

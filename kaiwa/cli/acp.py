@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import KaiwaError
-from .common import DebugOption, app, fail
+from .common import DebugOption, app, run_command
 
 
 @app.command("acp")
@@ -26,12 +25,12 @@ def acp_command(
 ) -> None:
     """Serve an editor over the Agent Client Protocol on stdin/stdout (Zed's agent_servers, CodeCompanion, …).
     stdout carries only the protocol; kaiwa's notices go to stderr."""
-    from ..settings import load_settings
 
-    try:
-        settings = load_settings()
+    def work() -> int:
         from ..core.options import Setup
+        from ..settings import load_settings
 
+        settings = load_settings()
         chosen = None
         if role is not None:
             from ..roles import load_role
@@ -41,10 +40,8 @@ def acp_command(
             model=model or settings.model, reasoning=settings.reasoning, mcp_config=mcp_config, role=chosen,
             given=frozenset({"model"} if model else ()),
         )  # fmt: skip
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    from ..ui.acp import serve
+        from ..ui.acp import serve
 
-    code = serve(settings, setup, debug)
-    if code:
-        raise typer.Exit(code)
+        return serve(settings, setup, debug)
+
+    run_command(work, debug=debug)

@@ -1,8 +1,10 @@
-"""What every command shares: the Typer app, the stderr console, and one-line failures."""
+"""What every command shares: the Typer app, the stderr console, and `run_command`: one way from a failure to its
+line and exit code."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +14,9 @@ from ..pipe import PIPE_CLOSED, Pipe, quiet_broken_pipe  # noqa: F401  (re-expor
 from ..redact import redact, redacted_traceback
 from ..settings import Settings
 from ..ui.sanitize import clean
+
+if TYPE_CHECKING:
+    from ..core.events import TurnFailed
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -48,21 +53,68 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def error_line(exc: KaiwaError) -> str:
+def error_line(exc: KaiwaError | TurnFailed) -> str:
     """The one line a failure prints: secrets masked, and no control character left (a role file's key, an MCP
     config's name or a piped file's text quoted in it must not drive the terminal)."""
     return clean(redact(exc.line()))
 
 
-def fail(exc: KaiwaError, debug: bool, text: str | None = None) -> typer.Exit:
-    if debug:  # the traceback, masked like every other line (exception texts quote URLs)
-        err_console.print(clean(redacted_traceback(exc)), markup=False, highlight=False, soft_wrap=True, end="")
-    err_console.print(error_line(exc), style="bold red", highlight=False, soft_wrap=True, markup=False)
-    if text and not exc.kept:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
-        fate = "sent, but nothing of the turn was saved" if exc.sent else "not sent, nothing saved"
+def run_command(
+    work: Callable[[], int | None],
+    *,
+    debug: bool = False,
+    json_lines: bool = False,
+    message: Callable[[], str | None] = lambda: None,
+    interrupted: str = "nothing was changed",
+) -> None:
+    """Every command's body runs here. Its outcome is an exit code; every failure — a KaiwaError (also one the
+    core raised before a turn: no such session, a bad role, the gateway not starting), Ctrl-C, a bug — becomes one
+    `TurnFailed` event, shown as one line on stderr (and with `--json` as its last line), exiting with its code.
+    `message`: the user's text, given back unless the failure is about the flags (`usage`) or the answer was
+    stored (`bad_answer`); `interrupted`: what Ctrl-C leaves."""
+    from ..core.outcome import as_event, unexpected
+    from ..core.outcome import interrupted as stopped
+
+    try:
+        code = work()
+    except typer.Exit:
+        raise
+    except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say, cli/entry.py exits 141
+        quiet_broken_pipe()
+        return
+    except KaiwaError as exc:
+        failed = as_event(exc)
+    except KeyboardInterrupt:
+        failed = as_event(stopped(interrupted))
+    except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
+        failed = as_event(unexpected(exc))
+    else:
+        if code:
+            raise typer.Exit(code)
+        return
+    # --json: the message is the caller's own (stderr stays quiet but for the one line)
+    given = None if json_lines or failed.kind in ("usage", "bad_answer") else message()
+    raise show_failure(failed, debug=debug and failed.kind != "interrupted", json_lines=json_lines, message=given)
+
+
+def show_failure(
+    failed: TurnFailed, *, debug: bool, json_lines: bool = False, message: str | None = None
+) -> typer.Exit:
+    """A failure as the command line shows it: `--json`'s error line (stdout), the traceback with --debug, the one
+    line, the user's message given back; the exit to raise."""
+    if json_lines:
+        from ..ui.jsonl import JsonLines  # pydantic: only for --json
+
+        JsonLines(err=err_console).error(failed)
+    if debug and failed.cause is not None:  # the traceback, masked like every other line (exception texts quote URLs)
+        err_console.print(clean(redacted_traceback(failed.cause)), markup=False, highlight=False, soft_wrap=True,
+                          end="")  # fmt: skip
+    err_console.print(error_line(failed), style="bold red", highlight=False, soft_wrap=True, markup=False)
+    if message and not failed.kept:  # nothing the user typed is lost (shown harmlessly: it may be a piped file's)
+        fate = "sent, but nothing of the turn was saved" if failed.sent else "not sent, nothing saved"
         err_console.print(f"your message ({fate}):", style="dim", highlight=False)
-        err_console.print(clean(text, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
+        err_console.print(clean(message, keep_crlf=True), markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(failed.exit_code)
 
 
 def load_settings() -> Settings:

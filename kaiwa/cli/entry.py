@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import KaiwaError, UsageError
 from ..values import printable, text
+from ..words import program
 from .common import PIPE_CLOSED, Pipe, err_console, error_line, quiet_broken_pipe
 
 # Options whose value may be any bytes: --input's undecodable bytes become U+FFFD with a notice.
@@ -71,7 +72,7 @@ def finish(main: Callable[[], Any]) -> None:
         exc.show()  # a group named alone: its help, as before
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx is not None else "chat.py"
+        where = exc.ctx.command_path if exc.ctx is not None else program()
         message = printable(exc.format_message()).rstrip(".")
         _line(UsageError(message[:1].lower() + message[1:], f"see `{where} --help`"))
         sys.exit(2)
@@ -79,6 +80,6 @@ def finish(main: Callable[[], Any]) -> None:
         _line(KaiwaError(printable(exc.format_message())))
         sys.exit(exc.exit_code)
     except typer.Abort:
-        _line(KaiwaError("interrupted", exit_code=130))
+        _line(KaiwaError("interrupted", exit_code=130, kind="interrupted"))
         sys.exit(130)
     sys.exit(PIPE_CLOSED if Pipe.reader_gone else code if isinstance(code, int) else 0)

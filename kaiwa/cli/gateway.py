@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
+from ..gateway.progress import RESTART_HINT
 from ..redact import mask_url
-from .common import DebugOption, fail
+from .common import DebugOption, run_command
 
 gateway_app = typer.Typer(
     no_args_is_help=True,
@@ -18,6 +21,19 @@ gateway_app = typer.Typer(
 _STATE_HINT = "set KAIWA_STATE_DIR to a folder you can write"
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+def _state_folder_line(verb: str, work: Callable[[], int]) -> Callable[[], int]:
+    """`work`, with an OSError of the state folder (a read-only HOME: it cannot be made) as one line."""
+
+    def guarded() -> int:
+        try:
+            return work()
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise KaiwaError(f"cannot {verb} the local gateway: {exc.strerror or exc}{where}", _STATE_HINT) from exc
+
+    return guarded
 
 
 def _mb(value: int | None) -> str:
@@ -41,25 +57,25 @@ def start(debug: DebugOption = False) -> None:
     from ..gateway import endpoint as gateway
     from ..ui.progress import GatewayView
 
-    try:
+    def work() -> int:
         with gateway.Progress(progress_of(GatewayView(err))) as progress:
             state, _key = gateway.ensure_running(progress)
         gateway.touch()
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    except OSError as exc:  # e.g. a read-only HOME: the state folder cannot be made
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise fail(
-            KaiwaError(f"cannot start the local gateway: {exc.strerror or exc}{where}", _STATE_HINT), debug
-        ) from None
-    out.print(f"local gateway: {mask_url(state.url)}", markup=False)
-    out.print(f"logs: {state.log_path}", markup=False)
-    out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
+        out.print(f"local gateway: {mask_url(state.url)}", markup=False)
+        out.print(f"logs: {state.log_path}", markup=False)
+        out.print(f"key: in {gateway.gs.paths().key} (kaiwa uses it by itself)", markup=False)
+        return 0
+
+    run_command(_state_folder_line("start", work), debug=debug, interrupted=RESTART_HINT)
 
 
 @gateway_app.command()
-def status() -> None:
+def status(debug: DebugOption = False) -> None:
     """Whether the local gateway runs: URL, pids, uptime, memory, log file. Exit code 1 when it does not."""
+    run_command(_status, debug=debug)
+
+
+def _status() -> int:
     from ..gateway import endpoint as gateway
 
     info = gateway.status()
@@ -67,7 +83,7 @@ def status() -> None:
         stale = " (a crashed one left its state; the next start cleans it up)" if info.get("stale") else ""
         out.print(f"local gateway: not running{stale}", markup=False)
         out.print(f"logs: {info['log_path']}", markup=False)
-        raise typer.Exit(1)
+        return 1
     health = "listening" if info["healthy"] else "NOT listening (starting, or stuck: see the log)"
     out.print(f"local gateway: running, {health}", markup=False)
     out.print(f"url: {mask_url(info['url'])}", markup=False)
@@ -78,21 +94,18 @@ def status() -> None:
         out.print(f"{name}: pid {proc['pid']}, {_mb(proc['rss'])}", markup=False)
     out.print(f"memory: {_mb(total)} in all", markup=False)
     out.print(f"logs: {info['log_path']}", markup=False)
+    return 0
 
 
 @gateway_app.command()
 def stop(debug: DebugOption = False) -> None:
     """Stop the local gateway (the proxy and the model server)."""
-    from ..gateway import endpoint as gateway
 
-    try:
+    def work() -> int:
+        from ..gateway import endpoint as gateway
+
         stopped = gateway.stop_gateway()
-    except OSError as exc:  # e.g. a read-only HOME: the lock file cannot be made
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise fail(
-            KaiwaError(f"cannot stop the local gateway: {exc.strerror or exc}{where}", _STATE_HINT), debug
-        ) from None
-    if stopped:
-        out.print("local gateway: stopped", markup=False)
-    else:
-        out.print("local gateway: was not running", markup=False)
+        out.print("local gateway: stopped" if stopped else "local gateway: was not running", markup=False)
+        return 0
+
+    run_command(_state_folder_line("stop", work), debug=debug)

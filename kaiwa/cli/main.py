@@ -14,10 +14,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import KaiwaError
 from ..ui.face import Face
 from . import oneshot
-from .common import app, err_console, fail, load_settings
+from .common import app, err_console, load_settings, run_command
 
 
 @app.callback(invoke_without_command=True)
@@ -134,7 +133,6 @@ def main(
     """Send one message and stream the answer; the session id is printed as SESSION_ID=… on stderr."""
     if ctx.invoked_subcommand is not None:
         return
-    text: str | None = input if input != "-" else None
     if not debug:
         # Failures reach the user as one line; the SDK's own error logs would repeat them.
         for name in ("openai.agents", "openai", "httpx2", "mcp"):
@@ -142,7 +140,9 @@ def main(
         # LiteLLM's bridged reasoning items carry `output_text` parts where openai's types expect
         # `reasoning_text`; the items replay fine, but pydantic warns on every serialisation.
         warnings.filterwarnings("ignore", message=r"(?s).*Pydantic serializer warnings")
-    try:
+    given: list[str | None] = [input if input != "-" else None]  # the message, once read: given back on failure
+
+    def turn() -> int:
         settings = load_settings()
         setup = oneshot.make_setup(
             settings, model=model, session_id=session_id, continue_latest=continue_latest, reasoning=reasoning,
@@ -154,42 +154,14 @@ def main(
         if input is None and sys.stdin is not None and sys.stdin.isatty():  # a terminal: the interactive mode
             from ..ui.repl.start import run_repl
 
-            exit_code = run_repl(settings, setup, face)
-            if exit_code:
-                raise typer.Exit(exit_code)
-            return
+            return run_repl(settings, setup, face)
         message = oneshot.read_message(input, attach)
-        text = message.text
+        given[0] = message.text
         from ..ui.oneshot import run_turn
 
         run_turn(settings, setup, message, face, err_console)
-    except typer.Exit:
-        raise
-    except KaiwaError as exc:
-        if json_lines:
-            from ..ui.oneshot import json_error
+        return 0
 
-            json_error(exc)
-        # --json: the message is the caller's own (stderr stays quiet but for the one line); an answered turn's
-        # message was sent, so it is never echoed as "not sent"
-        quiet = json_lines or exc.answered or exc.kind in ("usage", "bad_answer")
-        raise fail(exc, debug, None if quiet else text) from None
-    except KeyboardInterrupt:
-        from ..core.outcome import interrupted
+    from ..core.outcome import TURN_INTERRUPTED
 
-        stopped = interrupted()
-        if json_lines:
-            from ..ui.oneshot import json_error
-
-            json_error(stopped)
-        raise fail(stopped, False, None if json_lines else text) from None
-    except Exception as exc:  # a bug, not the user's doing: still one line, its (masked) traceback with --debug
-        from ..core.outcome import unexpected
-
-        bug = unexpected(exc)
-        bug.__cause__ = exc
-        if json_lines:
-            from ..ui.oneshot import json_error
-
-            json_error(bug)
-        raise fail(bug, debug, None if json_lines else text) from None
+    run_command(turn, debug=debug, json_lines=json_lines, message=lambda: given[0], interrupted=TURN_INTERRUPTED)

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import KaiwaError, UsageError
 from ..settings import Settings
-from .common import err_console, fail, load_settings
+from .common import err_console, load_settings, run_command
 
 if TYPE_CHECKING:
     from ..store.migrate import MigrateReport
@@ -39,7 +39,7 @@ def migrate_command(
     that was interrupted picks up where it stopped. The SQLite file is only read."""
     import asyncio
 
-    try:
+    def work() -> int:
         settings = load_settings()
         url = to or settings.db_url
         if not url and source is None:
@@ -54,20 +54,14 @@ def migrate_command(
         if not url and path.resolve() == settings.db_path.resolve():
             raise UsageError(f"{path} is kaiwa's store itself", "give --from another file")
         report, line = asyncio.run(_migrate(path, url, settings))
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    except KeyboardInterrupt:
-        raise fail(KaiwaError("interrupted", "run it again: it goes on where it stopped", 130), False) from None
-    except Exception as exc:  # a bug, not the user's doing
-        from ..core.outcome import unexpected
+        typer.echo(line)
+        if report.skipped:
+            raise KaiwaError(
+                report.skipped_line(), "fix or delete them in the source and migrate again: the rest is copied"
+            )
+        return 0
 
-        raise fail(unexpected(exc), debug) from None
-    typer.echo(line)
-    if report.skipped:
-        raise fail(
-            KaiwaError(report.skipped_line(), "fix or delete them in the source and migrate again: the rest is copied"),
-            False,
-        )
+    run_command(work, debug=debug, interrupted="the sessions copied so far stay; run it again to copy the rest")
 
 
 async def _migrate(path: Path, url: str | None, settings: Settings) -> tuple[MigrateReport, str]:

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from ..errors import KaiwaError
 from ..settings import untrusted_notice
-from .common import DebugOption, JsonOption, err_console, error_line, fail, say_untrusted
+from .common import DebugOption, JsonOption, err_console, error_line, run_command, say_untrusted
 
 if TYPE_CHECKING:
     from ..roles import Role
@@ -35,13 +35,11 @@ def _safe(text: str) -> str:
 
 
 def _guarded(debug: bool, action: Callable[[], int]) -> None:
-    try:
+    def work() -> int:
         say_untrusted(untrusted_notice())  # a project's roles left out: say why
-        code = action()
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    if code:
-        raise typer.Exit(code)
+        return action()
+
+    run_command(work, debug=debug)
 
 
 def _fields(role: Role) -> dict[str, Any]:

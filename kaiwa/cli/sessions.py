@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from ..errors import KaiwaError, UsageError
+from ..errors import UsageError
 from ..settings import Settings
-from ..words import counted
-from .common import DebugOption, JsonOption, err_console, fail, load_settings, quiet_broken_pipe
+from ..words import counted, program
+from .common import DebugOption, JsonOption, err_console, load_settings, run_command
 
 if TYPE_CHECKING:
     from ..store.base import SessionInfo, Store
@@ -51,19 +51,13 @@ def with_store[T](settings: Settings, work: Callable[[Store], Awaitable[T]]) -> 
 
 
 def _guarded(debug: bool, action: Callable[[], None]) -> None:
-    """Run a command's body: its failures become one line and an exit code (a traceback with --debug)."""
-    try:
-        action()
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    except KeyboardInterrupt:
-        raise fail(KaiwaError("interrupted", "nothing was changed", 130), False) from None
-    except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say, cli/entry.py exits 141
-        quiet_broken_pipe()
-    except Exception as exc:  # a bug, not the user's doing
-        from ..core.outcome import unexpected
+    """Run a command's body: its failures become one line and an exit code (`run_command`)."""
 
-        raise fail(unexpected(exc), debug) from None
+    def work() -> int:
+        action()
+        return 0
+
+    run_command(work, debug=debug)
 
 
 def _out() -> Console:
@@ -96,7 +90,7 @@ def _list(limit: int, as_json: bool) -> None:
         shown = ", ".join(sid[-8:] for sid in unlisted[:5]) + (" …" if len(unlisted) > 5 else "")
         _note(
             f"left out {counted(len(unlisted), 'session')} whose stored times are out of range ({shown});"
-            " `chat.py sessions delete ID` removes one",
+            f" `{program()} sessions delete ID` removes one",
             "yellow",
         )
     if as_json:
@@ -104,7 +98,7 @@ def _list(limit: int, as_json: bool) -> None:
         return
     out = _out()
     if not rows:
-        _note('no stored sessions yet — start one: chat.py --input "…"')
+        _note(f'no stored sessions yet — start one: {program()} --input "…"')
         return
     if not out.is_terminal:  # piped: one tab-separated line per session, the full id first
         for s in rows:
@@ -241,7 +235,7 @@ def search(
         from ..ui.transcript import session_fields
 
         if not text.strip():
-            raise UsageError("nothing to search for", 'give a word, e.g. chat.py sessions search "terraform"')
+            raise UsageError("nothing to search for", f'give a word, e.g. {program()} sessions search "terraform"')
         hits = with_store(load_settings(), lambda store: store.search(text, limit))
         if as_json:
             _print_json([session_fields(h.session) | {"snippet": h.snippet} for h in hits])
@@ -275,7 +269,7 @@ def rename(
 
         new_title = _one_line(title)
         if not new_title:
-            raise UsageError("the title is empty", 'give one, e.g. chat.py sessions rename ID "Terraform error"')
+            raise UsageError("the title is empty", f'give one, e.g. {program()} sessions rename ID "Terraform error"')
 
         async def work(store: Store) -> SessionInfo:
             info = await resolve(store, session)

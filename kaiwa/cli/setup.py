@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from ..errors import KaiwaError
-from .common import DebugOption, app, fail
+from .common import DebugOption, app, run_command
 
 
 @app.command()
@@ -28,14 +28,15 @@ def setup(
 
     interactive = url is None and not local and sys.stdin is not None and sys.stdin.isatty()
     out = Console(highlight=False)
-    try:
-        run_setup(Given(url, key, model, local), ask_on_terminal if interactive else None, out)
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    except (EOFError, KeyboardInterrupt):
-        out.print("setup cancelled; nothing was written", markup=False)
-        raise typer.Exit(130) from None
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        problem = KaiwaError(f"cannot write the settings: {exc.strerror or exc}{where}", "check that folder")
-        raise fail(problem, debug) from None
+
+    def work() -> int:
+        try:
+            run_setup(Given(url, key, model, local), ask_on_terminal if interactive else None, out)
+        except EOFError:
+            raise KeyboardInterrupt from None  # the question's input ended: as Ctrl-C, nothing written
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise KaiwaError(f"cannot write the settings: {exc.strerror or exc}{where}", "check that folder") from exc
+        return 0
+
+    run_command(work, debug=debug, interrupted="setup cancelled; nothing was written")

@@ -10,10 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
-from ..errors import KaiwaError
 from ..redact import mask_url
 from ..settings import load_settings
-from .common import DebugOption, JsonOption, app, fail
+from .common import DebugOption, JsonOption, app, run_command
 
 
 def _warm() -> dict[str, Any]:
@@ -69,17 +68,18 @@ def status(json_output: JsonOption = False, debug: DebugOption = False) -> None:
     kept, the warm process and the local gateway. Starts nothing."""
     from ..gateway.report import endpoint_report
 
-    try:
+    def work() -> int:
         settings = load_settings()
         info = endpoint_report(settings)
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    info["store"] = _store(settings)
-    info["warm"] = _warm()
-    info["gateway"] = {k: v for k, v in info["gateway"].items() if k != "key_file"}
-    out = Console(highlight=False)
-    if json_output:
-        print(json.dumps(info, indent=2))
-        return
-    for line in _lines(info):
-        out.print(line, markup=False, soft_wrap=True)
+        info["store"] = _store(settings)
+        info["warm"] = _warm()
+        info["gateway"] = {k: v for k, v in info["gateway"].items() if k != "key_file"}
+        if json_output:
+            print(json.dumps(info, indent=2))
+            return 0
+        out = Console(highlight=False)
+        for line in _lines(info):
+            out.print(line, markup=False, soft_wrap=True)
+        return 0
+
+    run_command(work, debug=debug)

@@ -13,11 +13,12 @@ from typing import Annotated
 import typer
 
 from .. import trust
-from ..errors import KaiwaError, UsageError
+from ..errors import UsageError
 from ..redact import mask_url
 from ..settings import HARMLESS, OURS, read_env_file
 from ..ui.sanitize import clean
-from .common import DebugOption, app, err_console, fail
+from ..words import program
+from .common import DebugOption, app, err_console, run_command
 
 
 def _mcp_commands(path: Path) -> str:
@@ -92,7 +93,7 @@ def _trust(paths: list[Path] | None) -> int:
         where = ", ".join(str(f) for f in _folders(paths))
         raise UsageError(
             f"nothing to trust in {where}: no .env.app, .env.litellm, secrets/ key or .kaiwa/roles/",
-            "run it in the folder whose files you want kaiwa to use, or name it: `chat.py trust PATH`",
+            f"run it in the folder whose files you want kaiwa to use, or name it: `{program()} trust PATH`",
         )
     err_console.print("kaiwa asks again when any of these files changes", style="dim", highlight=False)
     return 0
@@ -108,7 +109,7 @@ def _list() -> int:
         shown = {"trusted": "trusted", "changed": "changed since (not used)", "gone": "folder gone"}.get(state, state)
         print(clean(f"{path}\t{date}\t{shown}"))
     if not records:
-        err_console.print("no folder is trusted (`chat.py trust` in one)", style="dim", highlight=False)
+        err_console.print(f"no folder is trusted (`{program()} trust` in one)", style="dim", highlight=False)
     return 0
 
 
@@ -138,11 +139,10 @@ def trust_command(
 ) -> None:
     """Let kaiwa use a folder's own files: .env.app (where your key goes, the MCP servers it starts), .env.litellm,
     .kaiwa/roles/. Kept by path and content: any change to them asks again."""
-    try:
+
+    def work() -> int:
         if list_ and (revoke or paths):
-            raise UsageError("--list takes no folder and no --revoke", "e.g. `chat.py trust --list`")
-        code = _list() if list_ else _revoke(paths) if revoke else _trust(paths)
-    except KaiwaError as exc:
-        raise fail(exc, debug) from None
-    if code:
-        raise typer.Exit(code)
+            raise UsageError("--list takes no folder and no --revoke", f"e.g. `{program()} trust --list`")
+        return _list() if list_ else _revoke(paths) if revoke else _trust(paths)
+
+    run_command(work, debug=debug)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
+from .common import DebugOption, run_command
+
 if TYPE_CHECKING:
     from ..warm.paths import Files
 
@@ -43,8 +45,12 @@ def _all(files: Files | None) -> list[Files]:
 
 
 @warm_app.command()
-def status() -> None:
+def status(debug: DebugOption = False) -> None:
     """Whether a warm process serves this installation: pid, uptime, calls, memory. Exit code 1 when not."""
+    run_command(_status, debug=debug)
+
+
+def _status() -> int:
     from ..warm.client import query
 
     out = Console(highlight=False)
@@ -54,11 +60,12 @@ def status() -> None:
     infos = [info for f in _all(files) if isinstance(info := query(f, "status"), dict)]
     if not infos:
         out.print(f"warm kaiwa: not running{f' ({problem})' if problem else ''}", markup=False)
-        raise typer.Exit(1)
+        return 1
     for number, info in enumerate(infos):
         if number:
             out.print()
         _print_status(out, info, other=number > 0)
+    return 0
 
 
 def _print_status(out: Console, info: dict[str, Any], other: bool) -> None:
@@ -75,9 +82,13 @@ def _print_status(out: Console, info: dict[str, Any], other: bool) -> None:
 
 
 @warm_app.command()
-def stop() -> None:
+def stop(debug: DebugOption = False) -> None:
     """Stop the warm processes (calls in flight finish first). The next call runs cold and starts a new one:
     KAIWA_WARM=0 keeps them off."""
+    run_command(_stop, debug=debug)
+
+
+def _stop() -> int:
     from ..warm.client import query
 
     out = Console(highlight=False)
@@ -85,6 +96,7 @@ def stop() -> None:
     stopped = sum(1 for f in _all(files) if query(f, "stop"))
     if not stopped:
         out.print("warm kaiwa: was not running", markup=False)
-        return
+        return 0
     what = "stopped" if stopped == 1 else f"stopped ({stopped} warm processes)"
     out.print(f"warm kaiwa: {what}; the next call starts it again (KAIWA_WARM=0 keeps it off)", markup=False)
+    return 0

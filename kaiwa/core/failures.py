@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import FailureKind, KaiwaError
 from ..redact import mask_url, redact
+from ..words import invocation, program
 from .cloud_errors import body_message, cloud_words, from_text, short
 from .outcome import as_error, as_event, interrupted, unexpected  # noqa: F401  (where callers look for them)
 
@@ -73,8 +74,8 @@ def not_stored(exc: Exception, store: Any) -> KaiwaError:
         "the session is as it was before this turn; ask again once the store works"
         + (f" ({cause.hint})" if cause is not None and cause.hint else ""),
         kind="store",
+        sent=True,
     )
-    failed.answered = True
     failed.__cause__ = exc
     return failed
 
@@ -238,7 +239,7 @@ def explain(
         return _failure(
             "context_window",
             f"the conversation no longer fits the context window of {model!r}",
-            "compact it (/compact, or `chat.py sessions compact ID`), start a new one (/new, or without"
+            f"compact it (/compact, or `{program()} sessions compact ID`), start a new one (/new, or without"
             " $session_id), or pick a model with a longer context ($model); the session is as it was",
             model=model,
         )
@@ -260,7 +261,7 @@ def explain(
         return _failure(
             "unreachable",
             f"cannot reach the LiteLLM proxy at {base_url}",
-            "start it (`docker compose up -d` or `uv run chat.py gateway start`) or set LITELLM_BASE_URL",
+            f"start it (`docker compose up -d` or `{invocation()} gateway start`) or set LITELLM_BASE_URL",
             setting="LITELLM_BASE_URL",
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError) or "No connected db" in raw:

@@ -34,7 +34,9 @@ def unexpected(exc: BaseException, *secrets: str | None) -> KaiwaError:
     return bug
 
 
-def interrupted() -> KaiwaError:
-    return KaiwaError(
-        "interrupted", "nothing was saved for this turn; the session is as it was", 130, kind="interrupted"
-    )
+TURN_INTERRUPTED = "nothing was saved for this turn; the session is as it was"
+
+
+def interrupted(left: str = TURN_INTERRUPTED) -> KaiwaError:
+    """Ctrl-C (or a signal) stopped it; `left`: what that leaves."""
+    return KaiwaError("interrupted", left, 130, kind="interrupted")

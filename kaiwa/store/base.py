@@ -1,10 +1,10 @@
-"""The one interface every session store implements (SQLite and Postgres).
+"""The one interface every session store implements (SQLite and Postgres alike).
 
 The conversation items themselves live in the Agents SDK's own tables (`agent_sessions`, `agent_messages`, one
 JSON item per row, exactly as the SDK's `SQLiteSession` / `SQLAlchemySession` write them), so the SDK's session
 classes can read them back; kaiwa keeps what users need on top (`kaiwa_sessions`, `kaiwa_turns`).
 
-A turn is atomic: the turn's items are buffered in memory while the model answers (kaiwa/core) and
+A turn is atomic: the turn's items are buffered in memory while the model answers (see `core/turn_buffer.py`) and
 written by `commit_turn` in ONE transaction together with kaiwa's rows. A process that dies mid-turn therefore
 leaves the session exactly as it was — nothing to clean up afterwards.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaiwaError
+from ..words import program
 from .base import SessionDump, SessionInfo, Store, TurnRecord, latest_time
 from .ids import new_session_id
 from .item_check import MAX_DEPTH, deeper_than, dump_problem
@@ -127,7 +128,7 @@ def _document_problem(data: Any, session: dict[str, Any], items: list[Any], turn
 
 def from_json(data: Any, source: str = "the file") -> SessionDump:
     """A dump from an export, or a KaiwaError line saying what is wrong with it."""
-    hint = "give a file written by `chat.py sessions export ID --format json`"
+    hint = f"give a file written by `{program()} sessions export ID --format json`"
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise KaiwaError(f"{source} is not a kaiwa session export", hint)
     version = data.get("version")

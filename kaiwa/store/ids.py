@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from ..errors import UsageError
+from ..words import program
 
 
 def new_session_id() -> str:
@@ -28,6 +29,6 @@ def parse_session_id(raw: str) -> str:
     if sid is None:
         raise UsageError(
             f"--session-id {raw!r} is not a UUID",
-            "copy the id printed as SESSION_ID=… or list them with `chat.py sessions`",
+            f"copy the id printed as SESSION_ID=… or list them with `{program()} sessions`",
         )
     return sid

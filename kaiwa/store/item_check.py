@@ -1,9 +1,8 @@
 """What an imported session must hold before anything is written: Responses items, turn records that match them.
 
 Stdlib only (no openai import for `sessions import`): the item types are the Responses API's input item types
-(`openai.types.responses.ResponseInputItemParam`; tests/store/test_import_checks.py keeps the list in step), and
-the fields checked are the ones a replay needs: a message's role and content, a call's id, name and arguments,
-an output's call id.
+(`openai.types.responses.ResponseInputItemParam`), and the fields checked are the ones a replay needs: a message's
+role and content, a call's id, name and arguments, an output's call id.
 """
 
 from __future__ import annotations

@@ -8,13 +8,17 @@ matches nothing, or more than one session, is one line: a mistyped id never star
 from __future__ import annotations
 
 from ..errors import KaiwaError, UsageError
+from ..words import program
 from .base import SessionInfo, Store
 from .ids import canonical
 
 MIN_FRAGMENT = 6
 SHOWN_CANDIDATES = 5
 MAX_COUNTED = 20
-_LIST_HINT = "list them with `chat.py sessions` (or search with `chat.py sessions search WORD`)"
+
+
+def _list_hint() -> str:
+    return f"list them with `{program()} sessions` (or search with `{program()} sessions search WORD`)"
 
 
 def _candidates(matches: list[SessionInfo], more: bool) -> str:
@@ -26,21 +30,21 @@ async def resolve(store: Store, ref: str) -> SessionInfo:
     """The one stored session `ref` names, or a UsageError line (unknown, ambiguous or too short: bad input, exit 2)."""
     raw = ref.strip().lower()
     if not raw:
-        raise UsageError("the session id is empty", _LIST_HINT)
+        raise UsageError("the session id is empty", _list_hint())
     full = canonical(raw) if len(raw) >= 32 else None
     if full is not None:
         info = await store.get_session(full)
         if info is None:
-            raise UsageError(f"no session {full} in {store.location}", f"check the id (or the store); {_LIST_HINT}")
+            raise UsageError(f"no session {full} in {store.location}", f"check the id (or the store); {_list_hint()}")
         return info
     if len(raw) < MIN_FRAGMENT:
         raise UsageError(
             f"the session id {ref.strip()!r} is too short",
-            f"give the short id (8 characters) or at least {MIN_FRAGMENT} characters of it; {_LIST_HINT}",
+            f"give the short id (8 characters) or at least {MIN_FRAGMENT} characters of it; {_list_hint()}",
         )
     matches = await store.find_sessions(raw, limit=MAX_COUNTED + 1)
     if not matches:
-        raise UsageError(f"no session matches {ref.strip()!r} in {store.location}", _LIST_HINT)
+        raise UsageError(f"no session matches {ref.strip()!r} in {store.location}", _list_hint())
     if len(matches) == 1:
         return matches[0]
     # The short id is a name of its own: a fragment that is exactly one session's short id names that one.

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from ..core.events import Event, Notice, SessionOpened, TurnCompleted, TurnFailed
-from ..errors import KaiwaError
 from ..pipe import write
 from .approval import ask_on_terminal, asked_on_terminal
 from .face import Face
@@ -98,11 +97,3 @@ def run_turn(settings: Settings, setup: Setup, message: Message, face: Face, err
 def _session_line(err: Console, session_id: str) -> None:
     if session_id:
         err.print(f"SESSION_ID={session_id}", highlight=False, soft_wrap=True)
-
-
-def json_error(exc: KaiwaError) -> None:
-    """--json: a failure as the last line on stdout (the one line on stderr stays too), with the session it
-    leaves: null when there is none (a new session whose first turn failed was never stored)."""
-    from ..core.outcome import as_event
-
-    JsonLines().error(as_event(exc))

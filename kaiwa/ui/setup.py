@@ -14,6 +14,7 @@ from ..errors import KaiwaError, UsageError
 from ..gateway.proxy_info import model_ids
 from ..redact import mask_url
 from ..settings import DEFAULT_MODEL, load_settings, setting_source, update_user_env
+from ..words import program
 
 Ask = Callable[[str, bool], str]  # (question, hidden) -> the answer; EOFError/KeyboardInterrupt: cancelled
 
@@ -91,7 +92,9 @@ def run_setup(given: Given, ask: Ask | None, out: Console) -> None:
         _overridden(["LITELLM_BASE_URL", "LITELLM_MODEL"], str(target), out)
         return
     if url is None:
-        raise UsageError("setup without a terminal needs --url (or --local)", "e.g. chat.py setup --url URL --key KEY")
+        raise UsageError(
+            "setup without a terminal needs --url (or --local)", f"e.g. {program()} setup --url URL --key KEY"
+        )
     url = values.base_url(url, "--url")
     if key is None:
         key = ask("API key (not shown): ", True) if ask is not None else (settings.api_key or "")

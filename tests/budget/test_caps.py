@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.repl_term import Term
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
+from tests.harness.term import Term
 from tests.standins.key_budgets import KeyBudgets, VirtualKey
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply

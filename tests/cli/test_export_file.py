@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.test_core import assert_one_line_failure
 from tests.cli.test_sessions import A, B, export_doc, put
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.chat.test_core import assert_one_line_failure
 from tests.cli.test_sessions import A, B, export_doc, listed, put
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
 
 BAD = "a\udcffb"  # the byte 0xff in an argument, as Python hands it over (surrogateescape)
 

@@ -16,10 +16,11 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.chat.repl_term import Term
-from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import CHAT, Kaiwa, Run
+from tests.harness.asserts import assert_one_line_failure
+from tests.harness.bodies import user_texts
 from tests.harness.db import stored_items
+from tests.harness.term import Term
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply
 from tests.standins.script import Reply, ToolCall
 
@@ -420,7 +421,7 @@ def test_sessions_list_imports_no_sdk_openai_prompt_toolkit_or_sqlalchemy(kaiwa:
 def test_continue_and_a_short_id_open_the_interactive_mode_on_that_session(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn
 ) -> None:
-    from tests.chat.repl_term import Term, session_id_in
+    from tests.harness.term import Term, session_id_in
 
     first = kaiwa("--input", "the older topic").session_id
     latest = kaiwa("--input", "the latest topic").session_id

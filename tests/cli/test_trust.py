@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from kaiwa import trust
-from tests.chat.test_inputs import system_text
 from tests.conftest import CHAT, REPO, Kaiwa
+from tests.harness.bodies import system_text
 from tests.roles.helpers import project_roles, trust_folder, user_roles, write_role
 from tests.standins.openai_compat import OpenAIChatStandIn
 

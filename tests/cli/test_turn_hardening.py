@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from tests.chat.test_agent_powers import turn_rows
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
 from tests.harness.db import stored_texts as stored
+from tests.harness.db import turn_rows
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import secrets
 
-from tests.chat.repl_term import Term
 from tests.conftest import Kaiwa
+from tests.harness.term import Term
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.responses import ResponsesStandIn
 from tests.standins.script import Reply

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.chat.test_approvals import REJECTED, stored_items, with_git
 from tests.clouds.test_clouds import BEDROCK, CLOUDS, FOUNDRY, Cloud, ok, stand_in_for
 from tests.conftest import Kaiwa
+from tests.harness.approvals import REJECTED, with_git
+from tests.harness.db import stored_items
 from tests.mcp_fixtures.git import staged
 from tests.standins.script import Reply, ToolCall
 

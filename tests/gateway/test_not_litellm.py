@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from kaiwa.gateway.endpoint import not_litellm
-from tests.chat.test_core import assert_one_line_failure
 from tests.conftest import Kaiwa
 from tests.gateway.test_offline import free_port
+from tests.harness.asserts import assert_one_line_failure
 
 
 class WebPage(http.server.BaseHTTPRequestHandler):

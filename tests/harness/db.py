@@ -38,3 +38,12 @@ def stored_texts(db: Path | str, session_id: str) -> list[tuple[str, str]]:
         text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
         out.append((item.get("role", item.get("type")), text))
     return out
+
+
+def turn_rows(db: Path, session_id: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids"
+            " FROM kaiwa_turns WHERE session_id=? ORDER BY id",
+            (session_id,),
+        ).fetchall()

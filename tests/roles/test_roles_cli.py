@@ -13,8 +13,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.chat.repl_term import plain
 from tests.conftest import CHAT, Run
+from tests.harness.term import plain
 from tests.roles.helpers import project_roles, trust_folder, user_roles, write_role
 
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chat.repl_term import Term, session_id_in
-from tests.chat.test_inputs import system_text
 from tests.conftest import Kaiwa
+from tests.harness.bodies import system_text
+from tests.harness.term import Term, session_id_in
 from tests.roles.helpers import project_roles, user_roles, write_role
 from tests.standins.openai_compat import OpenAIChatStandIn
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.chat.test_inputs import one_line, system_text
 from tests.conftest import Kaiwa
+from tests.harness.asserts import one_line
+from tests.harness.bodies import system_text
 from tests.mcp_fixtures import stdio_server_config
 from tests.roles.helpers import project_roles, user_roles, write_role
 from tests.standins.openai_compat import OpenAIChatStandIn

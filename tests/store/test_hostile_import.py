@@ -14,9 +14,9 @@ import pytest
 
 from kaiwa.store.base import SessionDump, SessionInfo, Store
 from kaiwa.store.naming import latest
-from tests.chat.test_core import assert_one_line_failure
 from tests.cli.test_sessions import A, B, export_doc, put
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
 from tests.store.conftest import StoreFactory
 from tests.store.test_contract import answer, record, user
 

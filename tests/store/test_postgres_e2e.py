@@ -16,6 +16,7 @@ import pytest
 
 from kaiwa.store.postgres import PostgresStore
 from tests.conftest import Kaiwa, Run
+from tests.harness.bodies import said
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -53,15 +54,6 @@ def stored(url: str, session_id: str) -> list[dict[str, Any]]:
             await store.close()
 
     return asyncio.run(read())
-
-
-def said(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        content = item.get("content")
-        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-        out.append((item["role"], text))
-    return out
 
 
 def upstream_said(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -205,7 +197,7 @@ def test_database_failures_are_one_line_and_keep_the_users_text(
 def test_a_repl_turn_on_postgres_and_a_colleague_resumes_it(
     alice: Kaiwa, bob: Kaiwa, upstream: OpenAIChatStandIn, postgres: Any, pg_url: str
 ) -> None:
-    from tests.chat.repl_term import Term, session_id_in
+    from tests.harness.term import Term, session_id_in
 
     upstream.script(Reply(text="first answer"), Reply(text="second answer"), Reply(text="bob's answer"))
     term = Term(alice)

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.conftest import Kaiwa
+from tests.harness.bodies import said
 from tests.harness.db import stored_items
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
@@ -46,17 +47,6 @@ def timed_turn(kaiwa: Kaiwa, sid: str) -> tuple[float, float]:
     proc.communicate(timeout=SLOW)
     assert proc.returncode == 0
     return time.monotonic() - started, time.monotonic() - first
-
-
-def said(messages: list[dict]) -> list[tuple[str, str]]:
-    out = []
-    for m in messages:
-        if m["role"] == "system":
-            continue
-        content = m.get("content")
-        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-        out.append((m["role"], text))
-    return out
 
 
 def test_sigkill_at_random_moments_never_leaves_half_a_turn(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:

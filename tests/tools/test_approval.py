@@ -15,15 +15,10 @@ from kaiwa.errors import UsageError
 from kaiwa.tools.approval import ApprovalPolicy, parse_approve_names
 from kaiwa.tools.mcp import connected_mcp_servers
 from kaiwa.tools.mcp_config import ApprovalRule, load_mcp_config
+from tests.harness.mcp import write_config
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.responses import ResponsesStandIn
 from tests.standins.script import Reply, ToolCall
-
-
-def write_config(tmp_path: Path, servers: dict[str, Any]) -> Path:
-    path = tmp_path / "mcp.json"
-    path.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
-    return path
 
 
 def policy_from(path: Path, approve: tuple[str, ...] = ()) -> ApprovalPolicy:

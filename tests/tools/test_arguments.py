@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kaiwa.tools import builtin_tools
-from tests.chat.test_agent_powers import tool_messages
 from tests.conftest import Kaiwa
+from tests.harness.bodies import tool_messages
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 

@@ -4,7 +4,6 @@ through kaiwa.tools.mcp.connected_mcp_servers and used through the Agents SDK.""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,16 +15,11 @@ import pytest
 from kaiwa.errors import UsageError
 from kaiwa.tools.mcp import connected_mcp_servers
 from kaiwa.tools.mcp_config import McpServerSpec, default_mcp_config_path, load_mcp_config, parse_mcp_config
+from tests.harness.mcp import write_config
 from tests.mcp_fixtures import http_server_config, stdio_server_config
 from tests.mcp_fixtures.http_server import running_http_server
 
 TOKEN = "tok-9f8e7d6c5b4a-secret"
-
-
-def write_config(tmp_path: Path, servers: dict[str, Any]) -> Path:
-    path = tmp_path / "mcp.json"
-    path.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
-    return path
 
 
 # --- config --------------------------------------------------------------------------------------------------------

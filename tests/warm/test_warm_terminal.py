@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.repl_term import ANSI, Term
 from tests.conftest import Kaiwa
 from tests.harness import warm
+from tests.harness.term import ANSI, Term
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 from tests.warm.conftest import UUID

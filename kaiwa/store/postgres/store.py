@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...errors import KaiwaError
+from ...words import program
 from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord
 from . import rows as R
 from . import schema as S
@@ -316,7 +317,7 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             result = await conn.execute(update(s).where(s.c.session_id == session_id).values(**values))
         if result.rowcount == 0:
-            raise KaiwaError(f"no session {session_id} in {self.location}", "list them with `chat.py sessions`")
+            raise KaiwaError(f"no session {session_id} in {self.location}", f"list them with `{program()} sessions`")
 
     async def rename(self, session_id: str, title: str) -> None:
         await self._update_session(session_id, title=title)

@@ -16,6 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+from ...words import program
 from ..base import make_title
 from ..ids import canonical, new_session_id
 from .schema import create_v1, item_text, migrate
@@ -44,7 +45,7 @@ class Adopted:
     def line(self, path: object) -> str:
         text = (
             f"kaiwa: adopted {path}, a session file of the Agents SDK: {self.conversations}"
-            f" conversation{'s' * (self.conversations != 1)}, now in `chat.py sessions`"
+            f" conversation{'s' * (self.conversations != 1)}, now in `{program()} sessions`"
         )
         if self.renamed:
             names = ", ".join(repr(old) for old, _ in self.renamed[:3]) + (", …" if len(self.renamed) > 3 else "")

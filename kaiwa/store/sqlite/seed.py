@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from ...settings import DB_NAME
+from ...words import program
 from .owned import open_owned
 
 SEEN = "found-stores"  # in the data folder: one `device:inode` line per file already pointed out
@@ -38,5 +39,5 @@ def seed_notice(db: Path, cwd: Path) -> str | None:
         return None  # never worth failing a turn over a notice
     return (
         f"kaiwa: {here} holds conversations from before kaiwa kept them in {db.parent}; copy them in with"
-        f" `chat.py sessions migrate --from {here}` (the file is left as it is; said once)"
+        f" `{program()} sessions migrate --from {here}` (the file is left as it is; said once)"
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import KaiwaError
+from ...words import program
 from ..base import Item, ModelSpend, SearchHit, SessionDump, SessionInfo, Store, TurnRecord, latest_time, make_title
 from . import files
 from .files import check_db_path
@@ -300,7 +301,7 @@ class SQLiteStore(Store):
         def work(conn: sqlite3.Connection) -> None:
             sql = f"UPDATE kaiwa_sessions SET {column} = ? WHERE session_id = ?"
             if not conn.execute(sql, (value, session_id)).rowcount:
-                raise KaiwaError(f"no session {session_id} in {self.path}", "list them with `chat.py sessions`")
+                raise KaiwaError(f"no session {session_id} in {self.path}", f"list them with `{program()} sessions`")
 
         await self._write(work)
 

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ...errors import KaiwaError
 from ...settings import REASONING_EFFORTS, VERBOSITY_LEVELS
+from ...words import as_called
 from ..format import cache_totals, money, plural, record_usage_line, token_counts
 from .registry import COMMANDS, EXIT, command, first_line
 from .state import Repl, as_typed
@@ -19,7 +20,7 @@ from .state import Repl, as_typed
 @command("help", "/help", "the commands and keys")
 async def _help(repl: Repl, arg: str) -> None:
     for c in COMMANDS.values():
-        repl.err.print(Text.assemble((f"  {c.usage:<32}", "bold"), c.help), highlight=False, soft_wrap=True)
+        repl.err.print(Text.assemble((f"  {c.usage:<32}", "bold"), as_called(c.help)), highlight=False, soft_wrap=True)
     repl.say(
         "  keys: Enter sends · Alt-Enter or Esc Enter: new line · Up/Down: history · Ctrl-R: search it ·"
         " Ctrl-X Ctrl-E: $EDITOR · Ctrl-C: stop the answer / clear the line · Ctrl-D: leave · //text sends /text"

@@ -19,6 +19,7 @@ from rich.text import Text
 from ...core.events import Answer, ApprovalRequested, Emit, Event, Notice, TurnCompleted, TurnFailed
 from ...errors import FLAGS, KaiwaError
 from ...redact import redact
+from ...words import invocation
 from ..face import Face
 from ..format import money, plural
 from ..sanitize import clean
@@ -232,6 +233,6 @@ class Repl:
         with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
             if self.info is not None:
                 self.err.print(f"SESSION_ID={self.session_id}", highlight=False, soft_wrap=True)
-                self.say(f"continue it with: uv run chat.py -s {self.session_id[-8:]}  (or -c while it is the latest)")
+                self.say(f"continue it with: {invocation()} -s {self.session_id[-8:]}  (or -c while it is the latest)")
             else:
                 self.say("nothing was said, so no session was stored")

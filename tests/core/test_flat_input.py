@@ -1,5 +1,5 @@
 """Flat cost in history length (issue 12): the stored history reaches the wire without the per-item walks of the
-openai client and the Agents SDK (kaiwa/chat/flat_input.py), and the request is the same as before.
+openai client and the Agents SDK (kaiwa/core/flat_input.py), and the request is the same as before.
 
 kaiwa runs in-process (Typer's CliRunner) against a Responses-API stand-in that records exactly what kaiwa sends;
 `KAIWA_SLOW_HISTORY=1` is the old path (the Runner reads the history, the client walks it) to compare with.

@@ -1,6 +1,6 @@
 """What goes into a turn, through the REAL proxy: piped text with --input as ONE message, `--input -`, attachments
 (refused in one line each), invalid UTF-8, --system kept with the session, --temperature/--max-output-tokens;
-plus the composition rules themselves (chat/inputs.py) without a proxy."""
+plus the composition rules themselves (kaiwa/core/inputs.py) without a proxy."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ import pytest
 from kaiwa.core import inputs
 from kaiwa.errors import UsageError
 from tests.conftest import Kaiwa, Run
+from tests.harness.asserts import one_line
+from tests.harness.bodies import system_text
 from tests.harness.db import stored_items
+from tests.harness.files import PDF, png
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -28,40 +31,13 @@ DIFF = """diff --git a/app.py b/app.py
 """
 
 
-def png(extra: int = 0) -> bytes:
-    """A real 1x1 PNG (optionally padded past its end, to make a large one)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + body + b"\x00" * extra
-
-
-PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
-
-
 def user_messages(body: dict[str, Any]) -> list[Any]:
     return [m["content"] for m in body["messages"] if m["role"] == "user"]
-
-
-def system_text(body: dict[str, Any]) -> str:
-    return "".join(m["content"] for m in body["messages"] if m["role"] == "system")
 
 
 def run_bytes(kaiwa: Kaiwa, *args: str, stdin: bytes) -> Run:
     proc = subprocess.run(kaiwa.command(*args), input=stdin, capture_output=True, cwd=kaiwa.home, env=kaiwa.env)
     return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-
-
-def one_line(run: Run) -> str:
-    lines = [line for line in run.err.splitlines() if line.strip()]
-    assert len(lines) == 1, run.err
-    assert "Traceback" not in run.err
-    return lines[0]
 
 
 # -- piped text and --input ---------------------------------------------------------------------------------

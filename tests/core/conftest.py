@@ -1,4 +1,4 @@
-"""Fixtures shared by the interactive-mode and terminal tests of tests/chat."""
+"""Fixtures shared by the interactive-mode and terminal tests of tests/core."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.chat.repl_term import Term
 from tests.conftest import Kaiwa
+from tests.harness.term import Term
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,8 @@ import pytest
 
 from kaiwa.ui.format import money
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
-from tests.harness.db import stored_items
+from tests.harness.bodies import tool_messages
+from tests.harness.db import stored_items, turn_rows
 from tests.harness.proxy import Proxy
 from tests.harness.session_probe import RECORDS, read_records
 from tests.mcp_fixtures import http_server_config, stdio_server_config
@@ -32,29 +32,8 @@ TWO_TO_THE_100 = "1267650600228229401496703205376"
 STYLED = re.compile(r"\x1b\[([0-9;]*)m([^\x1b]+)")  # an SGR escape and the text it styles
 
 
-def tool_messages(body: dict[str, Any]) -> dict[str, str]:
-    """tool_call_id -> text of every tool message in a Chat Completions request."""
-    out: dict[str, str] = {}
-    for m in body["messages"]:
-        if m["role"] == "tool":
-            content = m["content"]
-            if not isinstance(content, str):
-                content = " ".join(part.get("text", "") for part in content)
-            out[m["tool_call_id"]] = content
-    return out
-
-
 def tool_names(body: dict[str, Any]) -> set[str]:
     return {t["function"]["name"] for t in body.get("tools") or []}
-
-
-def turn_rows(db: Path, session_id: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, request_ids"
-            " FROM kaiwa_turns WHERE session_id=? ORDER BY id",
-            (session_id,),
-        ).fetchall()
 
 
 def usage_lines(err: str) -> list[str]:

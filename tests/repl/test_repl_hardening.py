@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from kaiwa.core.compact import REQUEST
-from tests.chat.repl_term import Term, session_id_in
-from tests.chat.test_agent_powers import turn_rows
-from tests.chat.test_repl import said
 from tests.conftest import FAKE_INPUT_PRICE, FAKE_OUTPUT_PRICE, Kaiwa
+from tests.harness.bodies import said
 from tests.harness.db import stored_texts as stored
+from tests.harness.db import turn_rows
+from tests.harness.term import Term, session_id_in
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
 
@@ -26,13 +26,6 @@ from tests.standins.script import Reply
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture
-def term(kaiwa: Kaiwa) -> Any:
-    t = Term(kaiwa)
-    yield t
-    t.close()
 
 
 def last_user(body: dict[str, Any]) -> Any:
@@ -61,7 +54,7 @@ def test_a_double_slash_message_comes_back_as_typed(term: Term, kaiwa: Kaiwa, up
     term.mark()
     term.send("\r")
     term.wait_for(" in · ")
-    assert said(upstream.model_requests()[-1].body) == [
+    assert said(upstream.model_requests()[-1].body["messages"]) == [
         ("user", "keep this"),
         ("assistant", "kept answer"),
         ("user", "/undo is a command"),
@@ -122,8 +115,8 @@ def test_retry_after_compact_writes_the_summary_again(kaiwa: Kaiwa, upstream: Op
         text = prompt if isinstance(prompt, str) else "".join(p.get("text", "") for p in prompt)
         assert "remember the word ramune" in text and REQUEST in text  # the transcript, not the bare request
         term.turn("which word?")
-        assert ("assistant", "Summary two: the word is ramune.") in said(upstream.model_requests()[-1].body)
-        assert all(t != "Summary one." for _, t in said(upstream.model_requests()[-1].body))
+        assert ("assistant", "Summary two: the word is ramune.") in said(upstream.model_requests()[-1].body["messages"])
+        assert all(t != "Summary one." for _, t in said(upstream.model_requests()[-1].body["messages"]))
         term.enter("/exit")
         assert term.exit_status() == 0
         new = session_id_in(term.since_mark())
@@ -160,7 +153,7 @@ def test_another_process_writing_or_deleting_the_session(kaiwa: Kaiwa, upstream:
         term.enter("")
         term.wait_for(f"session {sid[-8:]} was deleted by another kaiwa process")
         term.turn("after the delete")
-        assert said(upstream.model_requests()[-1].body) == [("user", "after the delete")]
+        assert said(upstream.model_requests()[-1].body["messages"]) == [("user", "after the delete")]
         term.enter("/exit")
         assert term.exit_status() == 0
         new = session_id_in(term.since_mark())

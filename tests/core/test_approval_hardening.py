@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from tests.chat.repl_term import Term
-from tests.chat.test_approvals import LISTENING, QUESTION, REJECTED, add, tool_messages, with_git
 from tests.conftest import Kaiwa
+from tests.core.test_approvals import LISTENING, QUESTION, add, tool_messages
+from tests.harness.approvals import REJECTED, with_git
 from tests.harness.db import stored_items
+from tests.harness.term import Term
 from tests.mcp_fixtures.git import staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall

@@ -13,18 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
+from tests.harness.bodies import user_texts
 from tests.harness.db import stored_items
 from tests.harness.ports import free_port
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
-
-
-def user_texts(body: dict) -> list[str]:
-    return [
-        m["content"] if isinstance(m["content"], str) else m["content"][0]["text"]
-        for m in body["messages"]
-        if m["role"] == "user"
-    ]
 
 
 def test_one_shot_streams_the_answer_and_prints_a_uuid7(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
@@ -86,16 +80,6 @@ def test_usage_line_reports_what_the_upstream_counted(kaiwa: Kaiwa, upstream: Op
 
 
 # -- failures: one line, a non-zero exit, no traceback, nothing saved, the text shown back ------------------
-
-
-def assert_one_line_failure(run, code: int, *needles: str) -> None:  # type: ignore[no-untyped-def]
-    assert run.code == code, (run.code, run.err)
-    assert "Traceback" not in run.err
-    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    assert run.out == ""
 
 
 def test_proxy_not_reachable(kaiwa: Kaiwa) -> None:

@@ -13,9 +13,9 @@ import pytest
 
 from kaiwa.core.schema import from_json_schema, load_schema, parse_short
 from kaiwa.errors import KaiwaError, UsageError
-from tests.chat.test_inputs import PDF, png
 from tests.conftest import Kaiwa, Run
 from tests.harness.db import stored_items
+from tests.harness.files import PDF, png
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chat.test_core import assert_one_line_failure, user_texts
 from tests.conftest import Kaiwa
+from tests.harness.asserts import assert_one_line_failure
+from tests.harness.bodies import user_texts
 from tests.harness.db import stored_items
 from tests.standins.anthropic import AnthropicStandIn
 from tests.standins.openai_compat import OpenAIChatStandIn, context_window_reply

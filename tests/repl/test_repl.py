@@ -9,36 +9,17 @@ import re
 import signal
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.chat.repl_term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.conftest import Kaiwa
+from tests.harness.bodies import said
 from tests.harness.db import stored_texts
+from tests.harness.term import PASTE_END, PASTE_START, Term, session_id_in
 from tests.mcp_fixtures import stdio_server_config
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply
-
-
-@pytest.fixture
-def term(kaiwa: Kaiwa) -> Iterator[Term]:
-    t = Term(kaiwa)
-    yield t
-    t.close()
-
-
-def said(body: dict) -> list[tuple[str, str]]:
-    """(role, text) of each non-system message the upstream received."""
-    out = []
-    for m in body["messages"]:
-        if m["role"] == "system":
-            continue
-        content = m.get("content")
-        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-        out.append((m["role"], text))
-    return out
 
 
 def system_text(body: dict) -> str:
@@ -57,7 +38,7 @@ def test_two_turns_send_the_whole_history_and_ctrl_d_leaves(
     assert "second answer" in term.turn("two")
     term.wait_for("fake-a · one · 2 turns")  # the toolbar: model · title · turns · tokens · cost
     last = upstream.model_requests()[-1].body
-    assert said(last) == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
+    assert said(last["messages"]) == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
     term.mark()
     term.ctrl("d")
     assert term.exit_status() == 0
@@ -102,7 +83,7 @@ def test_ctrl_c_cancels_the_stream_and_leaves_no_trace(term: Term, kaiwa: Kaiwa,
     assert term.child.isalive()
     assert "after the cancel" in term.turn("fresh message")
     last = upstream.model_requests()[-1].body
-    assert said(last) == [("user", "keep me"), ("assistant", "kept answer"), ("user", "fresh message")]
+    assert said(last["messages"]) == [("user", "keep me"), ("assistant", "kept answer"), ("user", "fresh message")]
     term.enter("/exit")
     assert term.exit_status() == 0
     sid = session_id_in(term.text)
@@ -126,7 +107,7 @@ def test_a_failed_turn_keeps_the_repl_and_the_message(term: Term, upstream: Open
     term.mark()
     term.send("\r")  # Enter resends it
     assert "fine now" in term.wait_for(" in · ")
-    assert said(upstream.model_requests()[-1].body) == [("user", "doomed message")]
+    assert said(upstream.model_requests()[-1].body["messages"]) == [("user", "doomed message")]
 
 
 def test_a_bracketed_paste_is_one_message(term: Term, upstream: OpenAIChatStandIn) -> None:
@@ -139,7 +120,7 @@ def test_a_bracketed_paste_is_one_message(term: Term, upstream: OpenAIChatStandI
     term.enter("")
     term.wait_for(" in · ")
     [request] = upstream.model_requests()
-    assert said(request.body) == [("user", page)]
+    assert said(request.body["messages"]) == [("user", page)]
 
 
 def test_alt_enter_inserts_a_newline(term: Term, upstream: OpenAIChatStandIn) -> None:
@@ -147,7 +128,7 @@ def test_alt_enter_inserts_a_newline(term: Term, upstream: OpenAIChatStandIn) ->
     term.send("first line")
     term.send("\x1b\r")  # Alt-Enter (Esc then Enter)
     term.turn("second line")
-    assert said(upstream.model_requests()[-1].body) == [("user", "first line\nsecond line")]
+    assert said(upstream.model_requests()[-1].body["messages"]) == [("user", "first line\nsecond line")]
 
 
 def test_unknown_command_and_double_slash(term: Term, upstream: OpenAIChatStandIn) -> None:
@@ -156,7 +137,7 @@ def test_unknown_command_and_double_slash(term: Term, upstream: OpenAIChatStandI
     assert "did you mean /usage?" in term.after("did you mean")
     assert not upstream.model_requests()
     term.turn("//etc/hosts is a path")
-    assert said(upstream.model_requests()[-1].body) == [("user", "/etc/hosts is a path")]
+    assert said(upstream.model_requests()[-1].body["messages"]) == [("user", "/etc/hosts is a path")]
 
 
 def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
@@ -187,7 +168,7 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
         assert "retried two" in term.turn("/retry")
         body = upstream.model_requests()[-1].body
         assert system_text(body) == "Answer like a pirate."
-        assert said(body) == [("user", "one"), ("assistant", "arr, one"), ("user", "two")]
+        assert said(body["messages"]) == [("user", "one"), ("assistant", "arr, one"), ("user", "two")]
         assert [t for _, t in stored_texts(kaiwa.db, sid)] == ["one", "arr, one", "two", "retried two"]
         term.enter("/undo")
         # /undo puts "two" back on the input line: wait until it is drawn there, then drop it with Ctrl-C
@@ -195,7 +176,7 @@ def test_system_retry_undo_fork_across_a_resume(kaiwa: Kaiwa, upstream: OpenAICh
         assert [t for _, t in stored_texts(kaiwa.db, sid)] == ["one", "arr, one"]
         term.ctrl("c")
         term.turn("three")
-        assert said(upstream.model_requests()[-1].body)[-1] == ("user", "three")
+        assert said(upstream.model_requests()[-1].body["messages"])[-1] == ("user", "three")
         term.enter("/fork")
         screen = term.after("forked: now in")
         assert "which stays as it was" in screen
@@ -288,8 +269,8 @@ def test_continue_the_latest_session_and_compact_it(kaiwa: Kaiwa, upstream: Open
         term.after("compacted: now in")
         term.turn("which word?")
         body = upstream.model_requests()[-1].body
-        assert ("assistant", "Summary: the user asked to remember ramune.") in said(body)
-        assert all("remember the word" not in text for _, text in said(body))  # the summary stands for it
+        assert ("assistant", "Summary: the user asked to remember ramune.") in said(body["messages"])
+        assert all("remember the word" not in text for _, text in said(body["messages"]))  # the summary stands for it
         term.enter("/exit")
         assert term.exit_status() == 0
         new_id = session_id_in(term.since_mark())
@@ -319,7 +300,10 @@ def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
         term.mark()
         term.send("\r")
         term.after(" in · ")
-        assert said(upstream.model_requests()[-1].body)[-1] == ("user", "written in the editor\nsecond line")
+        assert said(upstream.model_requests()[-1].body["messages"])[-1] == (
+            "user",
+            "written in the editor\nsecond line",
+        )
         term.send("typed first")
         term.mark()
         term.ctrl("x")
@@ -329,7 +313,7 @@ def test_edit_and_ctrl_x_ctrl_e_write_the_message_in_the_editor(
         assert len(upstream.model_requests()) == 1  # back on the line to review, as /edit leaves it: not sent
         term.send("\r")
         term.wait_for(" in · ")
-        assert said(upstream.model_requests()[-1].body)[-1] == (
+        assert said(upstream.model_requests()[-1].body["messages"])[-1] == (
             "user",
             "typed first\nwritten in the editor\nsecond line",
         )
@@ -361,11 +345,11 @@ def test_attach_adds_files_to_the_next_message_only(kaiwa: Kaiwa, upstream: Open
         term.after("attached notes.txt")
         term.wait_for("2 attached")  # the toolbar counts them
         term.turn("what do the files say?")
-        [(role, text)] = said(upstream.model_requests()[-1].body)
+        [(role, text)] = said(upstream.model_requests()[-1].body["messages"])
         assert role == "user" and text.startswith("what do the files say?")
         assert "petrichor" in text and "teal" in text and "notes.txt" in text
         term.turn("and now?")  # sent without them
-        last = said(upstream.model_requests()[-1].body)
+        last = said(upstream.model_requests()[-1].body["messages"])
         assert last[-1] == ("user", "and now?") and "petrichor" in last[0][1]  # stored with the session
     finally:
         term.close()

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.chat.repl_term import Term
 from tests.conftest import Kaiwa
 from tests.harness.db import stored_items, stored_texts
+from tests.harness.term import Term
 from tests.mcp_fixtures import stdio_server_config
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall

@@ -13,27 +13,18 @@ from typing import Any
 
 import pytest
 
-from tests.chat.repl_term import session_id_in
 from tests.conftest import Kaiwa
+from tests.harness.approvals import REJECTED, with_git
 from tests.harness.db import stored_items
+from tests.harness.term import session_id_in
 from tests.mcp_fixtures import stdio_server_config
 from tests.mcp_fixtures.git import git_repo, git_server_config, staged
 from tests.standins.openai_compat import OpenAIChatStandIn
 from tests.standins.script import Reply, ToolCall
 
-REJECTED = "Tool execution was not approved."  # the SDK's own rejection, sent and stored as the call's output
 QUESTION = "[y/a/n/v]"
 LISTENING = "waiting for your answer"  # the toolbar, once the question takes an answer (ui/ask.py)
 AFTER_TURN = re.compile(r" in · (.|\n)*›")  # the usage line, then the input line again
-
-
-def with_git(kaiwa: Kaiwa, tmp_path: Path, **policy: Any) -> Path:
-    """A repository with a.txt and b.txt unstaged, and kaiwa's mcp.json running mcp-server-git on it."""
-    repo = git_repo(tmp_path / "repo", "a.txt", "b.txt")
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"git": git_server_config(repo, **policy)}}), encoding="utf-8")
-    kaiwa.env["KAIWA_MCP_CONFIG"] = str(config)
-    return repo
 
 
 def add(repo: Path, name: str, call_id: str) -> Reply:
