@@ -238,3 +238,14 @@ def test_a_spent_cap_refuses_a_model_the_proxy_has_no_price_for(kaiwa: Kaiwa, up
     error = last_json(refused.out)
     assert error["kind"] == "budget" and "your day cap (KAIWA_MAX_COST_DAY=$0.1)" in error["message"], error
     assert "KAIWA_MAX_COST_DAY" in error["hint"]
+
+
+def test_a_nan_anywhere_refuses_rather_than_passes() -> None:
+    """What was spent or what a turn costs, if it is NaN (a bad imported cost, a bad price), never slips past a cap:
+    `spent + cost > cap` is False for NaN, so the check is written the other way round."""
+    from kaiwa.core import budget
+
+    caps = budget.Caps(day=1.0)
+    assert budget.refusal(caps, budget.Spent(day=float("nan")), 0.1) is not None
+    assert budget.refusal(caps, budget.Spent(day=0.5), float("nan")) is not None
+    assert budget.refusal(caps, budget.Spent(day=0.5), 0.1) is None
