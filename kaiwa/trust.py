@@ -31,7 +31,7 @@ ROLES = Path(PROJECT_DIR) / "roles"
 # The files a folder brings that kaiwa reads (the roles and the MCP config .env.app names are added to these).
 FOLDER_FILES = (".env.app", ".env.litellm", os.path.join("secrets", "vertex-service-account.json"))
 RECORDS = "trusted-folders.json"
-READ_LIMIT = 4 * 1024 * 1024  # bytes of one file that count towards its hash (a link to /dev/zero must end)
+READ_LIMIT = 4 * 1024 * 1024  # bytes of the trust records read (a link to /dev/zero must end)
 State = Literal["own", "trusted", "changed", "untrusted"]
 
 
@@ -71,12 +71,24 @@ def own_checkout() -> Path:
 
 
 def _read(path: Path) -> bytes | None:
-    """A regular file's first READ_LIMIT bytes (links followed); None when there is none (or a FIFO, a device)."""
+    """A regular file's bytes, all of them (links followed); None when there is none (or a FIFO, a device)."""
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _file_hash(path: Path) -> bytes | None:
+    """A regular file's SHA-256 over all of its bytes, read in pieces (links followed); None when there is none.
+    All of it: what kaiwa reads is the whole file, so a change past any prefix must count as a change."""
     try:
         if not path.is_file():
             return None
+        digest = hashlib.sha256()
         with path.open("rb") as handle:
-            return handle.read(READ_LIMIT)
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest().encode()
     except OSError:
         return None
 
@@ -110,13 +122,13 @@ def fingerprint(folder: Path) -> str:
         digest.update(f"{label}\0{-1 if data is None else len(data)}\0".encode("utf-8", "surrogateescape"))
         digest.update(data or b"")
 
-    env_app = _read(folder / ".env.app")
+    env_app = _read(folder / ".env.app")  # read whole, as the settings read it: it names the MCP config
     for name in FOLDER_FILES:
-        add(name, env_app if name == ".env.app" else _read(folder / name))
+        add(name, env_app if name == ".env.app" else _file_hash(folder / name))
     mcp = named_mcp_config(folder, env_app)
-    add(f"mcp:{mcp}", _read(mcp) if mcp is not None else None)
+    add(f"mcp:{mcp}", _file_hash(mcp) if mcp is not None else None)
     for role in role_files_in(folder):
-        add(f"role:{role.name}", _read(role))
+        add(f"role:{role.name}", _file_hash(role))
     return digest.hexdigest()
 
 

@@ -130,7 +130,7 @@ def refusal(caps: Caps, spent: Spent, turn_cost: float) -> Refusal | None:
     """The first cap (session, day, month) that `spent` plus this turn would pass, or None."""
     for period in PERIODS:
         cap = caps.of(period)
-        if cap is not None and spent.of(period) + turn_cost > cap:
+        if cap is not None and not spent.of(period) + turn_cost <= cap:  # a NaN anywhere refuses, never passes
             return Refusal(period, cap, spent.of(period), turn_cost, caps.source(period))
     return None
 

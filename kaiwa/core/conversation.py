@@ -318,6 +318,7 @@ class Conversation:
         """Continue in a new session that starts from a summary of this one."""
         if self.info is None:
             raise KaiwaError("nothing to compact yet", "send a message first")
+        await self._copy_within_caps()
         info, compacted = await self._explained(copies.compact_copy(
             self._store, self.info, await self._started(), self.model, as_text, notice
         ))  # fmt: skip
@@ -336,11 +337,21 @@ class Conversation:
         """The summary written again from `original`, replacing this session's compaction exchange."""
         info = self.info
         assert info is not None
+        await self._copy_within_caps()
         compacted = await self._explained(copies.resummarise(
             self._store, info, original, await self._started(), self.model, as_text, notice
         ))  # fmt: skip
         await self.open(await self._store.get_session(self.session_id) or info)
         return compacted
+
+    async def _copy_within_caps(self) -> None:
+        """A compaction sends the whole conversation: refused, before it is sent, when that would pass the day or
+        month cap (not the session cap: a new session is what it makes)."""
+        caps = dataclasses.replace(self._caps(), session=None)
+        refusal = (await self._spending.check(caps, self.model, self.info, "")).refusal
+        if refusal is not None:
+            raise KaiwaError(refusal.message(), refusal.hint(), kind="budget", model=self.model,
+                             setting=refusal.setting)  # fmt: skip
 
     async def _explained[T](self, work: Awaitable[T]) -> T:
         try:

@@ -5,7 +5,7 @@ and a turn the proxy could not price is said to be uncounted.
 Costs are the proxy's own (`x-litellm-response-cost`, stored per turn). What a turn will cost is its input at
 the proxy's prices (`/model/info`): the previous context, as the provider counted it on the last turn, plus a
 local estimate of the new message; the previous context is priced as cached when the last turn read from the
-cache. A model the proxy has no price for is never refused on a guess.
+cache. A model the proxy has no price for is never refused on a guess, only once a cap is already spent.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ class Spending:
         if not caps.any():
             return Check(None, None)
         prices = await self.prices(model)
-        if prices is None:
-            return Check(None, None)
+        if prices is None:  # nothing to project by; a cap already spent is no guess, whatever the model
+            return Check(None, budget.refusal(caps, await self.spent(session, budget.Calendar.at()), 0.0))
         turns = await self.store.turns(session.session_id) if session is not None else []
         last = turns[-1] if turns else None
         added = estimate.input_tokens(new_input) + (estimate.text_tokens(fixed) if last is None else 0)

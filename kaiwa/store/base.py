@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 Item = dict[str, Any]  # one Responses input item, as the SDK stores it (JSON object)
@@ -63,6 +63,13 @@ class TurnRecord:
     # "": complete; "length": the answer stopped at its output limit; "failed": the turn failed after tools ran
     # (their calls and results are kept, and a retry continues from them)
     outcome: str = ""
+
+    def replacing(self, earlier_cost: float | None) -> TurnRecord:
+        """This record in place of a replaced answer's (/retry) that cost `earlier_cost`: both attempts were paid
+        for, so the spend the caps count keeps both (else retrying would spend without limit)."""
+        if earlier_cost is None:
+            return self
+        return replace(self, cost=(self.cost or 0.0) + earlier_cost)
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,26 @@ def test_malformed_requests_get_json_rpc_errors_and_the_agent_keeps_serving(kaiw
     asyncio.run(go())
 
 
+def test_hostile_lines_get_json_rpc_errors_and_the_agent_keeps_serving(tmp_path: Path) -> None:
+    """Nesting deeper than Python's JSON reader goes, and bytes that are not UTF-8: each is one JSON-RPC error and
+    the agent reads on (the reader used to die on the first, leaving an editor waiting forever). No proxy needed."""
+    kaiwa = Kaiwa(tmp_path, {"KAIWA_WARM": "0"})
+
+    async def go() -> None:
+        async with spawn(kaiwa) as agent:
+            await agent.write(b"[" * 200_000 + b"]" * 200_000)
+            assert (await agent.answer_to(None))["error"]["code"] == -32700
+            deep = b'{"jsonrpc": "2.0", "id": "deep", "method": "initialize", "params": ' + b"[" * 200_000
+            await agent.write(deep + b"]" * 200_000 + b"}")
+            assert (await agent.answer_to(None))["error"]["code"] == -32700
+            await agent.write(b'{"jsonrpc": "2.0", "id": "\xff\xfe", "method": "\xc3"}'.decode("unicode_escape")
+                              .encode("latin-1"))  # fmt: skip
+            assert (await agent.answer_to(None))["error"]["code"] == -32700
+            assert (await initialized(agent)).protocol_version == 1  # still serving
+
+    asyncio.run(go())
+
+
 def test_choices_apply_from_the_next_turn_and_usage_is_reported(
     kaiwa: Kaiwa, upstream: OpenAIChatStandIn, bedrock: Any
 ) -> None:

@@ -10,6 +10,7 @@ and the next turn's input (the previous context, 51,000 tokens, plus the new mes
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,63 @@ def test_on_a_shared_store_usage_counts_only_your_own_turns(
     assert mine["scope"].startswith("your own")
     # Bob's cap is his own: Alice's $0.108 does not count against it.
     assert kaiwa("--input", "bob again", LITELLM_API_KEY=bob, KAIWA_MAX_COST_DAY="0.05", **base).code == 0
+
+
+def test_a_retried_answer_still_counts_toward_the_caps(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    """/retry replaces the last answer, not what it cost: both attempts were paid for, so both count (else
+    retrying would spend without limit under any cap)."""
+    upstream.script(BIG, BIG)
+    term = Term(kaiwa)
+    try:
+        term.ready()
+        term.turn("hello")
+        term.enter("/retry")
+        term.wait_for(re.compile(re.escape(" in · ") + r"(.|\n)*›"))
+    finally:
+        term.close()
+    assert len(upstream.model_requests()) == 2
+    report = usage(kaiwa, KAIWA_MAX_COST_DAY="1")
+    assert report["today"]["cost"] == pytest.approx(2 * FIRST_COST)
+
+
+def test_a_compaction_that_would_pass_a_cap_is_refused_before_it_is_sent(
+    kaiwa: Kaiwa, upstream: OpenAIChatStandIn
+) -> None:
+    """A compaction sends the whole conversation: it answers to the day and month caps as a turn does (not the
+    session cap: starting a new session is what it is for)."""
+    upstream.script(BIG, Reply(text="The summary.", input_tokens=300, output_tokens=40))
+    first = kaiwa("--input", "start")
+    assert first.code == 0 and first.session_id, first.err
+    sent = len(upstream.model_requests())
+
+    refused = kaiwa("sessions", "compact", first.session_id, KAIWA_MAX_COST_DAY="0.15")
+    assert refused.code != 0
+    assert "your day cap (KAIWA_MAX_COST_DAY=$0.15)" in refused.err and "nothing was sent" in refused.err
+    assert "Traceback" not in refused.err
+    assert len(upstream.model_requests()) == sent  # nothing reached the cloud
+
+    passed = kaiwa("sessions", "compact", first.session_id, KAIWA_MAX_COST_DAY="1", KAIWA_MAX_COST_SESSION="0.15")
+    assert passed.code == 0, passed.err
+
+
+def test_a_spent_cap_refuses_a_model_the_proxy_has_no_price_for(kaiwa: Kaiwa, upstream: OpenAIChatStandIn) -> None:
+    """An unpriced model (the shipped `local` alias) is never refused on a guess of its cost, but a cap already
+    spent is not a guess: switching models must not get past it."""
+    upstream.script(BIG)
+    assert kaiwa("--input", "start").code == 0
+    refused = kaiwa("--input", "more", "-m", "local", "--json", KAIWA_MAX_COST_DAY="0.1")
+    assert refused.code != 0
+    error = last_json(refused.out)
+    assert error["kind"] == "budget" and "your day cap (KAIWA_MAX_COST_DAY=$0.1)" in error["message"], error
+    assert "KAIWA_MAX_COST_DAY" in error["hint"]
+
+
+def test_a_nan_anywhere_refuses_rather_than_passes() -> None:
+    """What was spent or what a turn costs, if it is NaN (a bad imported cost, a bad price), never slips past a cap:
+    `spent + cost > cap` is False for NaN, so the check is written the other way round."""
+    from kaiwa.core import budget
+
+    caps = budget.Caps(day=1.0)
+    assert budget.refusal(caps, budget.Spent(day=float("nan")), 0.1) is not None
+    assert budget.refusal(caps, budget.Spent(day=0.5), float("nan")) is not None
+    assert budget.refusal(caps, budget.Spent(day=0.5), 0.1) is None

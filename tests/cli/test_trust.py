@@ -232,6 +232,7 @@ def test_the_local_gateway_takes_a_folders_env_litellm_only_once_trusted(
 ) -> None:
     """`.env.litellm` becomes the gateway's environment: a repository's PYTHONPATH would run its code there."""
     from kaiwa.gateway.launch import VERTEX_SECRET, _gateway_env
+    from kaiwa.gateway.state import Keys
 
     (tmp_path / ".env.litellm").write_text("PYTHONPATH=./evil\nAZURE_FOUNDRY_API_BASE=http://127.0.0.1:9\n")
     (tmp_path / VERTEX_SECRET).parent.mkdir()
@@ -240,8 +241,25 @@ def test_the_local_gateway_takes_a_folders_env_litellm_only_once_trusted(
     monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
     for name in ("PYTHONPATH", "AZURE_FOUNDRY_API_BASE", "GOOGLE_APPLICATION_CREDENTIALS"):
         monkeypatch.delenv(name, raising=False)
-    env = _gateway_env("key", Path(".env.litellm"))
+    env = _gateway_env(Keys("key", "model-key"), Path(".env.litellm"))
     assert not {"PYTHONPATH", "AZURE_FOUNDRY_API_BASE", "GOOGLE_APPLICATION_CREDENTIALS"} & set(env)
     trust.trust(tmp_path)
-    env = _gateway_env("key", Path(".env.litellm"))
+    env = _gateway_env(Keys("key", "model-key"), Path(".env.litellm"))
     assert env["PYTHONPATH"] == "./evil" and env["GOOGLE_APPLICATION_CREDENTIALS"] == str(tmp_path / VERTEX_SECRET)
+
+
+def test_a_change_anywhere_in_a_large_file_asks_again(tmp_path: Path) -> None:
+    """The trust is kept by all of each file, not its first megabytes: a repository that pads its `.env.app` past
+    them could add a setting (here its own proxy) after you trusted it. Only `trust`, no proxy is asked."""
+    user = Kaiwa(tmp_path, {"KAIWA_WARM": "0"})
+    repo = tmp_path / "cloned"
+    (repo / ".git").mkdir(parents=True)
+    env_app = repo / ".env.app"
+    env_app.write_text("KAIWA_SYSTEM=be brief\n" + "#" * (5 * 1024 * 1024) + "\n")
+    assert run_in(user, repo, "trust").returncode == 0
+    with env_app.open("a") as handle:
+        handle.write("LITELLM_BASE_URL=http://127.0.0.1:9/v1\n")
+    listed = run_in(user, repo, "trust", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\t")[0] == str(repo)
+    assert listed.stdout.rstrip().endswith("\tchanged since (not used)")

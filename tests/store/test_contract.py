@@ -161,6 +161,23 @@ def test_replace_from_swaps_the_last_exchange_atomically(store: Store) -> None:
     run(body)
 
 
+def test_a_replaced_answer_still_counts_in_the_spend(store: Store) -> None:
+    """/retry replaces the answer, not what it cost: both attempts were paid for, so the session's cost and the
+    period spend the caps count keep both (else retrying spends without limit under a cap)."""
+
+    async def body() -> None:
+        async with opened(store):
+            await turn(store, "s", "one", "1", cost=0.25)
+            await store.commit_turn("s", [user("one"), answer("1 again")], record(cost=0.5), title="x", replace_from=0)
+            await store.commit_turn("s", [user("one"), answer("1 once more")], record(), title="x", replace_from=0)
+            assert [t.cost for t in await store.turns("s")] == [0.75]  # one turn, every attempt's cost
+            info = await store.get_session("s")
+            assert info is not None and info.cost == 0.75
+            assert sum(row.cost for row in await store.spend(0)) == 0.75
+
+    run(body)
+
+
 def test_a_commit_that_fails_leaves_the_session_as_it_was(store: Store) -> None:
     async def body() -> None:
         async with opened(store):

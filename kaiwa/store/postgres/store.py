@@ -264,13 +264,17 @@ class PostgresStore(Store):
     ) -> None:
         async with self._tx() as conn:
             await R.ensure_session(conn, session_id, record.model, title, instructions, role)
+            stored = record
             if replace_from is not None:
                 await R.cut_items(conn, session_id, replace_from)
                 t = S.kaiwa_turns
-                last = select(func.max(t.c.id)).where(t.c.session_id == session_id).scalar_subquery()
-                await conn.execute(delete(t).where(t.c.id == last))
+                query = select(t.c.id, t.c.cost).where(t.c.session_id == session_id).order_by(t.c.id.desc()).limit(1)
+                last = (await conn.execute(query)).first()
+                if last is not None:
+                    await conn.execute(delete(t).where(t.c.id == last.id))
+                    stored = record.replacing(last.cost)
             await R.insert_items(conn, session_id, items)
-            await R.insert_turns(conn, session_id, [record])
+            await R.insert_turns(conn, session_id, [stored])
 
     async def create_session(self, dump: SessionDump) -> None:
         info = dump.info

@@ -206,12 +206,15 @@ class SQLiteStore(Store):
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
+            stored = record
             if replace_from is not None:
                 self._cut(conn, session_id, replace_from, None)
-                conn.execute(
-                    "DELETE FROM kaiwa_turns WHERE id = (SELECT MAX(id) FROM kaiwa_turns WHERE session_id = ?)",
-                    (session_id,),
-                )
+                last = conn.execute(
+                    "SELECT id, cost FROM kaiwa_turns WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,)
+                ).fetchone()
+                if last is not None:
+                    conn.execute("DELETE FROM kaiwa_turns WHERE id = ?", (last[0],))
+                    stored = record.replacing(last[1])
             conn.execute(
                 "INSERT INTO kaiwa_sessions (session_id, created_at, updated_at, model, title, instructions, role)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET updated_at = excluded.updated_at,"
@@ -219,7 +222,7 @@ class SQLiteStore(Store):
                 (session_id, now, now, record.model, title, instructions, role),
             )
             self._append(conn, session_id, items)
-            self._add_turns(conn, session_id, [record], now)
+            self._add_turns(conn, session_id, [stored], now)
 
         await self._write(work)
 

@@ -36,8 +36,10 @@ def vet(line: bytes) -> bytes | None:
     """None when `line` may go on to the SDK; else the JSON-RPC error to answer it with."""
     try:
         message = json.loads(line)
-    except ValueError:
+    except ValueError:  # UnicodeDecodeError too: bytes that are not UTF-8
         return _error(-32700, "Parse error: the line is not JSON")
+    except RecursionError:  # nested deeper than the reader goes: left unanswered, it stopped the reader for good
+        return _error(-32700, "Parse error: the message is nested too deeply")
     if not isinstance(message, dict):
         return _error(-32600, "Invalid Request: a JSON-RPC message is an object")
     method = message.get("method")
