@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kaiwa.errors import KaiwaError
-from kaiwa.store.base import SessionDump, SessionInfo, Store, TurnRecord
+from kaiwa.store.base import Compaction, SessionDump, SessionInfo, Store, TurnRecord
 from tests.harness.sdk_sessions import sdk_session
 
 from .conftest import StoreFactory
@@ -507,5 +507,22 @@ def test_compactions_stack_undo_and_go_with_the_session(store: Store) -> None:
             assert await store.compaction(exported.info.session_id) == first
             await store.delete(["s"])
             assert await store.compaction("s") is None and await store.drop_compaction("s") is False
+
+    run(body)
+
+
+def test_an_in_place_compaction_counts_in_the_spend(store: Store) -> None:
+    """A compaction's summary call was paid for: the period spend (the caps, `usage`) counts it, under the name
+    "compaction", as spent by whoever's key paid for the session's turns."""
+
+    async def body() -> None:
+        async with opened(store):
+            await store.commit_turn("s", [user("one"), answer("1")], record(cost=0.25, spender="key:a"), title="x")
+            await store.add_compaction("s", Compaction([answer("summary")], 0, 100, 10, cost=0.125))
+            spent = {row.model: (row.cost, row.turns) for row in await store.spend(0)}
+            assert spent["compaction"] == (0.125, 1)
+            mine = {row.model: row.cost for row in await store.spend(0, "key:a")}
+            assert mine.get("compaction") == 0.125 and sum(mine.values()) == 0.375
+            assert await store.spend(0, "key:b") == []
 
     run(body)

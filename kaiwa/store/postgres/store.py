@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, func, insert, literal_column, or_, select, text, update
+from sqlalchemy import delete, func, insert, literal, literal_column, or_, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -214,21 +214,30 @@ class PostgresStore(Store):
             ]
 
     async def spend(self, since: float, spender: str | None = None) -> list[ModelSpend]:
-        t = S.kaiwa_turns
+        # Turns, and in-place compactions (paid too) under the name "compaction", whose spender is their session's.
+        t, c = S.kaiwa_turns, S.kaiwa_compactions
+        last = select(t.c.spender).where(t.c.session_id == c.c.session_id).order_by(t.c.id.desc()).limit(1)
+        paid = union_all(
+            select(t.c.model, t.c.cost, t.c.input_tokens, t.c.output_tokens, t.c.created_at, t.c.spender),
+            select(
+                literal("compaction").label("model"), c.c.cost, literal(0).label("input_tokens"),
+                literal(0).label("output_tokens"), c.c.created_at, last.scalar_subquery().label("spender"),
+            ),
+        ).subquery()  # fmt: skip
         query = (
             select(
-                t.c.model,
-                func.coalesce(func.sum(t.c.cost), 0.0),
+                paid.c.model,
+                func.coalesce(func.sum(paid.c.cost), 0.0),
                 func.count(),
-                func.count().filter(t.c.cost.is_(None)),
-                func.coalesce(func.sum(t.c.input_tokens), 0),
-                func.coalesce(func.sum(t.c.output_tokens), 0),
+                func.count().filter(paid.c.cost.is_(None)),
+                func.coalesce(func.sum(paid.c.input_tokens), 0),
+                func.coalesce(func.sum(paid.c.output_tokens), 0),
             )
-            .where(t.c.created_at >= since)
-            .group_by(t.c.model)
+            .where(paid.c.created_at >= since)
+            .group_by(paid.c.model)
         )
         if spender is not None:
-            query = query.where(t.c.spender == spender)
+            query = query.where(paid.c.spender == spender)
         async with self._tx() as conn:
             return [ModelSpend(r[0], float(r[1]), r[2], r[3], int(r[4]), int(r[5])) for r in await conn.execute(query)]
 

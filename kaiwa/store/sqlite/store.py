@@ -161,12 +161,14 @@ class SQLiteStore(Store):
         ]
 
     async def spend(self, since: float, spender: str | None = None) -> list[ModelSpend]:
-        where, args = ("created_at >= ? AND spender = ?", (since, spender)) if spender is not None else (
-            "created_at >= ?", (since,))  # fmt: skip
+        # Turns, and in-place compactions (paid too) under the name "compaction", whose spender is their session's.
         rows = await self._read(
             "SELECT model, COALESCE(SUM(cost), 0), COUNT(*), SUM(cost IS NULL), SUM(input_tokens), SUM(output_tokens)"
-            f" FROM kaiwa_turns WHERE {where} GROUP BY model",
-            args,
+            " FROM (SELECT model, cost, input_tokens, output_tokens, created_at, spender FROM kaiwa_turns"
+            " UNION ALL SELECT 'compaction', c.cost, 0, 0, c.created_at, (SELECT t.spender FROM kaiwa_turns t"
+            " WHERE t.session_id = c.session_id ORDER BY t.id DESC LIMIT 1) FROM kaiwa_compactions c)"
+            f" WHERE created_at >= ?{' AND spender = ?' if spender is not None else ''} GROUP BY model",
+            (since, spender) if spender is not None else (since,),
         )
         return [ModelSpend(r[0], float(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
