@@ -112,7 +112,7 @@ def test_fragments_unique_ambiguous_unknown(kaiwa: Kaiwa, upstream: OpenAIChatSt
     assert_one_line_failure(kaiwa("sessions", "show", "019ac0de-1111-7000-8000-00000000ffff"), 2, "no session")
 
     # --session-id takes the same names; a bad one never reaches the model nor starts a session.
-    for ref, code in (("0aaaa0", 2), ("ffffff", 1)):
+    for ref, code in (("0aaaa0", 2), ("ffffff", 2)):  # an unknown session is bad input, as README says
         assert_one_line_failure(kaiwa("--input", "more", "--session-id", ref), code, "session")
     assert upstream.model_requests() == [] and len(listed(kaiwa)) == 2
     upstream.script(Reply(text="Break it with terraform force-unlock."))

@@ -106,6 +106,10 @@ def test_missing_cloud_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
     env_file = tmp_path / ".env.litellm"
     env_file.write_text("AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=\n")
+    monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "state"))
+    from kaiwa import trust
+
+    trust.trust(tmp_path)  # a folder's .env.litellm counts only once the folder is trusted (issue 29)
     assert gateway.missing_cloud_settings("bedrock-claude-3-5-sonnet", env_file) == ["AWS_SECRET_ACCESS_KEY"]
     assert gateway.missing_cloud_settings("local", env_file) == []  # its endpoint is a loopback literal in the config
     assert "GOOGLE_APPLICATION_CREDENTIALS" in gateway.missing_cloud_settings("vertex-gemini-2.0-flash", env_file)

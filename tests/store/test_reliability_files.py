@@ -116,7 +116,7 @@ def test_the_gateway_state_is_private_under_umask_022(
 
     monkeypatch.setenv("KAIWA_STATE_DIR", str(tmp_path / "deep" / "state"))
     p = gs.paths()
-    gs.master_key(p)
+    gs.new_keys(p)  # a start writes its key (the reader, master_key, makes nothing)
     gs.write_json_atomic(p.state, {"supervisor_pid": 1})
     gs.touch_last_used(p)
     with gs.locked(p):

@@ -185,7 +185,7 @@ def test_stdio_and_http_servers_connect_list_and_call(
     out = asyncio.run(run())
     assert warnings == []
     assert out["listed"] == {
-        "words": ["add_numbers", "lookup_word", "read_env"],
+        "words": ["add_numbers", "count_up", "lookup_word", "read_env"],
         "web": ["count_letters", "reverse_text"],
     }
     assert out["texts"] == [
@@ -223,6 +223,7 @@ def test_sdk_agent_sees_builtin_and_mcp_tools_and_invokes_one(http_url: str) -> 
         "add_numbers",
         "calculate",
         "count_letters",
+        "count_up",
         "current_time",
         "lookup_word",
         "read_env",

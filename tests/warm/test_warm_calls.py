@@ -30,7 +30,7 @@ CASES = {
     "schema": (["--input", "name it", "--schema", "title: str"], "", Reply(text='{"title": "warm"}'), 0),
     "attach": (["--input", "read it", "-a", "note.txt"], "", Reply(text="read"), 0),
     "usage-error": (["--no-such-option"], "", None, 2),
-    "no-such-session": (["--input", "x", "--session-id", NO_SUCH_SESSION], "", None, 1),
+    "no-such-session": (["--input", "x", "--session-id", NO_SUCH_SESSION], "", None, 2),  # bad input: exit 2
     "help": (["--help"], "", None, 0),
     "sessions": (["sessions", "list"], "", None, 0),
     "gateway": (["gateway", "status"], "", None, 1),
@@ -188,6 +188,7 @@ def test_a_call_in_another_namespace_runs_cold_there(kaiwa: Kaiwa, tmp_path: Pat
     before = warm.served(kaiwa.env)
     done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=kaiwa.env)
     assert done.returncode == 0, done.stderr
-    assert ".env.app" not in done.stdout  # inside, the folder is the empty tmpfs
+    listing = done.stdout.split("Usage", 1)[0]  # `ls -a`'s output, before --help's (which names .env.app itself)
+    assert ".env.app" not in listing  # inside, the folder is the empty tmpfs
     assert "running cold (the call runs in another namespace" in done.stderr
     assert warm.served(kaiwa.env) == before

@@ -56,7 +56,8 @@ def test_an_edited_copy_runs_its_new_code_and_the_warm_process_idles_out(kaiwa: 
     common.write_text(common.read_text().replace("kaiwa: chat with models", "kaiwa (edited): chat with models"))
     edited = help_text("--debug")
     assert "kaiwa (edited): chat with models" in edited.out  # the new code, at once (a cold run)
-    assert "running cold" in edited.err and "changed" in edited.err, edited.err
+    # The edit retires the warm process (its code changed): at once by inotify, or at this call by the stamp.
+    assert "running cold" in edited.err and ("changed" in edited.err or "no warm process" in edited.err), edited.err
     second = wait_until(lambda: (s := _status(files)) and s["pid"] != first["pid"] and s, 120, "a new warm process")
     assert not alive(first["pid"])  # type: ignore[index]
     again = help_text()
