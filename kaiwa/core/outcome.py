@@ -13,7 +13,8 @@ def as_event(exc: KaiwaError, cause: BaseException | None = None, *, session_id:
     """A failure as the event faces draw; `session_id`: the stored session it leaves, when the error does not say."""
     return TurnFailed(
         kind=exc.kind, message=exc.message, hint=exc.hint, exit_code=exc.exit_code, model=exc.model,
-        setting=exc.setting, session_id=exc.session_id or session_id, cause=cause or exc,
+        setting=exc.setting, session_id=exc.session_id or session_id, sent=exc.sent, kept=exc.kept,
+        cause=cause or exc,
     )  # fmt: skip
 
 

@@ -115,6 +115,7 @@ def test_missing_cloud_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "GOOGLE_APPLICATION_CREDENTIALS" in gateway.missing_cloud_settings("vertex-gemini-2.0-flash", env_file)
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "vertex-service-account.json").write_text("{}")
+    trust.trust(tmp_path)  # the folder's files changed: trusted again
     assert "GOOGLE_APPLICATION_CREDENTIALS" not in gateway.missing_cloud_settings("vertex-gemini-2.0-flash", env_file)
 
 
