@@ -220,7 +220,11 @@ def explain(
     from .stream_watch import StreamCut
 
     if isinstance(exc, StreamCut):
-        return _cut_failure(exc)
+        # A "stream" that never was one may be another server at the URL (a web page): say so about the setting.
+        from ..gateway.endpoint import not_litellm
+
+        wrong = not_litellm(base_url)
+        return wrong.as_kind("not_litellm") if wrong is not None else _cut_failure(exc)
     if store is not None:
         from ..store import store_failure
 
